@@ -1,0 +1,108 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import { pageCachePolicies, type Config } from './config';
+import { createListingSource } from './listings';
+import { ListingSourceError, type ListingSource } from './listings/listing';
+import { botDetection } from './middleware/bot-detection';
+import { cacheLogFields, createCacheMiddleware } from './middleware/cache-middleware';
+import { createInvalidationRouter } from './routes/cache-invalidation';
+import { createHealthRouter } from './routes/health';
+import { createPageRouter, sendPage } from './routes/pages';
+import { errorPage } from './ssr/error-page';
+import { createCacheManager, type CacheManager } from './utils/cache-manager';
+import { createPolicyTable, type CachePolicy } from './utils/cache-policy';
+import { createCacheStats, type CacheStats } from './utils/cache-stats';
+import { createLogger, type Logger } from './utils/logger';
+import { adoptRedisClient, createRedisClient, type Redis } from './utils/redis-client';
+
+export interface AppDeps {
+  config: Config;
+  /** An embedding server's own ioredis client; used as is when it fails fast, else duplicated. */
+  redis?: Redis;
+  listings?: ListingSource;
+  logger?: Logger;
+  /** Replaces the default per-route table (pageCachePolicies) for an embedding server's routes. */
+  cachePolicies?: CachePolicy[];
+}
+
+export interface AppHandle {
+  app: Express;
+  cache: CacheManager;
+  stats: CacheStats;
+  redis: Redis;
+  logger: Logger;
+  /** Closes what the app opened (its Redis connection); an embedding server's client stays open. */
+  close(): Promise<void>;
+}
+
+function pageErrors(publicUrl: string, logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const status =
+      error instanceof ListingSourceError
+        ? error.httpStatus
+        : typeof error?.status === 'number' && error.status >= 400 && error.status < 500
+          ? error.status
+          : 500;
+    if (status >= 500) logger.error({ err: error, url: req.originalUrl }, 'page failed');
+    if (res.headersSent) return res.end();
+    const message = status === 400 ? 'The address of this page is not valid.' : 'Please try again in a moment.';
+    sendPage(res, errorPage(publicUrl, status, status === 404 ? 'This page does not exist.' : message));
+  };
+}
+
+/** Wiring only: config -> Redis -> cache -> middleware and routes. Used by index.ts and every test. */
+export function createApp(deps: AppDeps): AppHandle {
+  const { config } = deps;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const { client: redis, owned } = deps.redis
+    ? adoptRedisClient(deps.redis, config.redis, logger)
+    : { client: createRedisClient(config.redis, logger), owned: true };
+  const cache = createCacheManager({
+    redis,
+    logger,
+    keyPrefix: config.redis.keyPrefix,
+    defaultTtlSeconds: config.cache.defaultTtlSeconds,
+  });
+  const stats = createCacheStats();
+  const policies = createPolicyTable(deps.cachePolicies ?? pageCachePolicies(config.cache));
+  const listings = deps.listings ?? createListingSource(config.listings);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger,
+      customAttributeKeys: { responseTime: 'durationMs' },
+      customProps: (_req, res) => ({ ...cacheLogFields(res as express.Response) }),
+    }),
+  );
+  app.use(createHealthRouter({ cache, stats, cacheConfigured: config.cache.enabled }));
+  app.use(createInvalidationRouter({ cache, policies, stats, logger, token: config.cache.invalidationToken }));
+  app.use(botDetection);
+  if (config.cache.enabled) {
+    app.use(
+      createCacheMiddleware({
+        cache,
+        policies,
+        stats,
+        logger,
+        allAgents: config.cache.allAgents,
+        maxEntryBytes: config.cache.maxEntryBytes,
+      }),
+    );
+  }
+  app.use(createPageRouter({ listings, publicUrl: config.publicUrl }));
+  app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
+  app.use(pageErrors(config.publicUrl, logger));
+
+  return {
+    app,
+    cache,
+    stats,
+    redis,
+    logger,
+    async close() {
+      if (owned) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { queryNormalisers, type CachePolicy } from './utils/cache-policy';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
+export const CACHED_ROUTES = ['home', 'browse', 'detail'] as const;
+export type CachedRouteName = (typeof CACHED_ROUTES)[number];
+
+/** Default fresh TTL of each page route, in seconds, before env overrides. */
+const ROUTE_TTL_DEFAULTS: Record<CachedRouteName, number> = { home: 3600, browse: 1800, detail: 3600 };
+const ROUTE_TTL_ENV: Record<CachedRouteName, string> = {
+  home: 'SSR_CACHE_TTL_HOME',
+  browse: 'SSR_CACHE_TTL_BROWSE',
+  detail: 'SSR_CACHE_TTL_DETAIL',
+};
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
+
+function integer(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }))
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const httpUrl = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }))
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const redisUrl = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }));
+
+const ttl = integer(1, MAX_TTL_SECONDS);
+
+/** Every env var the server reads; names are the documented ones (README, .env.example). */
+const envSchema = z.object({
+  PORT: integer(0, 65535).default(3002),
+  PUBLIC_URL: httpUrl.optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+
+  REDIS_URL: redisUrl.optional(),
+  REDIS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  REDIS_PORT: integer(1, 65535).default(6379),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_DB: integer(0, 15).optional(),
+  REDIS_KEY_PREFIX: z.string().max(64, 'must be at most 64 characters').default(''),
+  REDIS_COMMAND_TIMEOUT_MS: integer(10, 5000).default(250),
+  REDIS_CONNECT_TIMEOUT_MS: integer(100, 60_000).default(2000),
+
+  SSR_CACHE_ENABLED: boolean.default(true),
+  SSR_CACHE_ALL_AGENTS: boolean.default(false),
+  SSR_CACHE_TTL: ttl.optional(),
+  SSR_CACHE_TTL_HOME: ttl.optional(),
+  SSR_CACHE_TTL_BROWSE: ttl.optional(),
+  SSR_CACHE_TTL_DETAIL: ttl.optional(),
+  SSR_CACHE_MAX_ENTRY_KB: integer(1, 64 * 1024).default(1024),
+  CACHE_INVALIDATION_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+
+  LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
+  LISTING_CATALOG_SIZE: integer(1, 1_000_000).default(1000),
+  TWENTY_API_URL: httpUrl.optional(),
+  TWENTY_API_KEY: z.string().min(1).optional(),
+  TWENTY_API_TIMEOUT_MS: integer(100, 60_000).default(5000),
+  TWENTY_LISTING_OBJECT: z
+    .string()
+    .regex(/^[a-z][A-Za-z0-9]*$/, 'must be the plural API name of a Twenty object, e.g. listings')
+    .default('listings'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface RedisConfig {
+  /** `redis://` / `rediss://` URL; when absent, host/port/password/db are used. */
+  url?: string;
+  host: string;
+  port: number;
+  password?: string;
+  db?: number;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface CacheConfig {
+  enabled: boolean;
+  allAgents: boolean;
+  defaultTtlSeconds: number;
+  routeTtlSeconds: Record<CachedRouteName, number>;
+  maxEntryBytes: number;
+  invalidationToken?: string;
+}
+
+export type ListingSourceConfig =
+  | { kind: 'embedded'; catalogSize: number }
+  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string };
+
+export interface Config {
+  port: number;
+  publicUrl: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownTimeoutMs: number;
+  redis: RedisConfig;
+  cache: CacheConfig;
+  listings: ListingSourceConfig;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Treats empty strings as unset, as a `.env` line `NAME=` would mean. */
+function presentValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const name of Object.keys(envSchema.shape)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') values[name] = value;
+  }
+  return values;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** The per-route TTL: route-specific variable, else SSR_CACHE_TTL, else the route's default. */
+function routeTtls(env: Env): Record<CachedRouteName, number> {
+  const ttls = {} as Record<CachedRouteName, number>;
+  for (const route of CACHED_ROUTES) {
+    const own = env[ROUTE_TTL_ENV[route] as keyof Env] as number | undefined;
+    ttls[route] = own ?? env.SSR_CACHE_TTL ?? ROUTE_TTL_DEFAULTS[route];
+  }
+  return ttls;
+}
+
+function listingSource(env: Env): ListingSourceConfig {
+  if (env.LISTING_SOURCE === 'embedded') return { kind: 'embedded', catalogSize: env.LISTING_CATALOG_SIZE };
+  const missing = (['TWENTY_API_URL', 'TWENTY_API_KEY'] as const).filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(`Invalid configuration: LISTING_SOURCE=twenty needs ${missing.join(' and ')}`);
+  }
+  return {
+    kind: 'twenty',
+    apiUrl: env.TWENTY_API_URL as string,
+    apiKey: env.TWENTY_API_KEY as string,
+    timeoutMs: env.TWENTY_API_TIMEOUT_MS,
+    objectNamePlural: env.TWENTY_LISTING_OBJECT,
+  };
+}
+
+/** Reads and validates the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(presentValues(env));
+  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
+  const values = parsed.data;
+  return {
+    port: values.PORT,
+    publicUrl: values.PUBLIC_URL ?? `http://localhost:${values.PORT}`,
+    logLevel: values.LOG_LEVEL,
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    redis: {
+      url: values.REDIS_URL,
+      host: values.REDIS_HOST,
+      port: values.REDIS_PORT,
+      password: values.REDIS_PASSWORD,
+      db: values.REDIS_DB,
+      keyPrefix: values.REDIS_KEY_PREFIX,
+      commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: values.REDIS_CONNECT_TIMEOUT_MS,
+    },
+    cache: {
+      enabled: values.SSR_CACHE_ENABLED,
+      allAgents: values.SSR_CACHE_ALL_AGENTS,
+      defaultTtlSeconds: values.SSR_CACHE_TTL ?? 3600,
+      routeTtlSeconds: routeTtls(values),
+      maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
+      invalidationToken: values.CACHE_INVALIDATION_TOKEN,
+    },
+    listings: listingSource(values),
+  };
+}
+
+/**
+ * The per-route cache policy table: which page routes are cached, for how long, and which
+ * query parameters make a different page. Paths are the Express routes in routes/pages.ts.
+ */
+export function pageCachePolicies(cache: CacheConfig): CachePolicy[] {
+  const { positiveInteger, lowercaseWords } = queryNormalisers;
+  return [
+    { route: 'home', path: '/', ttlSeconds: cache.routeTtlSeconds.home, query: {} },
+    {
+      route: 'browse',
+      path: '/listings',
+      ttlSeconds: cache.routeTtlSeconds.browse,
+      query: { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords },
+    },
+    { route: 'detail', path: '/listings/:id', ttlSeconds: cache.routeTtlSeconds.detail, query: {} },
+  ];
+}

@@ -1,0 +1,66 @@
+import type { Server } from 'node:http';
+import { createApp } from './app';
+import { ConfigError, loadConfig, type Config } from './config';
+import { describeRedisTarget } from './utils/redis-client';
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** Stop accepting, let in-flight requests finish (bounded), then close Redis. */
+function drainOnSignals(server: Server, close: () => Promise<void>, config: Config, log: (msg: string) => void): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: draining`);
+    const forced = setTimeout(() => {
+      log('shutdown timed out: closing open connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    forced.unref();
+    server.close(() => {
+      clearTimeout(forced);
+      void close().finally(() => {
+        log('stopped');
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function main(): void {
+  const config = readConfig();
+  const handle = createApp({ config });
+  const { logger } = handle;
+  const server = handle.app.listen(config.port, () => {
+    logger.info(
+      {
+        port: config.port,
+        publicUrl: config.publicUrl,
+        listingSource: config.listings.kind,
+        redis: describeRedisTarget(config.redis),
+        cache: config.cache.enabled ? 'enabled' : 'disabled by SSR_CACHE_ENABLED',
+      },
+      'listings SSR server listening',
+    );
+  });
+  server.on('error', (error) => {
+    logger.fatal({ err: error }, 'server could not start');
+    process.exit(1);
+  });
+  drainOnSignals(server, handle.close, config, (msg) => logger.info(msg));
+}
+
+main();

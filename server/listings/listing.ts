@@ -1,0 +1,61 @@
+/** A property listing as the pages show it, whatever source it came from. */
+export interface Listing {
+  id: string;
+  title: string;
+  description: string;
+  price: number;
+  currency: string;
+  city: string;
+  address: string;
+  propertyType: string;
+  bedrooms: number;
+  bathrooms: number;
+  areaSqm: number;
+  photos: string[];
+  features: string[];
+  featured: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const LISTING_SORTS = ['newest', 'price_asc', 'price_desc'] as const;
+export type ListingSort = (typeof LISTING_SORTS)[number];
+
+export interface ListingQuery {
+  /** 1-based. */
+  page: number;
+  pageSize: number;
+  sort: ListingSort;
+  /** Lower-case city name; matches case-insensitively. */
+  city?: string;
+}
+
+export interface ListingPage {
+  items: Listing[];
+  total: number;
+}
+
+/** Where the pages get their data: the embedded catalog, or the CRM's REST API. */
+export interface ListingSource {
+  getListing(id: string): Promise<Listing | undefined>;
+  listListings(query: ListingQuery): Promise<ListingPage>;
+  listFeatured(limit: number): Promise<Listing[]>;
+}
+
+export type ListingSourceFailure = 'unavailable' | 'timeout';
+
+/** The source could not answer: a 502 (unavailable) or 504 (timeout) page, never a hang. */
+export class ListingSourceError extends Error {
+  override name = 'ListingSourceError';
+  constructor(
+    readonly failure: ListingSourceFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  get httpStatus(): 502 | 504 {
+    return this.failure === 'timeout' ? 504 : 502;
+  }
+}

@@ -1,0 +1,94 @@
+import { Router, type Response } from 'express';
+import { LISTING_SORTS, type ListingSort, type ListingSource } from '../listings/listing';
+import { browsePage } from '../ssr/browse-page';
+import { errorPage } from '../ssr/error-page';
+import { homePage } from '../ssr/home-page';
+import { listingPage } from '../ssr/listing-page';
+import { renderPage, type RenderedPage } from '../ssr/render-page';
+import { queryNormalisers } from '../utils/cache-policy';
+
+export const BROWSE_PAGE_SIZE = 24;
+export const FEATURED_COUNT = 12;
+const MAX_PAGE = 100_000;
+const MAX_ID_LENGTH = 128;
+
+export interface PageRoutesOptions {
+  listings: ListingSource;
+  publicUrl: string;
+}
+
+type QueryValue = string | string[] | undefined;
+type BrowseParams = { page: number; sort: ListingSort; city?: string };
+
+/** The first non-empty value of a parameter: the same reading the cache key makes. */
+function firstValue(value: unknown): string | undefined {
+  const values = Array.isArray(value) ? value : [value];
+  return values.find((item): item is string => typeof item === 'string' && item.trim() !== '');
+}
+
+export function parseBrowseQuery(query: Record<string, QueryValue>): BrowseParams | { error: string } {
+  const rawPage = firstValue(query.page);
+  const rawSort = firstValue(query.sort);
+  const rawCity = firstValue(query.city);
+  const page = rawPage === undefined ? 1 : Number(queryNormalisers.positiveInteger(rawPage));
+  if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) {
+    return { error: `page must be a whole number from 1 to ${MAX_PAGE}` };
+  }
+  const sort = rawSort === undefined ? 'newest' : queryNormalisers.lowercaseWords(rawSort);
+  if (!(LISTING_SORTS as readonly string[]).includes(sort)) {
+    return { error: `sort must be one of ${LISTING_SORTS.join(', ')}` };
+  }
+  const city = rawCity === undefined ? undefined : queryNormalisers.lowercaseWords(rawCity);
+  return { page, sort: sort as ListingSort, city };
+}
+
+/** Canonical relative URL of a browse page: parameters sorted, defaults left out. */
+export function browseUrl({ page, sort, city }: BrowseParams): string {
+  const params = new URLSearchParams();
+  if (city) params.set('city', city);
+  if (page > 1) params.set('page', String(page));
+  if (sort !== 'newest') params.set('sort', sort);
+  const query = params.toString();
+  return query ? `/listings?${query}` : '/listings';
+}
+
+export function sendPage(res: Response, page: RenderedPage): void {
+  res.status(page.status).type('html').send(renderPage(page));
+}
+
+/** The SSR server's own routes; the cache middleware sits in front of them. */
+export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Router {
+  const router = Router();
+
+  router.get('/', async (_req, res) => {
+    sendPage(res, homePage(publicUrl, await listings.listFeatured(FEATURED_COUNT)));
+  });
+
+  router.get('/listings', async (req, res) => {
+    const params = parseBrowseQuery(req.query as Record<string, QueryValue>);
+    if ('error' in params) return sendPage(res, errorPage(publicUrl, 400, params.error));
+    const { items, total } = await listings.listListings({ ...params, pageSize: BROWSE_PAGE_SIZE });
+    // An empty list (unknown city, page past the end) is a 404, not a soft-404: it is never stored.
+    if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
+    const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
+    sendPage(
+      res,
+      browsePage(publicUrl, {
+        listings: items,
+        total,
+        totalPages,
+        ...params,
+        urlForPage: (page) => browseUrl({ ...params, page }),
+      }),
+    );
+  });
+
+  router.get('/listings/:id', async (req, res) => {
+    const { id } = req.params;
+    const listing = id.length <= MAX_ID_LENGTH ? await listings.getListing(id) : undefined;
+    if (!listing) return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
+    sendPage(res, listingPage(publicUrl, listing));
+  });
+
+  return router;
+}

@@ -1,0 +1,78 @@
+import type { Listing } from '../listings/listing';
+import { absoluteUrl, formatPrice } from './format';
+import { SITE_NAME, type RenderedPage } from './render-page';
+
+function summary(listing: Listing): string {
+  const text = `${formatPrice(listing.price, listing.currency)} · ${listing.bedrooms} bedrooms, ${listing.areaSqm} m² ${listing.propertyType} in ${listing.city}. ${listing.description}`;
+  return text.length > 160 ? `${text.slice(0, 157).trimEnd()}...` : text;
+}
+
+export function listingPage(publicUrl: string, listing: Listing): RenderedPage {
+  const canonicalUrl = `${publicUrl}/listings/${encodeURIComponent(listing.id)}`;
+  const photos = listing.photos.map((photo) => absoluteUrl(publicUrl, photo));
+  return {
+    status: 200,
+    meta: {
+      title: `${listing.title} | ${SITE_NAME}`,
+      description: summary(listing),
+      canonicalUrl,
+      ogType: 'article',
+      imageUrl: photos[0],
+      structuredData: {
+        '@context': 'https://schema.org',
+        '@type': 'RealEstateListing',
+        name: listing.title,
+        description: listing.description,
+        url: canonicalUrl,
+        image: photos,
+        datePosted: listing.createdAt,
+        dateModified: listing.updatedAt,
+        offers: { '@type': 'Offer', price: listing.price, priceCurrency: listing.currency, availability: 'https://schema.org/InStock' },
+        about: {
+          '@type': listing.propertyType === 'house' || listing.propertyType === 'townhouse' ? 'SingleFamilyResidence' : 'Apartment',
+          numberOfRooms: listing.bedrooms,
+          numberOfBathroomsTotal: listing.bathrooms,
+          floorSize: { '@type': 'QuantitativeValue', value: listing.areaSqm, unitCode: 'MTK' },
+          address: { '@type': 'PostalAddress', streetAddress: listing.address, addressLocality: listing.city },
+        },
+      },
+    },
+    body: (
+      <article>
+        <nav>
+          <a href="/">Home</a> › <a href={`/listings?city=${encodeURIComponent(listing.city.toLowerCase())}`}>{listing.city}</a> ›{' '}
+          {listing.title}
+        </nav>
+        <h1>{listing.title}</h1>
+        <p className="price">{formatPrice(listing.price, listing.currency)}</p>
+        <ul className="facts">
+          <li>{listing.bedrooms} bedrooms</li>
+          <li>{listing.bathrooms} bathrooms</li>
+          <li>{listing.areaSqm} m²</li>
+          <li>{listing.propertyType}</li>
+        </ul>
+        <div className="photos">
+          {photos.map((photo, index) => (
+            <img key={photo} src={photo} alt={`${listing.title}, photo ${index + 1}`} width={320} height={240} loading="lazy" />
+          ))}
+        </div>
+        <h2>Description</h2>
+        {listing.description.split(/(?<=\.)\s+/).map((sentence, index) => (
+          <p key={index}>{sentence}</p>
+        ))}
+        <h2>Features</h2>
+        <ul>
+          {listing.features.map((feature) => (
+            <li key={feature}>{feature}</li>
+          ))}
+        </ul>
+        <h2>Location</h2>
+        <address>{listing.address}</address>
+        <p>
+          Listed on <time dateTime={listing.createdAt}>{listing.createdAt.slice(0, 10)}</time>, updated on{' '}
+          <time dateTime={listing.updatedAt}>{listing.updatedAt.slice(0, 10)}</time>.
+        </p>
+      </article>
+    ),
+  };
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The stored entry: one Redis value = magic, format version, header length, JSON header, body.
+ * The body stays raw bytes (never JSON-wrapped). New optional header fields keep version 1;
+ * a change that old readers cannot ignore bumps ENTRY_FORMAT_VERSION, and old values become misses.
+ */
+export const ENTRY_FORMAT_VERSION = 1;
+const MAGIC = Buffer.from('SSRC', 'latin1');
+const PREFIX_LENGTH = MAGIC.length + 1 + 4;
+
+export type BodyEncoding = 'identity' | 'gzip' | 'br';
+
+export interface CacheEntry {
+  status: number;
+  contentType: string;
+  /** Strong validator, computed once at store time. */
+  etag: string;
+  encoding: BodyEncoding;
+  /** Epoch milliseconds. */
+  storedAt: number;
+  /** Seconds the entry is fresh after storedAt. */
+  freshTtl: number;
+  /** Seconds after freshness during which the entry may still be served stale. */
+  grace: number;
+  tags: string[];
+  body: Buffer;
+}
+
+export type EntryHeader = Omit<CacheEntry, 'body'>;
+
+export function computeEtag(body: Buffer): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+}
+
+export function createEntry(fields: Omit<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags'> &
+  Partial<Pick<CacheEntry, 'encoding' | 'storedAt' | 'grace' | 'tags'>>): CacheEntry {
+  return {
+    encoding: 'identity',
+    storedAt: Date.now(),
+    grace: 0,
+    tags: [],
+    ...fields,
+    etag: computeEtag(fields.body),
+  };
+}
+
+export function encodeEntry(entry: CacheEntry): Buffer {
+  const { body, ...header } = entry;
+  // bodyLength lets a reader tell a whole value from a truncated one.
+  const headerBytes = Buffer.from(JSON.stringify({ ...header, bodyLength: body.length }), 'utf8');
+  const prefix = Buffer.allocUnsafe(PREFIX_LENGTH);
+  MAGIC.copy(prefix, 0);
+  prefix.writeUInt8(ENTRY_FORMAT_VERSION, MAGIC.length);
+  prefix.writeUInt32BE(headerBytes.length, MAGIC.length + 1);
+  return Buffer.concat([prefix, headerBytes, body]);
+}
+
+function isEntryHeader(value: unknown): value is EntryHeader {
+  if (typeof value !== 'object' || value === null) return false;
+  const header = value as Record<string, unknown>;
+  return (
+    Number.isInteger(header.status) &&
+    typeof header.contentType === 'string' &&
+    typeof header.etag === 'string' &&
+    (header.encoding === 'identity' || header.encoding === 'gzip' || header.encoding === 'br') &&
+    typeof header.storedAt === 'number' &&
+    typeof header.freshTtl === 'number' &&
+    typeof header.grace === 'number' &&
+    Array.isArray(header.tags) &&
+    header.tags.every((tag) => typeof tag === 'string')
+  );
+}
+
+/** Returns undefined for anything that is not a whole entry of this format version. */
+export function decodeEntry(value: Buffer | null | undefined): CacheEntry | undefined {
+  if (!value || value.length < PREFIX_LENGTH) return undefined;
+  if (!value.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (value.readUInt8(MAGIC.length) !== ENTRY_FORMAT_VERSION) return undefined;
+  const headerEnd = PREFIX_LENGTH + value.readUInt32BE(MAGIC.length + 1);
+  if (headerEnd > value.length) return undefined;
+  let header: unknown;
+  try {
+    header = JSON.parse(value.toString('utf8', PREFIX_LENGTH, headerEnd));
+  } catch {
+    return undefined;
+  }
+  if (!isEntryHeader(header)) return undefined;
+  const { bodyLength, ...fields } = header as EntryHeader & { bodyLength?: unknown };
+  if (bodyLength !== value.length - headerEnd) return undefined;
+  return { ...fields, body: value.subarray(headerEnd) };
+}
+
+/** Milliseconds of freshness left at `now` (negative once stale). */
+export function freshnessLeftMs(entry: EntryHeader, now = Date.now()): number {
+  return entry.storedAt + entry.freshTtl * 1000 - now;
+}

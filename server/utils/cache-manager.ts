@@ -1,0 +1,166 @@
+import { loadConfig } from '../config';
+import { decodeEntry, encodeEntry, type CacheEntry } from './cache-entry';
+import { createLogger, type Logger } from './logger';
+import { createRedisClient, type Redis } from './redis-client';
+
+export interface CacheManagerOptions {
+  redis: Redis;
+  logger: Logger;
+  /** Prepended to every key (REDIS_KEY_PREFIX); '' keeps keys exactly `ssr:/...`. */
+  keyPrefix?: string;
+  /** Used when neither `set`'s ttl nor the entry's own freshness gives one. */
+  defaultTtlSeconds?: number;
+  /** Keys asked for per SCAN call and removed per UNLINK call. */
+  batchSize?: number;
+}
+
+/** Outcome of a delete: how many keys went, and whether Redis answered every call. */
+export interface DeleteResult {
+  deleted: number;
+  ok: boolean;
+}
+
+const GLOB_SPECIALS = /[*?[\]\\]/g;
+
+/** Escapes Redis glob characters so a literal string only matches itself in SCAN MATCH. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(GLOB_SPECIALS, '\\$&');
+}
+
+/**
+ * The Redis tier of the page cache. Every method turns a Redis failure into a miss or a
+ * no-op (logged) so a request is never failed by the cache; while the connection is down
+ * it does not even try, so an outage costs nothing per request.
+ */
+export class CacheManager {
+  private readonly redis: Redis;
+  private readonly logger: Logger;
+  private readonly keyPrefix: string;
+  /** ioredis prefixes command keys with its own keyPrefix, but not SCAN patterns or results. */
+  private readonly clientPrefix: string;
+  private readonly defaultTtlSeconds: number;
+  private readonly batchSize: number;
+
+  constructor(options: CacheManagerOptions) {
+    this.redis = options.redis;
+    this.logger = options.logger;
+    this.keyPrefix = options.keyPrefix ?? '';
+    this.clientPrefix = options.redis.options.keyPrefix ?? '';
+    this.defaultTtlSeconds = options.defaultTtlSeconds ?? 3600;
+    this.batchSize = options.batchSize ?? 500;
+  }
+
+  /** True while Redis is connected; the cache is then in use. */
+  isAvailable(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    if (!this.isAvailable()) return undefined;
+    let value: Buffer | null;
+    try {
+      value = await this.redis.getBuffer(this.keyPrefix + key);
+    } catch (error) {
+      this.logFailure('get', error, key);
+      return undefined;
+    }
+    if (value === null) return undefined;
+    const entry = decodeEntry(value);
+    if (!entry) this.logger.warn({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
+    return entry;
+  }
+
+  /** Stores an entry for `ttlSeconds` (default: the entry's fresh TTL plus grace). Never without a TTL. */
+  async set(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
+    const ttl = ttlSeconds ?? (entry.freshTtl + entry.grace || this.defaultTtlSeconds);
+    if (!(ttl > 0) || !this.isAvailable()) return false;
+    try {
+      await this.redis.set(this.keyPrefix + key, encodeEntry(entry), 'PX', Math.ceil(ttl * 1000));
+      return true;
+    } catch (error) {
+      this.logFailure('set', error, key);
+      return false;
+    }
+  }
+
+  async delete(keys: string | readonly string[]): Promise<DeleteResult> {
+    const list = typeof keys === 'string' ? [keys] : keys;
+    if (list.length === 0) return { deleted: 0, ok: true };
+    if (!this.isAvailable()) return { deleted: 0, ok: false };
+    let deleted = 0;
+    try {
+      for (let start = 0; start < list.length; start += this.batchSize) {
+        const batch = list.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key);
+        deleted += await this.redis.unlink(...batch);
+      }
+      return { deleted, ok: true };
+    } catch (error) {
+      this.logFailure('delete', error, list[0]);
+      return { deleted, ok: false };
+    }
+  }
+
+  /**
+   * Deletes every key matching a Redis glob pattern (in the cache's key space, e.g.
+   * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
+   */
+  async deletePattern(pattern: string): Promise<DeleteResult> {
+    if (!this.isAvailable()) return { deleted: 0, ok: false };
+    const match = escapeGlob(this.clientPrefix + this.keyPrefix) + pattern;
+    let cursor = '0';
+    let deleted = 0;
+    try {
+      do {
+        const [next, found] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize);
+        cursor = next;
+        if (found.length > 0) {
+          // SCAN returns full names; UNLINK through ioredis would prefix them a second time.
+          deleted += await this.redis.unlink(...found.map((key) => key.slice(this.clientPrefix.length)));
+        }
+      } while (cursor !== '0');
+      return { deleted, ok: true };
+    } catch (error) {
+      this.logFailure('deletePattern', error, pattern);
+      return { deleted, ok: false };
+    }
+  }
+
+  /** Remaining time to live of a key in milliseconds (-2 absent, -1 no TTL), or undefined when Redis fails. */
+  async ttlMs(key: string): Promise<number | undefined> {
+    if (!this.isAvailable()) return undefined;
+    try {
+      return await this.redis.pttl(this.keyPrefix + key);
+    } catch (error) {
+      this.logFailure('ttl', error, key);
+      return undefined;
+    }
+  }
+
+  private logFailure(operation: string, error: unknown, key: string | undefined): void {
+    this.logger.warn({ err: error, key, operation }, `cache: redis ${operation} failed`);
+  }
+}
+
+export function createCacheManager(options: CacheManagerOptions): CacheManager {
+  return new CacheManager(options);
+}
+
+let shared: CacheManager | undefined;
+
+/**
+ * The process-wide cache manager for code that embeds the cache without createApp: built on
+ * first use from the environment (same variables as the server).
+ */
+export function getCacheManager(): CacheManager {
+  if (!shared) {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel);
+    shared = createCacheManager({
+      redis: createRedisClient(config.redis, logger),
+      logger,
+      keyPrefix: config.redis.keyPrefix,
+      defaultTtlSeconds: config.cache.defaultTtlSeconds,
+    });
+  }
+  return shared;
+}
