@@ -56,7 +56,7 @@ function generateListing(index: number, random: () => number): Listing {
   return {
     id,
     title: `${pick(random, ADJECTIVES)} ${bedrooms}-bedroom ${propertyType} in ${city}`,
-    description: pickSome(random, PARAGRAPHS, 4).join(' '),
+    description: pickSome(random, PARAGRAPHS, 6).join(' '),
     price: Math.round((80_000 + areaSqm * (2_000 + random() * 6_000)) / 1_000) * 1_000,
     currency: 'EUR',
     city,
@@ -65,7 +65,7 @@ function generateListing(index: number, random: () => number): Listing {
     bedrooms,
     bathrooms: 1 + Math.floor(random() * Math.min(bedrooms, 3)),
     areaSqm,
-    photos: Array.from({ length: 6 }, (_, photo) => `/images/listings/${id}/${photo + 1}.jpg`),
+    photos: Array.from({ length: 10 }, (_, photo) => `/images/listings/${id}/${photo + 1}.jpg`),
     features: pickSome(random, FEATURES, 5),
     featured: index % 40 === 0,
     createdAt: new Date(created).toISOString(),

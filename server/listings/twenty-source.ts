@@ -183,7 +183,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
 }
 
 function sourceError(error: unknown, message: string): ListingSourceError {
-  const name = error instanceof Error ? error.name : '';
+  // fetch's abort errors are DOMExceptions, which need not be `instanceof Error` in every realm.
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
   const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unavailable';
   return new ListingSourceError(failure, failure === 'timeout' ? `${message}: timed out` : message, { cause: error });
 }

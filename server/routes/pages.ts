@@ -9,6 +9,7 @@ import { queryNormalisers } from '../utils/cache-policy';
 
 export const BROWSE_PAGE_SIZE = 24;
 export const FEATURED_COUNT = 12;
+export const SIMILAR_COUNT = 8;
 const MAX_PAGE = 100_000;
 const MAX_ID_LENGTH = 128;
 
@@ -87,7 +88,9 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     const { id } = req.params;
     const listing = id.length <= MAX_ID_LENGTH ? await listings.getListing(id) : undefined;
     if (!listing) return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
-    sendPage(res, listingPage(publicUrl, listing));
+    const nearby = await listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city: listing.city.toLowerCase() });
+    const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
+    sendPage(res, listingPage(publicUrl, listing, similar));
   });
 
   return router;

@@ -1,5 +1,6 @@
 import type { Listing } from '../listings/listing';
 import { absoluteUrl, formatPrice } from './format';
+import { ListingCard } from './listing-card';
 import { SITE_NAME, type RenderedPage } from './render-page';
 
 function summary(listing: Listing): string {
@@ -7,7 +8,7 @@ function summary(listing: Listing): string {
   return text.length > 160 ? `${text.slice(0, 157).trimEnd()}...` : text;
 }
 
-export function listingPage(publicUrl: string, listing: Listing): RenderedPage {
+export function listingPage(publicUrl: string, listing: Listing, similar: Listing[] = []): RenderedPage {
   const canonicalUrl = `${publicUrl}/listings/${encodeURIComponent(listing.id)}`;
   const photos = listing.photos.map((photo) => absoluteUrl(publicUrl, photo));
   return {
@@ -72,6 +73,16 @@ export function listingPage(publicUrl: string, listing: Listing): RenderedPage {
           Listed on <time dateTime={listing.createdAt}>{listing.createdAt.slice(0, 10)}</time>, updated on{' '}
           <time dateTime={listing.updatedAt}>{listing.updatedAt.slice(0, 10)}</time>.
         </p>
+        {similar.length > 0 ? (
+          <section>
+            <h2>More homes in {listing.city}</h2>
+            <ul className="cards">
+              {similar.map((other) => (
+                <ListingCard key={other.id} listing={other} />
+              ))}
+            </ul>
+          </section>
+        ) : null}
       </article>
     ),
   };

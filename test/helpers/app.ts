@@ -1,0 +1,46 @@
+import { createApp, type AppDeps, type AppHandle } from '../../server/app';
+import { loadConfig, type Config } from '../../server/config';
+import { createLogger } from '../../server/utils/logger';
+
+export const TEST_TOKEN = 'test-invalidation-token-0123456789';
+export const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+export const BROWSER = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
+
+/** Config from the given env only (never the developer's shell), with quiet logs. */
+export function testConfig(env: Record<string, string | undefined> = {}): Config {
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    PUBLIC_URL: 'https://listings.example.com',
+    LISTING_CATALOG_SIZE: '200',
+    CACHE_INVALIDATION_TOKEN: TEST_TOKEN,
+    ...env,
+  });
+}
+
+export function testApp(env: Record<string, string | undefined>, deps: Partial<AppDeps> = {}): AppHandle {
+  const config = testConfig(env);
+  return createApp({ config, logger: createLogger(config.logLevel), ...deps });
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** The store after a MISS runs beside the response; wait until the page is in Redis. */
+export async function waitForStored(handle: AppHandle, key: string, timeoutMs = 2000): Promise<number> {
+  return waitFor(async () => {
+    const ttl = await handle.cache.ttlMs(key);
+    return ttl !== undefined && ttl > 0 ? ttl : undefined;
+  }, timeoutMs, 10);
+}
+
+/** The app connects to Redis in the background; tests that expect caching wait for it. */
+export async function redisReady(handle: AppHandle, timeoutMs = 5000): Promise<void> {
+  await waitFor(async () => (handle.redis.status === 'ready' ? true : undefined), timeoutMs, 10);
+}

@@ -1,0 +1,200 @@
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { BROWSER, GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
+import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+
+/** Bot request through the real app on the real Redis. */
+function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
+  return request(handle.app).get(url).set('User-Agent', userAgent);
+}
+
+describe('the page cache on the real Redis', () => {
+  const prefix = uniquePrefix('flow');
+  const redis = inspectionClient();
+  let handle: AppHandle;
+
+  beforeAll(async () => {
+    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix });
+    await redisReady(handle);
+  });
+  afterEach(async () => {
+    await removeKeys(redis, prefix);
+  });
+  afterAll(async () => {
+    await handle.close();
+    redis.disconnect();
+  });
+
+  it('answers a bot MISS then HIT with the same page, stored under ssr:{path} with the route TTL', async () => {
+    const miss = await botGet(handle, '/listings/123');
+    expect(miss.status).toBe(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.headers['content-type']).toBe('text/html; charset=utf-8');
+    await waitForStored(handle, 'ssr:/listings/123');
+
+    const ttlMs = await redis.pttl(`${prefix}ssr:/listings/123`);
+    expect(ttlMs).toBeGreaterThan(3_590_000);
+    expect(ttlMs).toBeLessThanOrEqual(3_600_000);
+
+    const hit = await botGet(handle, '/listings/123');
+    expect(hit.status).toBe(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(hit.text).toBe(miss.text);
+    expect(Number(hit.headers.age)).toBeGreaterThanOrEqual(0);
+    expect(hit.headers.etag).toMatch(/^"/);
+  });
+
+  it('stores browse pages for the browse TTL and the homepage for its own', async () => {
+    await botGet(handle, '/listings?sort=price_asc&page=2');
+    await botGet(handle, '/');
+    await waitForStored(handle, 'ssr:/listings?page=2&sort=price_asc');
+    await waitForStored(handle, 'ssr:/');
+    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeLessThanOrEqual(1_800_000);
+    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeGreaterThan(1_790_000);
+    expect(await redis.pttl(`${prefix}ssr:/`)).toBeGreaterThan(3_590_000);
+  });
+
+  it('serves every spelling of a page from one key', async () => {
+    const first = await botGet(handle, '/listings?page=2&sort=price_asc');
+    await waitForStored(handle, 'ssr:/listings?page=2&sort=price_asc');
+    for (const url of ['/listings?sort=price_asc&page=2&utm_source=news', '/listings?page=02&sort=PRICE_ASC&fbclid=1', '/listings/?sort=price_asc&page=2']) {
+      const res = await botGet(handle, url);
+      expect(res.headers['x-cache']).toBe('HIT');
+      expect(res.text).toBe(first.text);
+    }
+    const keys = await listKeys(redis, prefix);
+    expect(keys).toEqual([`${prefix}ssr:/listings?page=2&sort=price_asc`]);
+  });
+
+  it('renders exactly the page its key names when parameters repeat', async () => {
+    const polluted = await botGet(handle, '/listings?page=2&page=3');
+    await waitForStored(handle, 'ssr:/listings?page=2');
+    const page2 = await botGet(handle, '/listings?page=2');
+    const page3 = await botGet(handle, '/listings?page=3');
+    expect(page2.headers['x-cache']).toBe('HIT');
+    expect(page2.text).toBe(polluted.text);
+    expect(polluted.text).toContain('Page 2 of');
+    expect(page3.headers['x-cache']).toBe('MISS');
+    expect(page3.text).toContain('Page 3 of');
+  });
+
+  it('answers HEAD from the cache with headers only', async () => {
+    await botGet(handle, '/listings/7');
+    await waitForStored(handle, 'ssr:/listings/7');
+    const head = await request(handle.app).head('/listings/7').set('User-Agent', GOOGLEBOT);
+    expect(head.status).toBe(200);
+    expect(head.headers['x-cache']).toBe('HIT');
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(1000);
+    expect(head.text ?? '').toBe('');
+  });
+
+  it('does not store a HEAD miss, which has no body', async () => {
+    const head = await request(handle.app).head('/listings/8').set('User-Agent', GOOGLEBOT);
+    expect(head.headers['x-cache']).toBe('MISS');
+    const get = await botGet(handle, '/listings/8');
+    expect(get.headers['x-cache']).toBe('MISS');
+    expect(get.text).toContain('</html>');
+  });
+
+  it('answers a conditional request for a cached page with 304', async () => {
+    await botGet(handle, '/listings/9');
+    await waitForStored(handle, 'ssr:/listings/9');
+    const hit = await botGet(handle, '/listings/9');
+    const revalidated = await botGet(handle, '/listings/9').set('If-None-Match', hit.headers.etag!);
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.text ?? '').toBe('');
+  });
+
+  it('gives browsers a fresh render (BYPASS) and stores nothing for them', async () => {
+    const res = await botGet(handle, '/listings/124', BROWSER);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-cache']).toBe('BYPASS');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await redis.exists(`${prefix}ssr:/listings/124`)).toBe(0);
+  });
+
+  it('never serves or stores a request with credentials', async () => {
+    await botGet(handle, '/listings/125');
+    await waitForStored(handle, 'ssr:/listings/125');
+    const withAuth = await botGet(handle, '/listings/125').set('Authorization', 'Bearer user-token');
+    const withCookie = await botGet(handle, '/listings/126').set('Cookie', 'session=abc');
+    expect(withAuth.headers['x-cache']).toBe('BYPASS');
+    expect(withCookie.headers['x-cache']).toBe('BYPASS');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await redis.exists(`${prefix}ssr:/listings/126`)).toBe(0);
+  });
+
+  it('does not store 404 pages, invalid queries or unknown routes', async () => {
+    expect((await botGet(handle, '/listings/999999')).status).toBe(404);
+    expect((await botGet(handle, '/listings?page=0')).status).toBe(400);
+    expect((await botGet(handle, '/listings?sort=cheapest')).status).toBe(400);
+    expect((await botGet(handle, '/listings?city=atlantis')).status).toBe(404);
+    expect((await botGet(handle, '/listings?page=999')).status).toBe(404);
+    expect((await botGet(handle, '/no-such-page')).status).toBe(404);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await listKeys(redis, prefix)).toEqual([]);
+  });
+
+  it('counts hits and misses in /health', async () => {
+    const before = (await request(handle.app).get('/health')).body;
+    await botGet(handle, '/listings/40');
+    await waitForStored(handle, 'ssr:/listings/40');
+    await botGet(handle, '/listings/40');
+    await botGet(handle, '/listings/40');
+    const after = (await request(handle.app).get('/health')).body;
+    expect(after.status).toBe('ok');
+    expect(after.redis.status).toBe('up');
+    expect(after.cache.enabled).toBe(true);
+    expect(after.cache.hits - before.cache.hits).toBe(2);
+    expect(after.cache.misses - before.cache.misses).toBe(1);
+    expect(after.cache.totalRequests).toBe(after.cache.hits + after.cache.misses);
+    expect(after.cache.hitRate).toBe(`${((after.cache.hits / after.cache.totalRequests) * 100).toFixed(2)}%`);
+  });
+
+  it('reads a garbage value at a key as a miss and overwrites it with the next render', async () => {
+    await redis.set(`${prefix}ssr:/listings/41`, 'garbage from another program');
+    const res = await botGet(handle, '/listings/41');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-cache']).toBe('MISS');
+    await waitFor(async () => ((await redis.getBuffer(`${prefix}ssr:/listings/41`))?.subarray(0, 4).toString() === 'SSRC' ? true : undefined));
+    expect((await botGet(handle, '/listings/41')).headers['x-cache']).toBe('HIT');
+  });
+});
+
+describe('SSR_CACHE_ALL_AGENTS=true', () => {
+  const prefix = uniquePrefix('all-agents');
+  let handle: AppHandle;
+  beforeAll(async () => {
+    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, SSR_CACHE_ALL_AGENTS: 'true' });
+    await redisReady(handle);
+  });
+  afterAll(async () => {
+    const redis = inspectionClient();
+    await removeKeys(redis, prefix);
+    redis.disconnect();
+    await handle.close();
+  });
+
+  it('caches pages for browsers too', async () => {
+    expect((await botGet(handle, '/listings/3', BROWSER)).headers['x-cache']).toBe('MISS');
+    await waitForStored(handle, 'ssr:/listings/3');
+    expect((await botGet(handle, '/listings/3', BROWSER)).headers['x-cache']).toBe('HIT');
+  });
+});
+
+describe('SSR_CACHE_ENABLED=false', () => {
+  it('serves pages without touching the cache and says so in /health', async () => {
+    const handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix('off'), SSR_CACHE_ENABLED: 'false' });
+    try {
+      const res = await botGet(handle, '/listings/3');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-cache']).toBeUndefined();
+      const health = await request(handle.app).get('/health');
+      expect(health.body.cache.enabled).toBe(false);
+      expect(health.body.status).toBe('ok');
+    } finally {
+      await handle.close();
+    }
+  });
+});

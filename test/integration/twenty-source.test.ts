@@ -1,0 +1,122 @@
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { ListingSourceError } from '../../server/listings/listing';
+import { createTwentySource } from '../../server/listings/twenty-source';
+import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
+import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+import { startTwentyStub, twentyRecord, type TwentyStub } from '../helpers/twenty-stub';
+
+const records = Array.from({ length: 60 }, (_, index) => twentyRecord(`rec-${index + 1}`));
+
+describe('the Twenty REST listing source', () => {
+  let stub: TwentyStub;
+  const source = () => createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings' });
+
+  beforeEach(async () => {
+    stub = await startTwentyStub(records);
+  });
+  afterEach(async () => {
+    await stub.close();
+  });
+
+  it('reads one record, with the API key, and maps Twenty field shapes', async () => {
+    const listing = await source().getListing('rec-7');
+    expect(stub.requests[0]).toMatchObject({ path: '/rest/listings/rec-7', authorization: 'Bearer twenty-api-key' });
+    expect(listing).toMatchObject({
+      id: 'rec-7',
+      title: 'Listing rec-7',
+      description: 'Description of listing rec-7.',
+      price: 250_007,
+      currency: 'EUR',
+      city: 'Lisbon',
+      address: '1 Harbour Street, Lisbon',
+      photos: ['https://cdn.example.com/rec-7/1.jpg', 'https://cdn.example.com/rec-7/2.jpg'],
+      featured: true,
+    });
+  });
+
+  it('answers undefined for an unknown record', async () => {
+    await expect(source().getListing('nope')).resolves.toBeUndefined();
+  });
+
+  it('walks cursors to a browse page, with order and city filter', async () => {
+    const page = await source().listListings({ page: 3, pageSize: 24, sort: 'price_asc', city: 'lisbon' });
+    expect(page.total).toBe(60);
+    expect(page.items.map((listing) => listing.id)).toEqual(records.slice(48, 60).map((record) => record.id));
+    expect(stub.requests).toHaveLength(3);
+    expect(stub.requests[2]!.query.get('starting_after')).toBe('rec-48');
+    expect(stub.requests[0]!.query.get('order_by')).toBe('price[AscNullsLast]');
+    expect(stub.requests[0]!.query.get('filter')).toBe('city[ilike]:"lisbon"');
+  });
+
+  it('turns an error answer into an unavailable error and a slow one into a timeout', async () => {
+    stub.respond = () => ({ status: 500, body: { error: 'boom' } });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable', httpStatus: 502 });
+    stub.respond = () => ({ status: 200, body: { data: { listing: records[0] } }, delayMs: 2000 });
+    const started = Date.now();
+    const error = await source().getListing('rec-1').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ListingSourceError);
+    expect(error).toMatchObject({ failure: 'timeout', httpStatus: 504 });
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('rejects a list answer without the data array', async () => {
+    stub.respond = () => ({ status: 200, body: { data: {} } });
+    await expect(source().listFeatured(3)).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+});
+
+describe('the SSR server on the Twenty source', () => {
+  let stub: TwentyStub;
+  let handle: AppHandle;
+  const prefix = uniquePrefix('twenty');
+
+  beforeAll(async () => {
+    stub = await startTwentyStub(records);
+    handle = testApp({
+      LISTING_SOURCE: 'twenty',
+      TWENTY_API_URL: stub.url,
+      TWENTY_API_KEY: 'twenty-api-key',
+      TWENTY_API_TIMEOUT_MS: '300',
+      REDIS_URL: realRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+    });
+    await redisReady(handle);
+  });
+  afterAll(async () => {
+    await stub.close();
+    const client = inspectionClient();
+    await removeKeys(client, prefix);
+    client.disconnect();
+    await handle.close();
+  });
+
+  it('renders a detail page from the CRM and caches it', async () => {
+    const first = await request(handle.app).get('/listings/rec-3').set('User-Agent', GOOGLEBOT);
+    expect(first.status).toBe(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(first.text).toContain('Listing rec-3');
+    await waitForStored(handle, 'ssr:/listings/rec-3');
+    const second = await request(handle.app).get('/listings/rec-3').set('User-Agent', GOOGLEBOT);
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.text).toBe(first.text);
+  });
+
+  it('serves a 502 page, not stored, when the CRM fails', async () => {
+    stub.respond = () => ({ status: 503, body: { error: 'maintenance' } });
+    for (const expected of ['MISS', 'MISS']) {
+      const res = await request(handle.app).get('/listings/rec-9').set('User-Agent', GOOGLEBOT);
+      expect(res.status).toBe(502);
+      expect(res.headers['x-cache']).toBe(expected);
+      expect(res.text).toContain('Listings are unavailable');
+    }
+  });
+
+  it('serves a 504 page, without hanging, when the CRM is too slow', async () => {
+    stub.respond = () => ({ status: 200, body: { data: { listing: records[0] } }, delayMs: 3000 });
+    const started = Date.now();
+    const res = await request(handle.app).get('/listings/rec-10').set('User-Agent', GOOGLEBOT);
+    expect(res.status).toBe(504);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});

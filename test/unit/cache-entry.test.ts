@@ -1,0 +1,38 @@
+import { createEntry, decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION, freshnessLeftMs } from '../../server/utils/cache-entry';
+
+const body = Buffer.concat([Buffer.from('<!DOCTYPE html><p>héllo</p>'), Buffer.from([0, 255, 1])]);
+const entry = createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body, tags: ['listing:1'] });
+
+describe('the stored entry envelope', () => {
+  it('round-trips every field and the body byte for byte', () => {
+    const decoded = decodeEntry(encodeEntry(entry));
+    expect(decoded).toEqual(entry);
+    expect(decoded!.body.equals(body)).toBe(true);
+  });
+
+  it('carries a strong ETag computed from the body at store time', () => {
+    expect(entry.etag).toMatch(/^"[A-Za-z0-9_-]{32}"$/);
+    const other = createEntry({ status: 200, contentType: 'text/html', freshTtl: 60, body: Buffer.from('other') });
+    expect(other.etag).not.toBe(entry.etag);
+  });
+
+  it('treats a truncated value as no entry', () => {
+    const encoded = encodeEntry(entry);
+    expect(decodeEntry(encoded.subarray(0, encoded.length - 1))).toBeUndefined();
+    expect(decodeEntry(encoded.subarray(0, 12))).toBeUndefined();
+  });
+
+  it('treats another format version, foreign data and a broken header as no entry', () => {
+    const encoded = Buffer.from(encodeEntry(entry));
+    encoded.writeUInt8(ENTRY_FORMAT_VERSION + 1, 4);
+    expect(decodeEntry(encoded)).toBeUndefined();
+    expect(decodeEntry(Buffer.from('{"status":200,"body":"<html>"}'))).toBeUndefined();
+    expect(decodeEntry(Buffer.from('SSRC\u0001\u0000\u0000\u0000\u0003{x}'))).toBeUndefined();
+    expect(decodeEntry(null)).toBeUndefined();
+  });
+
+  it('reports freshness left from storedAt and the fresh TTL', () => {
+    expect(freshnessLeftMs({ ...entry, storedAt: 1_000 }, 31_000)).toBe(30_000);
+    expect(freshnessLeftMs({ ...entry, storedAt: 1_000 }, 62_000)).toBeLessThan(0);
+  });
+});

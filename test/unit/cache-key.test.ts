@@ -1,0 +1,72 @@
+import { loadConfig, pageCachePolicies } from '../../server/config';
+import { generateCacheKey, MAX_KEY_LENGTH, resolvePage } from '../../server/utils/cache-key';
+import { createPolicyTable } from '../../server/utils/cache-policy';
+
+const table = createPolicyTable(pageCachePolicies(loadConfig({}).cache));
+const key = (url: string) => generateCacheKey({ url }, table);
+
+describe('generateCacheKey', () => {
+  it.each([
+    ['/', 'ssr:/'],
+    ['/listings?page=1', 'ssr:/listings?page=1'],
+    ['/listings/123', 'ssr:/listings/123'],
+    ['/listings?sort=price_asc&page=2', 'ssr:/listings?page=2&sort=price_asc'],
+  ])('maps the story example %s to %s', (url, expected) => {
+    expect(key(url)).toBe(expected);
+  });
+
+  it('gives one key to every spelling of one page', () => {
+    const variants = [
+      '/listings?city=New%20York&page=2',
+      '/listings?city=new+york&page=2',
+      '/listings?page=2&city=NEW%20YORK',
+      '/listings?page=02&city=%20new%20%20york%20',
+      '/listings?page=2&city=new%20york&page=3',
+      '/listings?page=&page=2&city=new%20york',
+      '/listings?page=2&city=new%20york&utm_source=google&utm_medium=cpc&gclid=abc&fbclid=xyz',
+      '/listings?page=2&city=new%20york&junk=1&sessionid=42',
+      '/listings/?page=2&city=new%20york',
+      '/LISTINGS?page=2&city=new%20york',
+    ];
+    expect(new Set(variants.map(key))).toEqual(new Set(['ssr:/listings?city=new%20york&page=2']));
+  });
+
+  it('drops empty values and unknown parameters entirely', () => {
+    expect(key('/listings?page=&sort=&city=')).toBe('ssr:/listings');
+    expect(key('/?utm_campaign=x&ref=y')).toBe('ssr:/');
+    expect(key('/listings/123?page=4')).toBe('ssr:/listings/123');
+  });
+
+  it('keeps page values it cannot canonicalise, so the route can reject them', () => {
+    expect(key('/listings?page=abc')).toBe('ssr:/listings?page=abc');
+  });
+
+  it('spells path parameters canonically', () => {
+    expect(key('/listings/%31%32%33')).toBe('ssr:/listings/123');
+    expect(key('/listings/a%20b')).toBe('ssr:/listings/a%20b');
+  });
+
+  it('returns undefined for routes without a cache policy and for malformed paths', () => {
+    expect(key('/health')).toBeUndefined();
+    expect(key('/listings/1/photos')).toBeUndefined();
+    expect(key('/listings/%E0%A4%A')).toBeUndefined();
+    expect(key('http://evil.example/listings')).toBeUndefined();
+  });
+
+  it('hashes over-long keys into a bounded, stable, distinct key', () => {
+    const long = (city: string) => `/listings?city=${city.repeat(600)}`;
+    const first = key(long('a'));
+    const second = key(long('b'));
+    expect(first).toMatch(/^ssr:\/listings\?city=a+#[0-9a-f]{64}$/);
+    expect(first!.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    expect(key(long('a'))).toBe(first);
+    expect(second).not.toBe(first);
+  });
+
+  it('resolves the canonical URL the route is rewritten to', () => {
+    expect(resolvePage('/listings?b=1&sort=PRICE_ASC&page=003&utm_source=x', table)).toMatchObject({
+      url: '/listings?page=3&sort=price_asc',
+      policy: { route: 'browse', ttlSeconds: 1800 },
+    });
+  });
+});

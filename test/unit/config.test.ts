@@ -1,0 +1,60 @@
+import { ConfigError, loadConfig } from '../../server/config';
+
+describe('loadConfig', () => {
+  it('runs on embedded defaults with an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3002,
+      publicUrl: 'http://localhost:3002',
+      logLevel: 'info',
+      redis: { host: '127.0.0.1', port: 6379, keyPrefix: '', commandTimeoutMs: 250 },
+      cache: { enabled: true, allAgents: false, defaultTtlSeconds: 3600, invalidationToken: undefined },
+      listings: { kind: 'embedded', catalogSize: 1000 },
+    });
+    expect(config.cache.routeTtlSeconds).toEqual({ home: 3600, browse: 1800, detail: 3600 });
+  });
+
+  it('takes a route TTL from its own variable, else SSR_CACHE_TTL, else the route default', () => {
+    expect(loadConfig({ SSR_CACHE_TTL_BROWSE: '60' }).cache.routeTtlSeconds).toEqual({ home: 3600, browse: 60, detail: 3600 });
+    expect(loadConfig({ SSR_CACHE_TTL: '600', SSR_CACHE_TTL_DETAIL: '7200' }).cache.routeTtlSeconds).toEqual({
+      home: 600,
+      browse: 600,
+      detail: 7200,
+    });
+  });
+
+  it.each([
+    ['SSR_CACHE_TTL', 'abc'],
+    ['SSR_CACHE_TTL', '0'],
+    ['SSR_CACHE_TTL_HOME', '-5'],
+    ['SSR_CACHE_TTL_DETAIL', '1.5'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['PUBLIC_URL', 'not a url'],
+    ['LOG_LEVEL', 'loud'],
+    ['SSR_CACHE_ALL_AGENTS', 'maybe'],
+    ['LISTING_SOURCE', 'mysql'],
+    ['CACHE_INVALIDATION_TOKEN', 'short'],
+  ])('rejects %s=%s with a message naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ SSR_CACHE_TTL: 'x', PORT: 'y' })).toThrow(/PORT.*SSR_CACHE_TTL|SSR_CACHE_TTL.*PORT/);
+  });
+
+  it('needs the Twenty URL and key when LISTING_SOURCE=twenty', () => {
+    expect(() => loadConfig({ LISTING_SOURCE: 'twenty' })).toThrow(/TWENTY_API_URL and TWENTY_API_KEY/);
+    expect(
+      loadConfig({ LISTING_SOURCE: 'twenty', TWENTY_API_URL: 'https://crm.example.com/', TWENTY_API_KEY: 'k' }).listings,
+    ).toEqual({ kind: 'twenty', apiUrl: 'https://crm.example.com', apiKey: 'k', timeoutMs: 5000, objectNamePlural: 'listings' });
+  });
+
+  it('treats empty variables as unset and trims URLs', () => {
+    const config = loadConfig({ PORT: '', PUBLIC_URL: 'https://homes.example.com/', REDIS_URL: 'redis://cache:6380/2' });
+    expect(config.port).toBe(3002);
+    expect(config.publicUrl).toBe('https://homes.example.com');
+    expect(config.redis.url).toBe('redis://cache:6380/2');
+  });
+});
