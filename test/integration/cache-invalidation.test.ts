@@ -1,0 +1,180 @@
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitForStored } from '../helpers/app';
+import { freePort, inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+
+const ENDPOINT = '/api/cache/invalidate';
+
+describe('POST /api/cache/invalidate', () => {
+  const prefix = uniquePrefix('invalidate');
+  const redis = inspectionClient();
+  let handle: AppHandle;
+
+  const invalidate = (body: unknown, token: string | null = TEST_TOKEN) => {
+    const call = request(handle.app).post(ENDPOINT).set('Content-Type', 'application/json');
+    if (token !== null) call.set('Authorization', `Bearer ${token}`);
+    return call.send(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+
+  /** Renders pages as a bot so each is stored; returns their keys. */
+  async function cachePages(paths: string[], keys: string[]): Promise<void> {
+    for (const path of paths) await request(handle.app).get(path).set('User-Agent', GOOGLEBOT).expect(200);
+    for (const key of keys) await waitForStored(handle, key);
+  }
+  const storedKeys = async () => (await listKeys(redis, prefix)).map((key) => key.slice(prefix.length));
+
+  beforeAll(async () => {
+    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix });
+    await redisReady(handle);
+  });
+  afterEach(async () => {
+    await removeKeys(redis, prefix);
+  });
+  afterAll(async () => {
+    await handle.close();
+    redis.disconnect();
+  });
+
+  it('removes a listing\'s page, the homepage and every browse page, and nothing else', async () => {
+    await cachePages(
+      ['/listings/123', '/listings/124', '/', '/listings', '/listings?page=2', '/listings?sort=price_desc&city=lisbon'],
+      ['ssr:/listings/123', 'ssr:/listings/124', 'ssr:/', 'ssr:/listings', 'ssr:/listings?page=2', 'ssr:/listings?city=lisbon&sort=price_desc'],
+    );
+    const res = await invalidate({ type: 'listing', id: '123' });
+    expect(res.status).toBe(200);
+    expect(res.body.deleted).toBe(5);
+    expect(await storedKeys()).toEqual(['ssr:/listings/124']);
+    const next = await request(handle.app).get('/listings/123').set('User-Agent', GOOGLEBOT);
+    expect(next.headers['x-cache']).toBe('MISS');
+  });
+
+  it('accepts a numeric listing id', async () => {
+    await cachePages(['/listings/5'], ['ssr:/listings/5']);
+    expect((await invalidate({ type: 'listing', id: 5 })).body.deleted).toBe(1);
+  });
+
+  it('removes exact keys and the keys of given paths', async () => {
+    await cachePages(['/listings/1', '/listings/2', '/listings?page=3&sort=newest', '/'], ['ssr:/listings/1', 'ssr:/listings/2', 'ssr:/listings?page=3&sort=newest', 'ssr:/']);
+    const res = await invalidate({ keys: ['ssr:/listings/1'], paths: ['/listings?sort=newest&page=3&utm_source=crm', '/about'] });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ deleted: 2, unmatchedPaths: ['/about'] });
+    expect(await storedKeys()).toEqual(['ssr:/', 'ssr:/listings/2']);
+  });
+
+  it('removes keys by pattern with SCAN across many batches', async () => {
+    const pages = Array.from({ length: 30 }, (_, index) => `/listings/${index + 1}`);
+    await cachePages(pages, pages.map((path) => `ssr:${path}`));
+    await cachePages(['/'], ['ssr:/']);
+    const res = await invalidate({ patterns: ['/listings/*'] });
+    expect(res.body.deleted).toBe(30);
+    expect(await storedKeys()).toEqual(['ssr:/']);
+  });
+
+  it('leaves keys outside the cache namespace alone', async () => {
+    await redis.set(`${prefix}bull:emails:1`, 'job', 'EX', 60);
+    expect((await invalidate({ keys: ['bull:emails:1'] })).status).toBe(400);
+    expect((await invalidate({ patterns: ['*'] })).status).toBe(400);
+    expect((await invalidate({ patterns: ['/*'] })).status).toBe(200);
+    expect(await redis.exists(`${prefix}bull:emails:1`)).toBe(1);
+  });
+
+  it('answers 401 without a token or with a wrong one, and deletes nothing', async () => {
+    await cachePages(['/listings/10'], ['ssr:/listings/10']);
+    const missing = await invalidate({ type: 'listing', id: '10' }, null);
+    expect(missing.status).toBe(401);
+    expect(missing.body.error).toMatch(/bearer token/);
+    const wrong = await invalidate({ type: 'listing', id: '10' }, 'not-the-token-at-all-0000');
+    expect(wrong.status).toBe(401);
+    expect(wrong.body.error).toBe('invalid bearer token');
+    const basic = await request(handle.app).post(ENDPOINT).set('Authorization', `Basic ${TEST_TOKEN}`).send('{}');
+    expect(basic.status).toBe(401);
+    expect(await storedKeys()).toEqual(['ssr:/listings/10']);
+  });
+
+  it.each([
+    ['malformed JSON', '{"type":"listing",', /not valid JSON/],
+    ['an empty body', '', /body is empty/],
+    ['a JSON array', '[1,2]', /must be a JSON object/],
+    ['a JSON string', '"listing"', /must be a JSON object/],
+    ['an unknown type', { type: 'agent', id: '1' }, /type: must be one of: listing/],
+    ['a missing id', { type: 'listing' }, /id: is required with "type"/],
+    ['an id of the wrong type', { type: 'listing', id: { $ne: 1 } }, /id: must be a non-empty string or a whole number/],
+    ['an empty id', { type: 'listing', id: '' }, /id: /],
+    ['keys that are not a list', { keys: 'ssr:/' }, /keys: /],
+    ['a key outside the namespace', { keys: ['module:cache'] }, /keys\.0: must start with "ssr:"/],
+    ['a path without a leading slash', { paths: ['listings/1'] }, /paths\.0: must start with "\/"/],
+    ['too many keys', { keys: Array.from({ length: 1001 }, (_, index) => `ssr:/${index}`) }, /keys: must hold at most 1000 items/],
+    ['nothing to invalidate', { hello: 'world' }, /must name what to invalidate/],
+  ])('answers 400 naming the problem for %s', async (_name, body, message) => {
+    const res = await invalidate(body);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(res.body.error).toMatch(message);
+  });
+
+  it('answers 413 with a JSON error for an oversized body', async () => {
+    const res = await invalidate({ keys: ['ssr:/'], padding: 'x'.repeat(70 * 1024) });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatch(/larger than 64kb/);
+  });
+
+  it('survives hostile bodies and headers with a 4xx, never a 5xx', async () => {
+    const bodies = ['\u0000\u0001', '{"keys":["ssr:/\r\nSet-Cookie: x=1"]}', '{"__proto__":{"type":"listing"}}', 'null', '1e999', '{"paths":["/%E0%A4%A"]}'];
+    for (const body of bodies) {
+      const res = await invalidate(body);
+      expect(res.status).toBeLessThan(500);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    const badEncoding = await request(handle.app)
+      .post(ENDPOINT)
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'klingon')
+      .send('{}');
+    expect(badEncoding.status).toBe(415);
+    expect(badEncoding.body.error).toMatch(/unsupported content encoding "klingon"/);
+  });
+
+  it('counts invalidations in /health', async () => {
+    await cachePages(['/listings/77'], ['ssr:/listings/77']);
+    const before = (await request(handle.app).get('/health')).body.cache;
+    await invalidate({ keys: ['ssr:/listings/77'] });
+    const after = (await request(handle.app).get('/health')).body.cache;
+    expect(after.invalidations - before.invalidations).toBe(1);
+    expect(after.keysInvalidated - before.keysInvalidated).toBe(1);
+  });
+});
+
+describe('POST /api/cache/invalidate without CACHE_INVALIDATION_TOKEN', () => {
+  it('refuses every call and says how to enable it', async () => {
+    const handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: uniquePrefix('no-token'), CACHE_INVALIDATION_TOKEN: undefined });
+    try {
+      for (const token of [undefined, '', 'anything-at-all-here']) {
+        const call = request(handle.app).post(ENDPOINT).set('Content-Type', 'application/json');
+        if (token !== undefined) call.set('Authorization', `Bearer ${token}`);
+        const res = await call.send('{"type":"listing","id":"1"}');
+        expect(res.status).toBe(403);
+        expect(res.body.error).toMatch(/set CACHE_INVALIDATION_TOKEN to enable it/);
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('POST /api/cache/invalidate while Redis is unreachable', () => {
+  it('answers 503 so the caller retries, instead of claiming success', async () => {
+    const handle = testApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_KEY_PREFIX: uniquePrefix('down') });
+    try {
+      const res = await request(handle.app)
+        .post(ENDPOINT)
+        .set('Authorization', `Bearer ${TEST_TOKEN}`)
+        .set('Content-Type', 'application/json')
+        .send('{"type":"listing","id":"1"}');
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatch(/Redis is unavailable/);
+    } finally {
+      await handle.close();
+    }
+  });
+});
