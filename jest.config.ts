@@ -18,6 +18,7 @@ const config: Config = {
     ],
   },
   globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Integration suites share one Redis server; a few workers keep the run short on 2 cores.
   maxWorkers: 2,
   testTimeout: 30_000,

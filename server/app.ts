@@ -102,7 +102,10 @@ export function createApp(deps: AppDeps): AppHandle {
     redis,
     logger,
     async close() {
-      if (owned) await redis.quit().catch(() => redis.disconnect());
+      if (!owned) return;
+      // QUIT lets replies in flight arrive; while reconnecting it would not stop the retry loop.
+      if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+      redis.disconnect();
     },
   };
 }

@@ -16,6 +16,8 @@ export function failFastOptions(config: Pick<RedisConfig, 'commandTimeoutMs' | '
     maxRetriesPerRequest: 0,
     commandTimeout: config.commandTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
+    // On close, a socket that does not end by itself is destroyed after this long.
+    disconnectTimeout: 200,
     enableAutoPipelining: true,
     // Exponential backoff with jitter, capped, so many instances do not reconnect in lockstep.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), RECONNECT_MAX_DELAY_MS) + Math.floor(Math.random() * 100),

@@ -15,7 +15,7 @@ export function uniquePrefix(label: string): string {
 
 /** A plain client for assertions and clean-up (not the app's own). */
 export function inspectionClient(url = realRedisUrl()): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1 });
+  return new Redis(url, { maxRetriesPerRequest: 1, disconnectTimeout: 100 });
 }
 
 /** Every key under a prefix, sorted, found with SCAN (never KEYS, even in tests: the Redis is shared). */
@@ -85,7 +85,7 @@ function redisServerBinary(): string {
 async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 100 });
     try {
       await client.connect();
       await client.ping();

@@ -157,7 +157,8 @@ describe('the page cache on the real Redis', () => {
     const res = await botGet(handle, '/listings/41');
     expect(res.status).toBe(200);
     expect(res.headers['x-cache']).toBe('MISS');
-    await waitFor(async () => ((await redis.getBuffer(`${prefix}ssr:/listings/41`))?.subarray(0, 4).toString() === 'SSRC' ? true : undefined));
+    const isEntry = async () => ((await redis.getBuffer(`${prefix}ssr:/listings/41`))?.subarray(0, 4).toString() === 'SSRC' ? true : undefined);
+    await waitFor(isEntry, 2000);
     expect((await botGet(handle, '/listings/41')).headers['x-cache']).toBe('HIT');
   });
 });

@@ -1,0 +1,146 @@
+import Redis from 'ioredis';
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
+import { capturingLogger } from '../helpers/log-capture';
+import { freePort, realRedisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
+
+const COMMAND_TIMEOUT_MS = 200;
+/** Command timeout plus a render plus room for a busy CI machine; a queued command would wait far longer. */
+const REQUEST_BOUND_MS = COMMAND_TIMEOUT_MS + 800;
+
+async function timedBotGet(handle: AppHandle, url: string) {
+  const started = Date.now();
+  const res = await request(handle.app).get(url).set('User-Agent', GOOGLEBOT);
+  return { res, ms: Date.now() - started };
+}
+
+describe('with no Redis at all (a closed port)', () => {
+  let handle: AppHandle;
+  const { logger, lines } = capturingLogger();
+
+  beforeAll(async () => {
+    handle = testApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }, { logger });
+  });
+  afterAll(async () => {
+    await handle.close();
+  });
+
+  it('serves every page at once, uncached', async () => {
+    for (const url of ['/', '/listings', '/listings?page=2', '/listings/1', '/listings/1']) {
+      const { res, ms } = await timedBotGet(handle, url);
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('</html>');
+      expect(res.headers['x-cache']).toBe('MISS');
+      expect(ms).toBeLessThan(REQUEST_BOUND_MS);
+    }
+  });
+
+  it('says in /health that caching is off', async () => {
+    const health = await request(handle.app).get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'degraded', redis: { status: 'down' }, cache: { enabled: false } });
+  });
+
+  it('logs the outage once, not once per request or reconnect attempt', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const outages = lines.filter((line) => String(line.msg).startsWith('redis unavailable'));
+    expect(outages).toHaveLength(1);
+    expect(lines.filter((line) => String(line.msg).startsWith('cache: redis'))).toHaveLength(0);
+  });
+});
+
+describe('when Redis stops and comes back mid-test', () => {
+  let redisServer: PrivateRedis;
+  let handle: AppHandle;
+  const { logger, lines } = capturingLogger();
+
+  beforeAll(async () => {
+    redisServer = await startPrivateRedis();
+    handle = testApp(
+      { REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: uniquePrefix('outage'), REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) },
+      { logger },
+    );
+    await redisReady(handle);
+  });
+  afterAll(async () => {
+    await handle.close();
+    await redisServer.stop();
+  });
+
+  it('keeps serving pages while Redis is down and caches again when it returns', async () => {
+    await timedBotGet(handle, '/listings/5');
+    await waitForStored(handle, 'ssr:/listings/5');
+    expect((await timedBotGet(handle, '/listings/5')).res.headers['x-cache']).toBe('HIT');
+
+    await redisServer.stop();
+    await waitFor(async () => (handle.redis.status !== 'ready' ? true : undefined), 5000, 10);
+    for (let i = 0; i < 10; i += 1) {
+      const { res, ms } = await timedBotGet(handle, '/listings/5');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-cache']).toBe('MISS');
+      expect(res.text).toContain('</html>');
+      expect(ms).toBeLessThan(REQUEST_BOUND_MS);
+    }
+    expect((await request(handle.app).get('/health')).body.status).toBe('degraded');
+
+    await redisServer.start();
+    await redisReady(handle, 10_000);
+    expect((await timedBotGet(handle, '/listings/5')).res.headers['x-cache']).toBe('MISS');
+    await waitForStored(handle, 'ssr:/listings/5');
+    expect((await timedBotGet(handle, '/listings/5')).res.headers['x-cache']).toBe('HIT');
+    expect((await request(handle.app).get('/health')).body.status).toBe('ok');
+
+    const changes = lines.filter((line) => /^redis (connected|unavailable)/.test(String(line.msg))).map((line) => line.msg);
+    expect(changes).toEqual([
+      'redis connected: page cache on',
+      'redis unavailable: serving pages uncached until it reconnects',
+      'redis connected: page cache on',
+    ]);
+  });
+
+  it('answers within the command timeout while Redis is frozen', async () => {
+    await timedBotGet(handle, '/listings/6');
+    await waitForStored(handle, 'ssr:/listings/6');
+    redisServer.freeze();
+    try {
+      const { res, ms } = await timedBotGet(handle, '/listings/6');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-cache']).toBe('MISS');
+      expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
+      expect(ms).toBeLessThan(REQUEST_BOUND_MS);
+    } finally {
+      redisServer.thaw();
+    }
+    await waitFor(async () => ((await timedBotGet(handle, '/listings/6')).res.headers['x-cache'] === 'HIT' ? true : undefined), 10_000, 100);
+  });
+});
+
+describe('an embedding server\'s own Redis client', () => {
+  it('is duplicated into a fail-fast connection when it would queue commands, and left open on close', async () => {
+    const own = new Redis(realRedisUrl(), { disconnectTimeout: 100 });
+    const handle = testApp({ REDIS_KEY_PREFIX: uniquePrefix('adopt') }, { redis: own });
+    try {
+      expect(handle.redis).not.toBe(own);
+      expect(handle.redis.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      await redisReady(handle);
+      await handle.close();
+      expect(await own.ping()).toBe('PONG');
+    } finally {
+      own.disconnect();
+    }
+  });
+
+  it('is used as it is when it already fails fast', async () => {
+    const own = new Redis(realRedisUrl(), { enableOfflineQueue: false, commandTimeout: 300, maxRetriesPerRequest: 0, disconnectTimeout: 100 });
+    const handle = testApp({ REDIS_KEY_PREFIX: uniquePrefix('adopt') }, { redis: own });
+    try {
+      expect(handle.redis).toBe(own);
+      await handle.close();
+      await waitFor(async () => (own.status === 'ready' ? true : undefined), 5000);
+      expect(await own.ping()).toBe('PONG');
+    } finally {
+      own.disconnect();
+    }
+  });
+});

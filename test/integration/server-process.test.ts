@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { freePort, inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+import { GOOGLEBOT, waitFor } from '../helpers/app';
+import { startTwentyStub, twentyRecord, type TwentyStub } from '../helpers/twenty-stub';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Runs server/index.ts as `npm start` would, with only the given environment. */
+function startServer(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return { child, output: () => output };
+}
+
+describe('the server process', () => {
+  it('stops at start-up with a message naming a bad variable', async () => {
+    const { child, output } = startServer({ SSR_CACHE_TTL_BROWSE: 'half an hour' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(output()).toMatch(/Invalid configuration: SSR_CACHE_TTL_BROWSE: must be a whole number/);
+  });
+
+  describe('on SIGTERM', () => {
+    let stub: TwentyStub;
+    const prefix = uniquePrefix('process');
+    beforeAll(async () => {
+      stub = await startTwentyStub([twentyRecord('slow-1')]);
+    });
+    afterAll(async () => {
+      await stub.close();
+      const redis = inspectionClient();
+      await removeKeys(redis, prefix);
+      redis.disconnect();
+    });
+
+    it('finishes the request in flight, refuses new ones, closes Redis and exits 0', async () => {
+      const answer = stub.respond;
+      stub.respond = (req, path, query) => ({ ...answer(req, path, query), delayMs: path === '/rest/listings/slow-1' ? 800 : 0 });
+      const port = await freePort();
+      const { child, output } = startServer({
+        PORT: String(port),
+        REDIS_URL: realRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        LISTING_SOURCE: 'twenty',
+        TWENTY_API_URL: stub.url,
+        TWENTY_API_KEY: 'key',
+      });
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (output().includes('listening') ? true : undefined), 15_000);
+
+      const inFlight = fetch(`${base}/listings/slow-1`, { headers: { 'User-Agent': GOOGLEBOT } });
+      await waitFor(async () => (stub.requests.length > 0 ? true : undefined), 5000, 10);
+      child.kill('SIGTERM');
+      const exited = once(child, 'exit');
+
+      const res = await inFlight;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('Listing slow-1');
+      const [code] = await exited;
+      expect(code).toBe(0);
+      await expect(fetch(`${base}/health`)).rejects.toThrow();
+      expect(output()).toMatch(/SIGTERM: draining/);
+      expect(output()).toMatch(/"msg":"stopped"/);
+    });
+  });
+});
