@@ -1,6 +1,8 @@
 import { createApp, type AppDeps, type AppHandle } from '../../server/app';
 import { loadConfig, type Config } from '../../server/config';
 import { createLogger } from '../../server/utils/logger';
+import type { Redis } from '../../server/utils/redis-client';
+import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from './redis';
 
 export const TEST_TOKEN = 'test-invalidation-token-0123456789';
 export const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -43,4 +45,33 @@ export async function waitForStored(handle: AppHandle, key: string, timeoutMs = 
 /** The app connects to Redis in the background; tests that expect caching wait for it. */
 export async function redisReady(handle: AppHandle, timeoutMs = 5000): Promise<void> {
   await waitFor(async () => (handle.redis.status === 'ready' ? true : undefined), timeoutMs, 10);
+}
+
+export interface RealRedisAppContext {
+  prefix: string;
+  /** The app, created in beforeAll and connected to the real Redis. */
+  handle: AppHandle;
+  /** A separate client for looking at what the app stored. */
+  redis: Redis;
+}
+
+/**
+ * Registers the hooks of a suite that runs one app on the real Redis under its own key
+ * prefix: create and connect before all, remove the prefix's keys after each, close after all.
+ */
+export function useAppOnRealRedis(label: string, env: Record<string, string | undefined> = {}, deps: Partial<AppDeps> = {}): RealRedisAppContext {
+  const context = { prefix: uniquePrefix(label) } as RealRedisAppContext;
+  beforeAll(async () => {
+    context.redis = inspectionClient();
+    context.handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: context.prefix, ...env }, deps);
+    await redisReady(context.handle);
+  });
+  afterEach(async () => {
+    await removeKeys(context.redis, context.prefix);
+  });
+  afterAll(async () => {
+    await context.handle.close();
+    context.redis.disconnect();
+  });
+  return context;
 }

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import type { AppHandle } from '../../server/app';
-import { BROWSER, GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
-import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+import { BROWSER, GOOGLEBOT, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
+import type { Redis } from '../../server/utils/redis-client';
+import { listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
 
 /** Bot request through the real app on the real Redis. */
 function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
@@ -9,20 +10,12 @@ function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
 }
 
 describe('the page cache on the real Redis', () => {
-  const prefix = uniquePrefix('flow');
-  const redis = inspectionClient();
+  const context = useAppOnRealRedis('flow');
   let handle: AppHandle;
-
-  beforeAll(async () => {
-    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix });
-    await redisReady(handle);
-  });
-  afterEach(async () => {
-    await removeKeys(redis, prefix);
-  });
-  afterAll(async () => {
-    await handle.close();
-    redis.disconnect();
+  let redis: Redis;
+  const { prefix } = context;
+  beforeAll(() => {
+    ({ handle, redis } = context);
   });
 
   it('answers a bot MISS then HIT with the same page, stored under ssr:{path} with the route TTL', async () => {
@@ -164,20 +157,10 @@ describe('the page cache on the real Redis', () => {
 });
 
 describe('SSR_CACHE_ALL_AGENTS=true', () => {
-  const prefix = uniquePrefix('all-agents');
-  let handle: AppHandle;
-  beforeAll(async () => {
-    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, SSR_CACHE_ALL_AGENTS: 'true' });
-    await redisReady(handle);
-  });
-  afterAll(async () => {
-    const redis = inspectionClient();
-    await removeKeys(redis, prefix);
-    redis.disconnect();
-    await handle.close();
-  });
+  const context = useAppOnRealRedis('all-agents', { SSR_CACHE_ALL_AGENTS: 'true' });
 
   it('caches pages for browsers too', async () => {
+    const { handle } = context;
     expect((await botGet(handle, '/listings/3', BROWSER)).headers['x-cache']).toBe('MISS');
     await waitForStored(handle, 'ssr:/listings/3');
     expect((await botGet(handle, '/listings/3', BROWSER)).headers['x-cache']).toBe('HIT');

@@ -1,14 +1,19 @@
 import request from 'supertest';
 import type { AppHandle } from '../../server/app';
-import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitForStored } from '../helpers/app';
-import { freePort, inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+import type { Redis } from '../../server/utils/redis-client';
+import { GOOGLEBOT, TEST_TOKEN, testApp, useAppOnRealRedis, waitForStored } from '../helpers/app';
+import { freePort, listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
 
 const ENDPOINT = '/api/cache/invalidate';
 
 describe('POST /api/cache/invalidate', () => {
-  const prefix = uniquePrefix('invalidate');
-  const redis = inspectionClient();
+  const context = useAppOnRealRedis('invalidate');
   let handle: AppHandle;
+  let redis: Redis;
+  const { prefix } = context;
+  beforeAll(() => {
+    ({ handle, redis } = context);
+  });
 
   const invalidate = (body: unknown, token: string | null = TEST_TOKEN) => {
     const call = request(handle.app).post(ENDPOINT).set('Content-Type', 'application/json');
@@ -22,18 +27,6 @@ describe('POST /api/cache/invalidate', () => {
     for (const key of keys) await waitForStored(handle, key);
   }
   const storedKeys = async () => (await listKeys(redis, prefix)).map((key) => key.slice(prefix.length));
-
-  beforeAll(async () => {
-    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix });
-    await redisReady(handle);
-  });
-  afterEach(async () => {
-    await removeKeys(redis, prefix);
-  });
-  afterAll(async () => {
-    await handle.close();
-    redis.disconnect();
-  });
 
   it('removes a listing\'s page, the homepage and every browse page, and nothing else', async () => {
     await cachePages(
