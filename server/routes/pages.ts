@@ -31,8 +31,9 @@ export function parseBrowseQuery(query: Record<string, QueryValue>): BrowseParam
   const rawPage = firstValue(query.page);
   const rawSort = firstValue(query.sort);
   const rawCity = firstValue(query.city);
-  const page = rawPage === undefined ? 1 : Number(queryNormalisers.positiveInteger(rawPage));
-  if (!Number.isInteger(page) || page < 1 || page > MAX_PAGE) {
+  const pageText = rawPage === undefined ? '1' : queryNormalisers.positiveInteger(rawPage);
+  const page = /^\d+$/.test(pageText) ? Number(pageText) : Number.NaN;
+  if (!(page >= 1 && page <= MAX_PAGE)) {
     return { error: `page must be a whole number from 1 to ${MAX_PAGE}` };
   }
   const sort = rawSort === undefined ? 'newest' : queryNormalisers.lowercaseWords(rawSort);

@@ -145,6 +145,25 @@ describe('the page cache on the real Redis', () => {
     expect(after.cache.hitRate).toBe(`${((after.cache.hits / after.cache.totalRequests) * 100).toFixed(2)}%`);
   });
 
+  it('answers hostile URLs with a page or a 4xx, never a 5xx, and stores only canonical pages', async () => {
+    const hostile = [
+      '/listings/%00', '/listings?page=%FF', '/listings?page=1e3', '/listings?page=-1', '/listings?page=99999999999999999999',
+      '/listings?city=%E0%A4%A', '/listings?city=%0d%0aSet-Cookie:%20x=1', '/listings?sort[$ne]=x', '/listings?sort=__proto__',
+      '/listings?city=constructor', '/listings/..%2f..%2fetc%2fpasswd', '/%2e%2e/', '//listings', '/listings/%E0%A4%A',
+      `/listings?junk=${'x'.repeat(6000)}`, `/listings/${'9'.repeat(300)}`, '/listings?page=1&page=2&page[]=3',
+    ];
+    for (const url of hostile) {
+      for (const userAgent of [GOOGLEBOT, BROWSER]) {
+        const res = await botGet(handle, url, userAgent);
+        expect({ url, status: res.status < 500 }).toEqual({ url, status: true });
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+    }
+    await waitForStored(handle, 'ssr:/listings');
+    await waitForStored(handle, 'ssr:/listings?page=1');
+    expect(await listKeys(redis, prefix)).toEqual([`${prefix}ssr:/listings`, `${prefix}ssr:/listings?page=1`]);
+  });
+
   it('reads a garbage value at a key as a miss and overwrites it with the next render', async () => {
     await redis.set(`${prefix}ssr:/listings/41`, 'garbage from another program');
     const res = await botGet(handle, '/listings/41');
