@@ -10,6 +10,10 @@ import { createHealthRouter } from './routes/health';
 import { createPageRouter, sendPage } from './routes/pages';
 import { errorPage } from './ssr/error-page';
 import { createCacheManager, type CacheManager } from './utils/cache-manager';
+import { InvalidationBus } from './utils/invalidation-bus';
+import { MemoryTier } from './utils/memory-tier';
+import { TierStack } from './utils/tier-stack';
+import { WriteBudget } from './utils/write-budget';
 import { createPolicyTable, type CachePolicy } from './utils/cache-policy';
 import { createCacheStats, type CacheStats } from './utils/cache-stats';
 import { createLogger, type Logger } from './utils/logger';
@@ -27,7 +31,11 @@ export interface AppDeps {
 
 export interface AppHandle {
   app: Express;
+  /** The Redis tier. */
   cache: CacheManager;
+  /** Every tier, in lookup order. */
+  tiers: TierStack;
+  budget: WriteBudget;
   stats: CacheStats;
   redis: Redis;
   logger: Logger;
@@ -67,22 +75,42 @@ export function createApp(deps: AppDeps): AppHandle {
   const policies = createPolicyTable(deps.cachePolicies ?? pageCachePolicies(config.cache));
   const listings = deps.listings ?? createListingSource(config.listings);
 
+  const memory = config.cache.memoryTierBytes > 0 ? new MemoryTier(config.cache.memoryTierBytes) : undefined;
+  const bus = memory
+    ? new InvalidationBus({
+        publisher: redis,
+        subscriber: redis.duplicate(),
+        channel: `${config.redis.keyPrefix}ssr:invalidations`,
+        logger,
+        onMessage: (message) => tiers.dropFromMemory(message),
+        onGap: () => memory.clear(),
+      })
+    : undefined;
+  const budget = new WriteBudget({
+    redis,
+    logger,
+    maxFraction: config.cache.redisMemoryFraction,
+    intervalMs: config.cache.redisMemoryCheckMs,
+  });
+  const tiers: TierStack = new TierStack({ redis: cache, memory, bus, budget });
+
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    pinoHttp({
-      logger,
-      customAttributeKeys: { responseTime: 'durationMs' },
-      customProps: (_req, res) => ({ ...cacheLogFields(res as express.Response) }),
-    }),
-  );
-  app.use(createHealthRouter({ cache, stats, cacheConfigured: config.cache.enabled }));
-  app.use(createInvalidationRouter({ cache, policies, stats, logger, token: config.cache.invalidationToken }));
+  // pino-http builds a child logger per request even when it would not log: skip it then.
+  if (logger.isLevelEnabled('info')) {
+    app.use(
+      pinoHttp({
+        logger,
+        customAttributeKeys: { responseTime: 'durationMs' },
+        customProps: (_req, res) => ({ ...cacheLogFields(res as express.Response) }),
+      }),
+    );
+  }
   app.use(botDetection);
   if (config.cache.enabled) {
     app.use(
       createCacheMiddleware({
-        cache,
+        tiers,
         policies,
         stats,
         logger,
@@ -91,6 +119,8 @@ export function createApp(deps: AppDeps): AppHandle {
       }),
     );
   }
+  app.use(createHealthRouter({ cache, tiers, budget, stats, cacheConfigured: config.cache.enabled }));
+  app.use(createInvalidationRouter({ tiers, policies, stats, logger, token: config.cache.invalidationToken }));
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl }));
   app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
   app.use(pageErrors(config.publicUrl, logger));
@@ -98,10 +128,14 @@ export function createApp(deps: AppDeps): AppHandle {
   return {
     app,
     cache,
+    tiers,
+    budget,
     stats,
     redis,
     logger,
     async close() {
+      budget.stop();
+      await bus?.close();
       if (!owned) return;
       // QUIT lets replies in flight arrive; while reconnecting it would not stop the retry loop.
       if (redis.status === 'ready') await redis.quit().catch(() => undefined);

@@ -67,6 +67,15 @@ const envSchema = z.object({
   SSR_CACHE_TTL_BROWSE: ttl.optional(),
   SSR_CACHE_TTL_DETAIL: ttl.optional(),
   SSR_CACHE_MAX_ENTRY_KB: integer(1, 64 * 1024).default(1024),
+  SSR_CACHE_MEMORY_MB: integer(0, 64 * 1024).default(64),
+  SSR_CACHE_REDIS_MEMORY_FRACTION: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a fraction from 0 to 1, e.g. 0.9')
+    .transform(Number)
+    .pipe(z.number().gt(0, 'must be above 0').max(1))
+    .default(0.9),
+  SSR_CACHE_MEMORY_CHECK_MS: integer(100, 600_000).default(5000),
   CACHE_INVALIDATION_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
   LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
@@ -100,6 +109,11 @@ export interface CacheConfig {
   defaultTtlSeconds: number;
   routeTtlSeconds: Record<CachedRouteName, number>;
   maxEntryBytes: number;
+  /** Bytes of the in-process tier; 0 turns it off (every hit reads Redis). */
+  memoryTierBytes: number;
+  /** Writes stop while Redis used_memory is at or above this fraction of maxmemory. */
+  redisMemoryFraction: number;
+  redisMemoryCheckMs: number;
   invalidationToken?: string;
 }
 
@@ -188,6 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultTtlSeconds: values.SSR_CACHE_TTL ?? 3600,
       routeTtlSeconds: routeTtls(values),
       maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
+      memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,
+      redisMemoryFraction: values.SSR_CACHE_REDIS_MEMORY_FRACTION,
+      redisMemoryCheckMs: values.SSR_CACHE_MEMORY_CHECK_MS,
       invalidationToken: values.CACHE_INVALIDATION_TOKEN,
     },
     listings: listingSource(values),

@@ -1,16 +1,17 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { createEntry, type CacheEntry } from '../utils/cache-entry';
+import { computeEtag, createEntry } from '../utils/cache-entry';
 import { resolvePage, type ResolvedPage } from '../utils/cache-key';
-import type { CacheManager } from '../utils/cache-manager';
+import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING } from '../utils/content-encoding';
 import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
-import { captureResponseBody } from './response-capture';
+import type { TierHit, TierStack } from '../utils/tier-stack';
+import { captureResponseBody, type CapturedBody } from './response-capture';
 
 export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS';
 
 export interface CacheMiddlewareOptions {
-  cache: CacheManager;
+  tiers: TierStack;
   policies: PolicyTable;
   stats: CacheStats;
   logger: Logger;
@@ -25,6 +26,7 @@ export interface CacheLogFields {
   cache: CacheOutcome;
   key?: string;
   route: string;
+  tier?: TierHit['tier'];
   lookupMs?: number;
 }
 
@@ -43,65 +45,69 @@ function isCacheableRequest(req: Request, allAgents: boolean): boolean {
 }
 
 /** store: why a rendered response must not be stored, or undefined when it may be. */
-export function uncacheableReason(req: Request, res: Response, body: Buffer | undefined): string | undefined {
+export function uncacheableReason(req: Request, res: Response, captured: CapturedBody): string | undefined {
   if (req.method !== 'GET') return 'method';
   if (res.statusCode !== 200) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
   if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
-  const encoding = res.getHeader('content-encoding');
-  if (encoding !== undefined && encoding !== 'identity') return 'content-encoding';
-  if (body === undefined) return 'too-large';
-  if (body.length === 0) return 'empty';
+  if (captured.body === undefined) return 'too-large';
+  if (captured.body.length === 0) return 'empty';
   return undefined;
 }
 
-function ageSeconds(entry: CacheEntry): number {
-  return Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
-/** deliver: the stored page as it is, with precomputed headers and no re-rendering. */
-function deliverHit(req: Request, res: Response, entry: CacheEntry): void {
-  const headers: Record<string, string | number> = {
-    'Content-Type': entry.contentType,
-    ETag: entry.etag,
-    Age: ageSeconds(entry),
-    'X-Cache': 'HIT',
-  };
-  if (req.headers['if-none-match'] === entry.etag) {
-    res.writeHead(304, headers);
+/** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
+function deliverHit(req: Request, res: Response, tiers: TierStack, key: string, hit: TierHit, lookupMs: number): void {
+  const { page } = hit;
+  const extra = [
+    'X-Cache', 'HIT',
+    'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
+    'Server-Timing', `cache;desc="HIT ${hit.tier}";dur=${lookupMs}`,
+  ];
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && page.matchesIfNoneMatch(ifNoneMatch)) {
+    const variant = tiers.variant(key, page, page.entry.encoding);
+    res.writeHead(304, ['ETag', variant.etag, 'Vary', 'Accept-Encoding', ...extra]);
     res.end();
     return;
   }
-  headers['Content-Length'] = entry.body.length;
-  res.writeHead(entry.status, headers);
-  res.end(req.method === 'HEAD' ? undefined : entry.body);
+  const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
+  res.writeHead(page.entry.status, [...variant.headers, ...extra]);
+  res.end(req.method === 'HEAD' ? undefined : variant.body);
 }
 
 /**
  * The page cache, in front of the route handlers, in the stages of a proxy cache:
- * recv (bot GET/HEAD on a cached route), hash (canonical URL and key), lookup (Redis),
- * deliver a HIT, or fetch (let the route render) and store what it sent.
+ * recv (bot GET/HEAD on a cached route), hash (canonical URL and key), lookup (in-process
+ * tier, then Redis), deliver a HIT, or fetch (let the route render) and store what it sent.
  */
 export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestHandler {
-  const { cache, policies, stats, logger, allAgents, maxEntryBytes } = options;
+  const { tiers, policies, stats, logger, allAgents, maxEntryBytes } = options;
 
-  function store(req: Request, res: Response, page: ResolvedPage, body: Buffer | undefined): void {
-    const reason = uncacheableReason(req, res, body);
-    if (reason !== undefined || body === undefined) {
-      stats.storeSkips += 1;
-      logger.debug({ key: page.key, reason }, 'cache: response not stored');
+  async function store(req: Request, res: Response, page: ResolvedPage, captured: CapturedBody): Promise<void> {
+    const reason = uncacheableReason(req, res, captured);
+    const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
+    if (!identity) {
+      if (reason === 'too-large') stats.oversized += 1;
+      else stats.storeSkips += 1;
+      logger.debug({ key: page.key, reason: reason ?? 'content-encoding' }, 'cache: response not stored');
       return;
     }
     const entry = createEntry({
       status: res.statusCode,
       contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
       freshTtl: page.policy.ttlSeconds,
-      body,
+      etag: computeEtag(identity),
+      encoding: STORED_ENCODING,
+      body: await compressForStorage(identity),
     });
-    void cache.set(page.key, entry).then((stored) => {
-      if (stored) stats.stores += 1;
-      else stats.storeSkips += 1;
-    });
+    const outcome = await tiers.set(page.key, entry);
+    if (outcome === 'stored') stats.stores += 1;
+    else if (outcome === 'over-budget') stats.budgetSkips += 1;
+    else if (outcome === 'not-stored') stats.writeFailures += 1;
   }
 
   return async function cacheMiddleware(req, res, next) {
@@ -122,20 +128,25 @@ export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestH
     req.url = page.url;
     log.key = page.key;
     const started = performance.now();
-    const entry = await cache.get(page.key);
-    log.lookupMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const hit = await tiers.get(page.key);
+    log.lookupMs = roundMs(performance.now() - started);
 
-    if (entry) {
+    if (hit) {
       stats.hits += 1;
+      if (hit.tier === 'memory') stats.memoryHits += 1;
       log.cache = 'HIT';
-      deliverHit(req, res, entry);
+      log.tier = hit.tier;
+      deliverHit(req, res, tiers, page.key, hit, log.lookupMs);
       return;
     }
 
     stats.misses += 1;
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
-    captureResponseBody(res, maxEntryBytes, (body) => store(req, res, page, body));
+    res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
+    captureResponseBody(res, maxEntryBytes, (captured) => {
+      store(req, res, page, captured).catch((error: unknown) => logger.warn({ err: error, key: page.key }, 'cache: store failed'));
+    });
     next();
   };
 }

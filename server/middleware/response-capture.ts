@@ -1,5 +1,17 @@
 import type { Response } from 'express';
 
+/** A copy of what a route sent. */
+export interface CapturedBody {
+  /** Undefined when the body grew past the bound. */
+  body: Buffer | undefined;
+  /**
+   * The Content-Encoding of the bytes as they were copied. A compression middleware mounted
+   * after the cache encodes before the copy and has set the header by then; one mounted before
+   * it encodes after the copy, so the copy is identity even though the response is not.
+   */
+  encoding: string;
+}
+
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   if (Buffer.isBuffer(chunk)) return chunk;
@@ -9,21 +21,23 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
 
 /**
  * Copies what a handler sends, however it sends it (`res.send`, `res.write` + `res.end`,
- * `res.end`), and hands the whole body to `onEnd` once the response ends: `undefined` when
- * it grew past `maxBytes` (the response itself is never held back or cut).
+ * `res.end`), and hands the copy to `onEnd` once the response ends. The response itself is
+ * never held back or cut.
  */
-export function captureResponseBody(res: Response, maxBytes: number, onEnd: (body: Buffer | undefined) => void): void {
+export function captureResponseBody(res: Response, maxBytes: number, onEnd: (captured: CapturedBody) => void): void {
   const originalWrite = res.write;
   const originalEnd = res.end;
   let chunks: Buffer[] = [];
   let size = 0;
   let overflowed = false;
   let ended = false;
+  let encoding: string | undefined;
 
-  function collect(chunk: unknown, encoding: unknown): void {
+  function collect(chunk: unknown, chunkEncoding: unknown): void {
     if (overflowed) return;
-    const buffer = toBuffer(chunk, encoding);
+    const buffer = toBuffer(chunk, chunkEncoding);
     if (!buffer) return;
+    encoding ??= String(res.getHeader('content-encoding') ?? 'identity');
     size += buffer.length;
     if (size > maxBytes) {
       overflowed = true;
@@ -43,7 +57,7 @@ export function captureResponseBody(res: Response, maxBytes: number, onEnd: (bod
     const result = (originalEnd as (...endArgs: unknown[]) => Response).apply(this, args);
     if (!ended) {
       ended = true;
-      onEnd(overflowed ? undefined : Buffer.concat(chunks, size));
+      onEnd({ body: overflowed ? undefined : Buffer.concat(chunks, size), encoding: encoding ?? 'identity' });
     }
     return result;
   } as Response['end'];

@@ -2,10 +2,11 @@ import express, { Router, type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { requireBearerToken } from '../middleware/require-bearer-token';
 import { CACHE_KEY_NAMESPACE, resolvePage } from '../utils/cache-key';
-import { escapeGlob, type CacheManager } from '../utils/cache-manager';
+import { escapeGlob } from '../utils/cache-manager';
 import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
+import type { TierStack } from '../utils/tier-stack';
 
 export const MAX_INVALIDATION_BODY = '64kb';
 const MAX_ITEMS = 1000;
@@ -68,7 +69,7 @@ export function planInvalidation(request: InvalidationRequest, policies: PolicyT
 }
 
 export interface InvalidationRouteOptions {
-  cache: CacheManager;
+  tiers: TierStack;
   policies: PolicyTable;
   stats: CacheStats;
   logger: Logger;
@@ -89,7 +90,7 @@ export const jsonErrors: ErrorRequestHandler = (error, _req, res, _next) => {
 
 /** POST /api/cache/invalidate: the CRM's way to make changed pages fresh at once. */
 export function createInvalidationRouter(options: InvalidationRouteOptions): Router {
-  const { cache, policies, stats, logger, token } = options;
+  const { tiers, policies, stats, logger, token } = options;
   const router = Router();
 
   router.post(
@@ -121,16 +122,14 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): Rou
 
       const started = performance.now();
       const plan = planInvalidation(parsed.data, policies);
-      const results = await Promise.all([cache.delete(plan.keys), ...plan.patterns.map((pattern) => cache.deletePattern(pattern))]);
-      const deleted = results.reduce((sum, result) => sum + result.deleted, 0);
-      const ok = results.every((result) => result.ok);
+      const { deleted, ok } = await tiers.invalidate({ keys: plan.keys, patterns: plan.patterns });
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       stats.invalidations += 1;
       stats.keysInvalidated += deleted;
       const summary = { deleted, keys: plan.keys, patterns: plan.patterns, unmatchedPaths: plan.unmatchedPaths, durationMs };
       logger.info({ source: 'api', ...summary, ok }, 'cache invalidation');
       if (!ok) {
-        // Stale pages may remain: say so, so the caller retries instead of trusting a 200.
+        // Stale pages may remain in Redis or on other instances: say so, so the caller retries.
         res.status(503).json({ error: 'Redis is unavailable: the invalidation did not complete, retry later', ...summary });
         return;
       }

@@ -33,15 +33,21 @@ export function computeEtag(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }
 
-export function createEntry(fields: Omit<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags'> &
-  Partial<Pick<CacheEntry, 'encoding' | 'storedAt' | 'grace' | 'tags'>>): CacheEntry {
+/**
+ * A new entry. `etag` defaults to a hash of `body`; a compressed body passes the tag of its
+ * identity bytes, so every representation derives from one validator.
+ */
+export function createEntry(
+  fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags'>>,
+): CacheEntry {
   return {
     encoding: 'identity',
     storedAt: Date.now(),
     grace: 0,
     tags: [],
     ...fields,
-    etag: computeEtag(fields.body),
+    etag: fields.etag ?? computeEtag(fields.body),
   };
 }
 

@@ -1,17 +1,37 @@
 /** Counters since the process started; the /health endpoint reports them. */
 export interface CacheStats {
   hits: number;
+  /** Of the hits, those served from the in-process tier without a Redis round trip. */
+  memoryHits: number;
   misses: number;
   bypasses: number;
   stores: number;
-  /** Responses not stored: not cacheable (status, cookies, private), too large, or Redis refused. */
+  /** Rendered responses that may not be shared (status, cookies, private, undecodable). */
   storeSkips: number;
+  /** Pages above SSR_CACHE_MAX_ENTRY_KB: served, not stored. */
+  oversized: number;
+  /** Writes skipped because Redis memory was above the write budget. */
+  budgetSkips: number;
+  /** Writes Redis refused or did not answer (OOM, timeout, disconnected). */
+  writeFailures: number;
   invalidations: number;
   keysInvalidated: number;
 }
 
 export function createCacheStats(): CacheStats {
-  return { hits: 0, misses: 0, bypasses: 0, stores: 0, storeSkips: 0, invalidations: 0, keysInvalidated: 0 };
+  return {
+    hits: 0,
+    memoryHits: 0,
+    misses: 0,
+    bypasses: 0,
+    stores: 0,
+    storeSkips: 0,
+    oversized: 0,
+    budgetSkips: 0,
+    writeFailures: 0,
+    invalidations: 0,
+    keysInvalidated: 0,
+  };
 }
 
 export function hitRate(stats: Pick<CacheStats, 'hits' | 'misses'>): string {

@@ -76,12 +76,12 @@ export function logConnectionChanges(client: Redis, logger: Logger, target: stri
   client.on('ready', () => {
     if (state === 'up') return;
     state = 'up';
-    logger.info({ redis: target }, 'redis connected: page cache on');
+    logger.info({ redis: target }, 'redis connected: Redis tier on');
   });
   client.on('close', () => {
     if (state === 'down') return;
     state = 'down';
-    logger.warn({ redis: target, err: lastError }, 'redis unavailable: serving pages uncached until it reconnects');
+    logger.warn({ redis: target, err: lastError }, 'redis unavailable: Redis tier off until it reconnects');
   });
 }
 

@@ -67,7 +67,9 @@ export function useAppOnRealRedis(label: string, env: Record<string, string | un
     await redisReady(context.handle);
   });
   afterEach(async () => {
+    // Keys removed behind the app's back: its in-process copies must go too.
     await removeKeys(context.redis, context.prefix);
+    context.handle.tiers.memory?.clear();
   });
   afterAll(async () => {
     await context.handle.close();

@@ -9,8 +9,11 @@ function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
   return request(handle.app).get(url).set('User-Agent', userAgent);
 }
 
-describe('the page cache on the real Redis', () => {
-  const context = useAppOnRealRedis('flow');
+describe.each([
+  ['with the in-process tier', {}],
+  ['with Redis only (SSR_CACHE_MEMORY_MB=0)', { SSR_CACHE_MEMORY_MB: '0' }],
+])('the page cache on the real Redis, %s', (_name, env: Record<string, string>) => {
+  const context = useAppOnRealRedis('flow', env);
   let handle: AppHandle;
   let redis: Redis;
   const { prefix } = context;

@@ -15,12 +15,15 @@ async function timedBotGet(handle: AppHandle, url: string) {
   return { res, ms: Date.now() - started };
 }
 
-describe('with no Redis at all (a closed port)', () => {
+describe('with no Redis at all (a closed port), Redis tier only', () => {
   let handle: AppHandle;
   const { logger, lines } = capturingLogger();
 
   beforeAll(async () => {
-    handle = testApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }, { logger });
+    handle = testApp(
+      { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), SSR_CACHE_MEMORY_MB: '0' },
+      { logger },
+    );
   });
   afterAll(async () => {
     await handle.close();
@@ -50,7 +53,27 @@ describe('with no Redis at all (a closed port)', () => {
   });
 });
 
-describe('when Redis stops and comes back mid-test', () => {
+describe('with no Redis at all, with the in-process tier (the single-machine default)', () => {
+  it('keeps caching in process and says so in /health', async () => {
+    const handle = testApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    try {
+      const miss = await timedBotGet(handle, '/listings/2');
+      expect(miss.res.headers['x-cache']).toBe('MISS');
+      const hit = await waitFor(async () => {
+        const { res } = await timedBotGet(handle, '/listings/2');
+        return res.headers['x-cache'] === 'HIT' ? res : undefined;
+      }, 2000, 10);
+      expect(hit.text).toBe(miss.res.text);
+      expect(hit.headers['server-timing']).toContain('HIT memory');
+      const health = (await request(handle.app).get('/health')).body;
+      expect(health).toMatchObject({ status: 'degraded', redis: { status: 'down' }, cache: { enabled: true, memoryTier: { entries: 1 } } });
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('when Redis stops and comes back mid-test, Redis tier only', () => {
   let redisServer: PrivateRedis;
   let handle: AppHandle;
   const { logger, lines } = capturingLogger();
@@ -58,7 +81,12 @@ describe('when Redis stops and comes back mid-test', () => {
   beforeAll(async () => {
     redisServer = await startPrivateRedis();
     handle = testApp(
-      { REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: uniquePrefix('outage'), REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) },
+      {
+        REDIS_URL: redisServer.url,
+        REDIS_KEY_PREFIX: uniquePrefix('outage'),
+        REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+        SSR_CACHE_MEMORY_MB: '0',
+      },
       { logger },
     );
     await redisReady(handle);
@@ -93,9 +121,9 @@ describe('when Redis stops and comes back mid-test', () => {
 
     const changes = lines.filter((line) => /^redis (connected|unavailable)/.test(String(line.msg))).map((line) => line.msg);
     expect(changes).toEqual([
-      'redis connected: page cache on',
-      'redis unavailable: serving pages uncached until it reconnects',
-      'redis connected: page cache on',
+      'redis connected: Redis tier on',
+      'redis unavailable: Redis tier off until it reconnects',
+      'redis connected: Redis tier on',
     ]);
   });
 

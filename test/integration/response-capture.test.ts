@@ -3,6 +3,7 @@ import request from 'supertest';
 import { createCacheMiddleware } from '../../server/middleware/cache-middleware';
 import { botDetection } from '../../server/middleware/bot-detection';
 import { createCacheManager, type CacheManager } from '../../server/utils/cache-manager';
+import { TierStack } from '../../server/utils/tier-stack';
 import { createPolicyTable } from '../../server/utils/cache-policy';
 import { createCacheStats } from '../../server/utils/cache-stats';
 import { createLogger } from '../../server/utils/logger';
@@ -24,7 +25,7 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
   const policies = createPolicyTable(routes.map((route) => ({ route, path: `/${route}`, ttlSeconds: 60, query: {} })));
   const app = express();
   app.use(botDetection);
-  app.use(createCacheMiddleware({ cache, policies, stats: createCacheStats(), logger: createLogger('silent'), allAgents: false, maxEntryBytes: MAX_ENTRY_BYTES }));
+  app.use(createCacheMiddleware({ tiers: new TierStack({ redis: cache }), policies, stats: createCacheStats(), logger: createLogger('silent'), allAgents: false, maxEntryBytes: MAX_ENTRY_BYTES }));
   app.get('/send', (_req, res) => { count('send'); res.send('<p>sent</p>'); });
   app.get('/write-end', (_req, res) => {
     count('write-end');

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from './logger';
+import type { Redis } from './redis-client';
+
+/** What one invalidation removed, in the cache's logical key space (no prefix). */
+export interface InvalidationMessage {
+  keys: string[];
+  patterns: string[];
+}
+
+interface Envelope extends InvalidationMessage {
+  origin: string;
+}
+
+export interface InvalidationBusOptions {
+  /** Publishes on the cache's own connection. */
+  publisher: Redis;
+  /** Pub/sub needs a connection of its own; the bus owns and closes it. */
+  subscriber: Redis;
+  channel: string;
+  logger: Logger;
+  /** Another instance invalidated these keys. */
+  onMessage(message: InvalidationMessage): void;
+  /** Messages may have been missed (the subscription dropped or came back): drop everything held. */
+  onGap(): void;
+}
+
+function parseEnvelope(raw: string): Envelope | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<Envelope>;
+    if (typeof value.origin !== 'string' || !Array.isArray(value.keys) || !Array.isArray(value.patterns)) return undefined;
+    return {
+      origin: value.origin,
+      keys: value.keys.filter((key): key is string => typeof key === 'string'),
+      patterns: value.patterns.filter((pattern): pattern is string => typeof pattern === 'string'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Carries invalidations to every instance's in-process tier over Redis pub/sub. Delivery is
+ * at most once, so whenever the subscription is not known to be whole, the tier is flushed.
+ */
+export class InvalidationBus {
+  readonly instanceId = randomUUID();
+  private readonly options: InvalidationBusOptions;
+  private subscribed = false;
+
+  constructor(options: InvalidationBusOptions) {
+    this.options = options;
+    const { subscriber, channel, logger } = options;
+    subscriber.on('message', (from: string, raw: string) => {
+      if (from !== channel) return;
+      const envelope = parseEnvelope(raw);
+      if (envelope && envelope.origin !== this.instanceId) options.onMessage(envelope);
+    });
+    subscriber.on('ready', () => {
+      subscriber.subscribe(channel).then(
+        () => {
+          this.subscribed = true;
+          options.onGap();
+        },
+        (error: unknown) => logger.warn({ err: error, channel }, 'invalidation bus: subscribe failed'),
+      );
+    });
+    subscriber.on('close', () => {
+      if (!this.subscribed) return;
+      this.subscribed = false;
+      options.onGap();
+      logger.warn({ channel }, 'invalidation bus: subscription lost, in-process tier flushed');
+    });
+    subscriber.on('error', () => undefined);
+  }
+
+  get isSubscribed(): boolean {
+    return this.subscribed;
+  }
+
+  /** Tells the other instances; false when Redis did not take the message. */
+  async publish(message: InvalidationMessage): Promise<boolean> {
+    if (this.options.publisher.status !== 'ready') return false;
+    try {
+      const envelope: Envelope = { origin: this.instanceId, ...message };
+      await this.options.publisher.publish(this.options.channel, JSON.stringify(envelope));
+      return true;
+    } catch (error) {
+      this.options.logger.warn({ err: error, channel: this.options.channel }, 'invalidation bus: publish failed');
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.subscribed = false;
+    this.options.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,75 @@
+import type { BodyEncoding, CacheEntry } from './cache-entry';
+import { decodeBodySync, gzipSync } from './content-encoding';
+
+/** One representation of a cached page, with the headers of a hit computed once. */
+export interface PageVariant {
+  body: Buffer;
+  etag: string;
+  /** Flat [name, value, ...] list for res.writeHead; per-request headers are appended. */
+  headers: readonly (string | number)[];
+}
+
+const ETAG_SUFFIX: Record<BodyEncoding, string> = { identity: '', br: '-br', gzip: '-gz' };
+
+/** A strong ETag names one representation: the identity tag with the coding appended. */
+function variantEtag(identityEtag: string, encoding: BodyEncoding): string {
+  return ETAG_SUFFIX[encoding] === '' ? identityEtag : `${identityEtag.slice(0, -1)}${ETAG_SUFFIX[encoding]}"`;
+}
+
+/**
+ * A decoded entry ready to deliver: the stored representation at once, the others (identity
+ * for clients that accept no compression, gzip for those without brotli) derived on first
+ * use and kept, so a hit never re-compresses, re-hashes or re-serialises.
+ */
+export class PreparedPage {
+  private readonly variants = new Map<BodyEncoding, PageVariant>();
+  private readonly etags: readonly string[];
+
+  constructor(readonly entry: CacheEntry) {
+    this.variants.set(entry.encoding, this.buildVariant(entry.encoding, entry.body));
+    this.etags = (['identity', 'br', 'gzip'] as const).map((encoding) => variantEtag(entry.etag, encoding));
+  }
+
+  /** Bytes held, for the in-process tier's size bound. */
+  get byteSize(): number {
+    let size = 512 + this.entry.contentType.length;
+    for (const variant of this.variants.values()) size += variant.body.length + 64;
+    return size;
+  }
+
+  variant(encoding: BodyEncoding): PageVariant {
+    let variant = this.variants.get(encoding);
+    if (!variant) {
+      const identity = this.variants.get('identity')?.body ?? decodeBodySync(this.entry.body, this.entry.encoding);
+      this.variants.set('identity', this.buildVariant('identity', identity));
+      if (encoding === 'gzip') this.variants.set('gzip', this.buildVariant('gzip', gzipSync(identity)));
+      variant = this.variants.get(encoding) as PageVariant;
+    }
+    return variant;
+  }
+
+  hasVariant(encoding: BodyEncoding): boolean {
+    return this.variants.has(encoding);
+  }
+
+  /** If-None-Match uses the weak comparison: any representation's tag, with or without W/. */
+  matchesIfNoneMatch(header: string): boolean {
+    if (header.trim() === '*') return true;
+    return header.split(',').some((candidate) => {
+      const tag = candidate.trim().replace(/^W\//, '');
+      return this.etags.includes(tag);
+    });
+  }
+
+  private buildVariant(encoding: BodyEncoding, body: Buffer): PageVariant {
+    const etag = variantEtag(this.entry.etag, encoding);
+    const headers: (string | number)[] = [
+      'Content-Type', this.entry.contentType,
+      'Content-Length', body.length,
+      'ETag', etag,
+      'Vary', 'Accept-Encoding',
+    ];
+    if (encoding !== 'identity') headers.push('Content-Encoding', encoding);
+    return { body, etag, headers };
+  }
+}

@@ -1,0 +1,83 @@
+import { freshnessLeftMs, type BodyEncoding, type CacheEntry } from './cache-entry';
+import type { CacheManager, DeleteResult } from './cache-manager';
+import type { InvalidationBus, InvalidationMessage } from './invalidation-bus';
+import type { MemoryTier } from './memory-tier';
+import { PreparedPage, type PageVariant } from './prepared-page';
+import type { WriteBudget } from './write-budget';
+
+export type TierName = 'memory' | 'redis';
+
+export interface TierHit {
+  page: PreparedPage;
+  tier: TierName;
+}
+
+/** What happened to a page handed to the stack for storing. */
+export type StoreOutcome = 'stored' | 'memory-only' | 'over-budget' | 'not-stored';
+
+export interface TierStackOptions {
+  redis: CacheManager;
+  /** Absent when SSR_CACHE_MEMORY_MB=0. */
+  memory?: MemoryTier;
+  bus?: InvalidationBus;
+  budget?: WriteBudget;
+}
+
+/**
+ * The tiers in lookup order: the in-process LRU, then Redis. Reads fill the memory tier;
+ * writes go to both; invalidations clear both and reach the other instances through the bus.
+ */
+export class TierStack {
+  constructor(private readonly options: TierStackOptions) {}
+
+  get memory(): MemoryTier | undefined {
+    return this.options.memory;
+  }
+
+  async get(key: string): Promise<TierHit | undefined> {
+    const { memory, redis } = this.options;
+    const held = memory?.get(key);
+    if (held) return { page: held, tier: 'memory' };
+    const entry = await redis.get(key);
+    if (!entry || freshnessLeftMs(entry) <= 0) return undefined;
+    const page = new PreparedPage(entry);
+    memory?.set(key, page);
+    return { page, tier: 'redis' };
+  }
+
+  /** The representation for a client; a newly derived one is re-counted in the memory bound. */
+  variant(key: string, page: PreparedPage, encoding: BodyEncoding): PageVariant {
+    if (page.hasVariant(encoding)) return page.variant(encoding);
+    const variant = page.variant(encoding);
+    if (this.options.memory?.get(key) === page) this.options.memory.set(key, page);
+    return variant;
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<StoreOutcome> {
+    const { memory, redis, budget } = this.options;
+    memory?.set(key, new PreparedPage(entry));
+    if (!redis.isAvailable()) return memory ? 'memory-only' : 'not-stored';
+    if (budget && !budget.allowsWrite()) return 'over-budget';
+    return (await redis.set(key, entry)) ? 'stored' : 'not-stored';
+  }
+
+  /** Removes keys and key patterns from every tier and tells the other instances. */
+  async invalidate(message: InvalidationMessage): Promise<DeleteResult> {
+    const { redis, bus } = this.options;
+    this.dropFromMemory(message);
+    const results = await Promise.all([redis.delete(message.keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]);
+    const published = bus ? await bus.publish(message) : true;
+    return {
+      deleted: results.reduce((sum, result) => sum + result.deleted, 0),
+      ok: published && results.every((result) => result.ok),
+    };
+  }
+
+  /** Applies another instance's invalidation to this one's memory tier. */
+  dropFromMemory({ keys, patterns }: InvalidationMessage): void {
+    const { memory } = this.options;
+    if (!memory) return;
+    memory.delete(keys);
+    for (const pattern of patterns) memory.deletePattern(pattern);
+  }
+}

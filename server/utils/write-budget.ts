@@ -1,0 +1,85 @@
+import type { Logger } from './logger';
+import type { Redis } from './redis-client';
+
+export interface RedisMemory {
+  usedBytes: number;
+  /** 0 when Redis has no maxmemory. */
+  maxBytes: number;
+}
+
+export interface WriteBudgetOptions {
+  redis: Redis;
+  logger: Logger;
+  /** Stop writing while used_memory is at or above this fraction of maxmemory. */
+  maxFraction: number;
+  intervalMs: number;
+}
+
+export function parseInfoMemory(info: string): RedisMemory | undefined {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info);
+    return match ? Number(match[1]) : undefined;
+  };
+  const usedBytes = field('used_memory');
+  const maxBytes = field('maxmemory');
+  return usedBytes === undefined || maxBytes === undefined ? undefined : { usedBytes, maxBytes };
+}
+
+/**
+ * Keeps the cache from pushing a shared Redis into OOM (Twenty runs it with noeviction): reads
+ * `INFO memory` every interval and refuses writes while the cache would eat the last of it.
+ */
+export class WriteBudget {
+  private memory: RedisMemory | undefined;
+  private over = false;
+  private skippedSinceLog = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly options: WriteBudgetOptions) {
+    this.timer = setInterval(() => void this.refresh(), options.intervalMs);
+    this.timer.unref();
+    void this.refresh();
+  }
+
+  get lastMemory(): RedisMemory | undefined {
+    return this.memory;
+  }
+
+  get isOverBudget(): boolean {
+    return this.over;
+  }
+
+  /** False while Redis is above the budget; every refusal is counted and logged once per interval. */
+  allowsWrite(): boolean {
+    if (!this.over) return true;
+    this.skippedSinceLog += 1;
+    return false;
+  }
+
+  async refresh(): Promise<void> {
+    const { redis, logger, maxFraction } = this.options;
+    if (redis.status !== 'ready') return;
+    let info: string;
+    try {
+      info = await redis.info('memory');
+    } catch {
+      return;
+    }
+    this.memory = parseInfoMemory(info);
+    const wasOver = this.over;
+    this.over = this.memory !== undefined && this.memory.maxBytes > 0 && this.memory.usedBytes >= this.memory.maxBytes * maxFraction;
+    if (this.over) {
+      logger.warn(
+        { usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes, maxFraction, skippedWrites: this.skippedSinceLog },
+        'cache: redis memory above the write budget, not storing pages',
+      );
+    } else if (wasOver) {
+      logger.info({ usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes }, 'cache: redis memory back under the write budget');
+    }
+    this.skippedSinceLog = 0;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
