@@ -12,6 +12,8 @@ export interface CacheManagerOptions {
   defaultTtlSeconds?: number;
   /** Keys asked for per SCAN call and removed per UNLINK call. */
   batchSize?: number;
+  /** The same kind of failure is logged at most once per this interval, with a count. */
+  failureLogIntervalMs?: number;
 }
 
 /** Outcome of a delete: how many keys went, and whether Redis answered every call. */
@@ -40,6 +42,8 @@ export class CacheManager {
   private readonly clientPrefix: string;
   private readonly defaultTtlSeconds: number;
   private readonly batchSize: number;
+  private readonly failureLogIntervalMs: number;
+  private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
 
   constructor(options: CacheManagerOptions) {
     this.redis = options.redis;
@@ -48,6 +52,7 @@ export class CacheManager {
     this.clientPrefix = options.redis.options.keyPrefix ?? '';
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? 3600;
     this.batchSize = options.batchSize ?? 500;
+    this.failureLogIntervalMs = options.failureLogIntervalMs ?? 10_000;
   }
 
   /** True while Redis is connected; the cache is then in use. */
@@ -136,8 +141,18 @@ export class CacheManager {
     }
   }
 
+  /** A Redis that times out or is full fails every command: log each kind once per interval. */
   private logFailure(operation: string, error: unknown, key: string | undefined): void {
-    this.logger.warn({ err: error, key, operation }, `cache: redis ${operation} failed`);
+    const kind = `${operation}:${error instanceof Error ? error.message.slice(0, 40) : String(error)}`;
+    const now = Date.now();
+    const seen = this.failureLog.get(kind);
+    if (seen && now - seen.loggedAt < this.failureLogIntervalMs) {
+      seen.suppressed += 1;
+      return;
+    }
+    if (this.failureLog.size > 100) this.failureLog.clear();
+    this.failureLog.set(kind, { loggedAt: now, suppressed: 0 });
+    this.logger.warn({ err: error, key, operation, suppressed: seen?.suppressed ?? 0 }, `cache: redis ${operation} failed`);
   }
 }
 

@@ -38,6 +38,8 @@ export class WriteBudget {
   constructor(private readonly options: WriteBudgetOptions) {
     this.timer = setInterval(() => void this.refresh(), options.intervalMs);
     this.timer.unref();
+    // Know the budget as soon as a connection is up, not one interval later.
+    options.redis.on('ready', () => void this.refresh());
     void this.refresh();
   }
 

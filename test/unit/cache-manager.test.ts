@@ -103,6 +103,20 @@ describe('CacheManager (ioredis-mock)', () => {
     expect(warn.mock.calls[0]![0]).toMatchObject({ key: 'ssr:/', operation: 'get' });
   });
 
+  it('logs the same failure once per interval, with a count of the ones it held back', async () => {
+    const warn = jest.fn();
+    const failing = createMockRedis();
+    Object.assign(failing, { set: () => Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) });
+    const cache = createCacheManager({ redis: failing, logger: { ...logger, warn } as unknown as typeof logger, failureLogIntervalMs: 60_000 });
+    for (let i = 0; i < 5; i += 1) await expect(cache.set(`ssr:/${i}`, page('x'))).resolves.toBe(false);
+    expect(warn).toHaveBeenCalledTimes(1);
+    const quick = createCacheManager({ redis: failing, logger: { ...logger, warn } as unknown as typeof logger, failureLogIntervalMs: 0 });
+    await quick.set('ssr:/a', page('x'));
+    await quick.set('ssr:/b', page('x'));
+    expect(warn).toHaveBeenCalledTimes(3);
+    expect(warn.mock.calls[2]![0]).toMatchObject({ operation: 'set', suppressed: 0 });
+  });
+
   it('does not call Redis at all while the connection is down', async () => {
     Object.defineProperty(redis, 'status', { value: 'reconnecting' });
     const get = jest.spyOn(redis, 'getBuffer');

@@ -1,0 +1,62 @@
+import zlib from 'node:zlib';
+import { compressForStorage, decodeSentBody, preferredEncoding } from '../../server/utils/content-encoding';
+import { createEntry } from '../../server/utils/cache-entry';
+import { PreparedPage } from '../../server/utils/prepared-page';
+
+const html = Buffer.from(`<!DOCTYPE html><html><body>${'<p>listing</p>'.repeat(500)}</body></html>`);
+
+describe('preferredEncoding', () => {
+  it.each([
+    ['gzip, deflate, br', 'br'],
+    ['br;q=1.0, gzip;q=0.8, *;q=0.1', 'br'],
+    ['gzip, deflate', 'gzip'],
+    ['gzip;q=1, br;q=0', 'gzip'],
+    ['identity', 'identity'],
+    ['*', 'br'],
+    ['*;q=0, identity', 'identity'],
+    ['', 'identity'],
+    [undefined, 'identity'],
+    ['gzip;q=abc, br;q=0', 'identity'],
+  ])('chooses for %p: %s', (header, expected) => {
+    expect(preferredEncoding(header)).toBe(expected);
+  });
+});
+
+describe('stored compression', () => {
+  it('stores a page as brotli well under a third of its size, and decodes it back', async () => {
+    const stored = await compressForStorage(html);
+    expect(stored.length).toBeLessThan(html.length * 0.3);
+    expect(zlib.brotliDecompressSync(stored).equals(html)).toBe(true);
+  });
+
+  it('decodes what a handler or compression middleware sent, and refuses what does not decode', async () => {
+    expect((await decodeSentBody(zlib.gzipSync(html), 'gzip'))?.equals(html)).toBe(true);
+    expect((await decodeSentBody(zlib.deflateSync(html), 'deflate'))?.equals(html)).toBe(true);
+    expect((await decodeSentBody(zlib.brotliCompressSync(html), 'br'))?.equals(html)).toBe(true);
+    expect((await decodeSentBody(html, 'identity'))?.equals(html)).toBe(true);
+    expect(await decodeSentBody(html, 'gzip')).toBeUndefined();
+    expect(await decodeSentBody(html, 'compress')).toBeUndefined();
+  });
+});
+
+describe('PreparedPage', () => {
+  it('serves each coding from one stored body, each with its own strong ETag', async () => {
+    const identityEtag = '"abc"';
+    const page = new PreparedPage(
+      createEntry({ status: 200, contentType: 'text/html', freshTtl: 60, etag: identityEtag, encoding: 'br', body: await compressForStorage(html) }),
+    );
+    expect(page.hasVariant('identity')).toBe(false);
+    const identity = page.variant('identity');
+    const gzip = page.variant('gzip');
+    const br = page.variant('br');
+    expect(identity.body.equals(html)).toBe(true);
+    expect(zlib.gunzipSync(gzip.body).equals(html)).toBe(true);
+    expect(zlib.brotliDecompressSync(br.body).equals(html)).toBe(true);
+    expect([identity.etag, br.etag, gzip.etag]).toEqual(['"abc"', '"abc-br"', '"abc-gz"']);
+    expect(br.headers).toEqual(expect.arrayContaining(['Content-Encoding', 'br', 'Vary', 'Accept-Encoding', 'Content-Length', br.body.length]));
+    expect(identity.headers).not.toContain('Content-Encoding');
+    expect(page.matchesIfNoneMatch('"other", W/"abc-br"')).toBe(true);
+    expect(page.matchesIfNoneMatch('"abcd"')).toBe(false);
+    expect(page.matchesIfNoneMatch('*')).toBe(true);
+  });
+});
