@@ -1,10 +1,11 @@
+import type { RequestListener } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { pageCachePolicies, type Config } from './config';
 import { createListingSource } from './listings';
 import { ListingSourceError, type ListingSource } from './listings/listing';
 import { botDetection } from './middleware/bot-detection';
-import { cacheLogFields, createCacheMiddleware } from './middleware/cache-middleware';
+import { cacheLogFields, createPageCache, withCacheFront } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
 import { createPageRouter, sendPage } from './routes/pages';
@@ -30,7 +31,10 @@ export interface AppDeps {
 }
 
 export interface AppHandle {
+  /** The Express app: the cache is a middleware in front of the page routes. */
   app: Express;
+  /** The app behind the cache front, which answers hits before Express: give this to http.createServer. */
+  handler: RequestListener;
   /** The Redis tier. */
   cache: CacheManager;
   /** Every tier, in lookup order. */
@@ -107,18 +111,10 @@ export function createApp(deps: AppDeps): AppHandle {
     );
   }
   app.use(botDetection);
-  if (config.cache.enabled) {
-    app.use(
-      createCacheMiddleware({
-        tiers,
-        policies,
-        stats,
-        logger,
-        allAgents: config.cache.allAgents,
-        maxEntryBytes: config.cache.maxEntryBytes,
-      }),
-    );
-  }
+  const pageCache = config.cache.enabled
+    ? createPageCache({ tiers, policies, stats, logger, allAgents: config.cache.allAgents, maxEntryBytes: config.cache.maxEntryBytes })
+    : undefined;
+  if (pageCache) app.use(pageCache.middleware);
   app.use(createHealthRouter({ cache, tiers, budget, stats, cacheConfigured: config.cache.enabled }));
   app.use(createInvalidationRouter({ tiers, policies, stats, logger, token: config.cache.invalidationToken }));
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl }));
@@ -127,6 +123,7 @@ export function createApp(deps: AppDeps): AppHandle {
 
   return {
     app,
+    handler: pageCache ? withCacheFront(pageCache, app) : app,
     cache,
     tiers,
     budget,

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
 import { describeRedisTarget } from './utils/redis-client';
@@ -44,7 +44,8 @@ function main(): void {
   const config = readConfig();
   const handle = createApp({ config });
   const { logger } = handle;
-  const server = handle.app.listen(config.port, () => {
+  const server = createServer(handle.handler);
+  server.listen(config.port, () => {
     logger.info(
       {
         port: config.port,

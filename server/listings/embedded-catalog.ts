@@ -88,9 +88,14 @@ const SORTERS: Record<ListingSort, (a: Listing, b: Listing) => number> = {
 export function createEmbeddedCatalog(size: number): ListingSource {
   const listings = generateCatalog(size);
   const byId = new Map(listings.map((listing) => [listing.id, listing]));
-  const sorted = Object.fromEntries(
-    Object.entries(SORTERS).map(([sort, compare]) => [sort, [...listings].sort(compare)]),
-  ) as Record<ListingSort, Listing[]>;
+  const sortAll = (items: Listing[]) =>
+    Object.fromEntries(Object.entries(SORTERS).map(([sort, compare]) => [sort, [...items].sort(compare)])) as Record<ListingSort, Listing[]>;
+  const sorted = sortAll(listings);
+  // Per-city lists, sorted once: a city page costs a slice, as a database index would make it.
+  const byCity = new Map<string, Record<ListingSort, Listing[]>>();
+  for (const city of new Set(listings.map((listing) => listing.city.toLowerCase()))) {
+    byCity.set(city, sortAll(listings.filter((listing) => listing.city.toLowerCase() === city)));
+  }
   const featured = sorted.newest.filter((listing) => listing.featured);
 
   return {
@@ -98,7 +103,7 @@ export function createEmbeddedCatalog(size: number): ListingSource {
       return byId.get(id);
     },
     async listListings({ page, pageSize, sort, city }: ListingQuery): Promise<ListingPage> {
-      const matching = city ? sorted[sort].filter((listing) => listing.city.toLowerCase() === city) : sorted[sort];
+      const matching = city === undefined ? sorted[sort] : (byCity.get(city)?.[sort] ?? []);
       const start = (page - 1) * pageSize;
       return { items: matching.slice(start, start + pageSize), total: matching.length };
     },

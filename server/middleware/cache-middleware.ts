@@ -1,4 +1,5 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestHandler, Response } from 'express';
 import { computeEtag, createEntry } from '../utils/cache-entry';
 import { resolvePage, type ResolvedPage } from '../utils/cache-key';
 import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING } from '../utils/content-encoding';
@@ -6,6 +7,7 @@ import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
 import type { TierHit, TierStack } from '../utils/tier-stack';
+import { isBotAgent } from './bot-detection';
 import { captureResponseBody, type CapturedBody } from './response-capture';
 
 export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS';
@@ -38,14 +40,15 @@ export function cacheLogFields(res: Response): CacheLogFields | undefined {
 }
 
 /** recv: may this request be answered from, and stored into, the shared cache? */
-function isCacheableRequest(req: Request, allAgents: boolean): boolean {
-  if (!allAgents && req.isBot !== true) return false;
+function isCacheableRequest(req: IncomingMessage & { isBot?: boolean }, allAgents: boolean): boolean {
+  req.isBot ??= isBotAgent(req.headers['user-agent']);
+  if (!allAgents && !req.isBot) return false;
   // Credentials mean a page made for one user: never shared (Varnish's built-in rule).
   return req.headers.authorization === undefined && req.headers.cookie === undefined;
 }
 
 /** store: why a rendered response must not be stored, or undefined when it may be. */
-export function uncacheableReason(req: Request, res: Response, captured: CapturedBody): string | undefined {
+export function uncacheableReason(req: IncomingMessage, res: ServerResponse, captured: CapturedBody): string | undefined {
   if (req.method !== 'GET') return 'method';
   if (res.statusCode !== 200) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
@@ -60,7 +63,7 @@ function roundMs(ms: number): number {
 }
 
 /** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
-function deliverHit(req: Request, res: Response, tiers: TierStack, key: string, hit: TierHit, lookupMs: number): void {
+function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, hit: TierHit, lookupMs: number): void {
   const { page } = hit;
   const extra = [
     'X-Cache', 'HIT',
@@ -79,15 +82,29 @@ function deliverHit(req: Request, res: Response, tiers: TierStack, key: string, 
   res.end(req.method === 'HEAD' ? undefined : variant.body);
 }
 
-/**
- * The page cache, in front of the route handlers, in the stages of a proxy cache:
- * recv (bot GET/HEAD on a cached route), hash (canonical URL and key), lookup (in-process
- * tier, then Redis), deliver a HIT, or fetch (let the route render) and store what it sent.
- */
-export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestHandler {
-  const { tiers, policies, stats, logger, allAgents, maxEntryBytes } = options;
+/** What the lookup decided for a request that Express must handle. */
+type Decision = { kind: 'not-cached' } | { kind: 'bypass' } | { kind: 'miss'; page: ResolvedPage };
+const NOT_CACHED: Decision = { kind: 'not-cached' };
+const BYPASS: Decision = { kind: 'bypass' };
 
-  async function store(req: Request, res: Response, page: ResolvedPage, captured: CapturedBody): Promise<void> {
+export interface PageCache {
+  /** Express middleware in front of the page routes: looks up (unless done already), stores misses. */
+  middleware: RequestHandler;
+  /** Answers a request from the cache before Express sees it; false when Express must render. */
+  serveFromCache(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+/**
+ * The page cache, in the stages of a proxy cache: recv (bot GET/HEAD on a cached route),
+ * hash (canonical URL and key), lookup (in-process tier, then Redis), deliver a HIT, or
+ * fetch (let the route render) and store what it sent.
+ */
+export function createPageCache(options: CacheMiddlewareOptions): PageCache {
+  const { tiers, policies, stats, logger, allAgents, maxEntryBytes } = options;
+  const decided = new WeakMap<IncomingMessage, Decision>();
+  const logHits = logger.isLevelEnabled('info');
+
+  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, captured: CapturedBody): Promise<void> {
     const reason = uncacheableReason(req, res, captured);
     const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
     if (!identity) {
@@ -110,17 +127,19 @@ export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestH
     else if (outcome === 'not-stored') stats.writeFailures += 1;
   }
 
-  return async function cacheMiddleware(req, res, next) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    const page = resolvePage(req.url, policies);
-    if (!page) return next();
+  /** recv, hash, lookup and, on a hit, deliver; otherwise what Express must do. */
+  async function lookup(req: IncomingMessage, res: ServerResponse & { locals?: Record<string, unknown> }): Promise<Decision | 'served'> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return NOT_CACHED;
+    const page = resolvePage(req.url ?? '', policies);
+    if (!page) return NOT_CACHED;
     const log: CacheLogFields = { cache: 'BYPASS', route: page.policy.route };
+    res.locals ??= Object.create(null) as Record<string, unknown>;
     res.locals.cache = log;
 
     if (!isCacheableRequest(req, allAgents)) {
       stats.bypasses += 1;
       res.setHeader('X-Cache', 'BYPASS');
-      return next();
+      return BYPASS;
     }
 
     // hash: the route renders exactly the page the key names, so a variant the key folds
@@ -137,16 +156,66 @@ export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestH
       log.cache = 'HIT';
       log.tier = hit.tier;
       deliverHit(req, res, tiers, page.key, hit, log.lookupMs);
-      return;
+      return 'served';
     }
 
     stats.misses += 1;
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    captureResponseBody(res, maxEntryBytes, (captured) => {
-      store(req, res, page, captured).catch((error: unknown) => logger.warn({ err: error, key: page.key }, 'cache: store failed'));
-    });
-    next();
+    return { kind: 'miss', page };
+  }
+
+  return {
+    async serveFromCache(req, res) {
+      const started = logHits ? performance.now() : 0;
+      const decision = await lookup(req, res);
+      if (decision !== 'served') {
+        decided.set(req, decision);
+        return false;
+      }
+      // Express's request logger never sees this request: say what it would have said.
+      if (logHits) {
+        const log = (res as ServerResponse & { locals: { cache: CacheLogFields } }).locals.cache;
+        logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) }, 'request completed');
+      }
+      return true;
+    },
+
+    middleware: async function cacheMiddleware(req, res, next) {
+      let decision = decided.get(req);
+      if (!decision) {
+        const outcome = await lookup(req, res);
+        if (outcome === 'served') return;
+        decision = outcome;
+      }
+      if (decision.kind === 'miss') {
+        const { page } = decision;
+        captureResponseBody(res, maxEntryBytes, (captured) => {
+          store(req, res, page, captured).catch((error: unknown) => logger.warn({ err: error, key: page.key }, 'cache: store failed'));
+        });
+      }
+      next();
+    },
+  };
+}
+
+/** The Express middleware alone, for a server that mounts the cache in front of its routes. */
+export function createCacheMiddleware(options: CacheMiddlewareOptions): RequestHandler {
+  return createPageCache(options).middleware;
+}
+
+/**
+ * A request listener that answers cache hits before Express builds its request (no router,
+ * no prototype swap), and hands everything else to the app, where the middleware stores misses.
+ */
+export function withCacheFront(pageCache: PageCache, app: RequestListener): RequestListener {
+  return (req, res) => {
+    pageCache.serveFromCache(req, res).then(
+      (served) => {
+        if (!served) app(req, res);
+      },
+      () => app(req, res),
+    );
   };
 }

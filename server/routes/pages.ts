@@ -9,7 +9,7 @@ import { queryNormalisers } from '../utils/cache-policy';
 
 export const BROWSE_PAGE_SIZE = 24;
 export const FEATURED_COUNT = 12;
-export const SIMILAR_COUNT = 8;
+export const SIMILAR_COUNT = 12;
 const MAX_PAGE = 100_000;
 const MAX_ID_LENGTH = 128;
 

@@ -22,6 +22,14 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
       structuredData: {
         '@context': 'https://schema.org',
         '@type': 'RealEstateListing',
+        breadcrumb: {
+          '@type': 'BreadcrumbList',
+          itemListElement: [
+            { '@type': 'ListItem', position: 1, name: 'Home', item: `${publicUrl}/` },
+            { '@type': 'ListItem', position: 2, name: listing.city, item: `${publicUrl}/listings?city=${encodeURIComponent(listing.city.toLowerCase())}` },
+            { '@type': 'ListItem', position: 3, name: listing.title, item: canonicalUrl },
+          ],
+        },
         name: listing.title,
         description: listing.description,
         url: canonicalUrl,
@@ -61,6 +69,29 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
         {listing.description.split(/(?<=\.)\s+/).map((sentence, index) => (
           <p key={index}>{sentence}</p>
         ))}
+        <h2>Details</h2>
+        <dl>
+          <dt>Reference</dt>
+          <dd>{listing.id}</dd>
+          <dt>Property type</dt>
+          <dd>{listing.propertyType}</dd>
+          <dt>Bedrooms</dt>
+          <dd>{listing.bedrooms}</dd>
+          <dt>Bathrooms</dt>
+          <dd>{listing.bathrooms}</dd>
+          <dt>Floor area</dt>
+          <dd>{listing.areaSqm} m²</dd>
+          {listing.areaSqm > 0 ? (
+            <>
+              <dt>Price per m²</dt>
+              <dd>{formatPrice(Math.round(listing.price / listing.areaSqm), listing.currency)}</dd>
+            </>
+          ) : null}
+          <dt>City</dt>
+          <dd>{listing.city}</dd>
+          <dt>Address</dt>
+          <dd>{listing.address}</dd>
+        </dl>
         <h2>Features</h2>
         <ul>
           {listing.features.map((feature) => (

@@ -4,16 +4,23 @@ import { BROWSER, GOOGLEBOT, testApp, useAppOnRealRedis, waitFor, waitForStored 
 import type { Redis } from '../../server/utils/redis-client';
 import { listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
 
+/** Which entry point a suite sends requests to: the server's (cache front, then Express) or Express alone. */
+let entry: 'handler' | 'app' = 'handler';
+
 /** Bot request through the real app on the real Redis. */
 function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
-  return request(handle.app).get(url).set('User-Agent', userAgent);
+  return request(handle[entry]).get(url).set('User-Agent', userAgent);
 }
 
 describe.each([
-  ['with the in-process tier', {}],
-  ['with Redis only (SSR_CACHE_MEMORY_MB=0)', { SSR_CACHE_MEMORY_MB: '0' }],
-])('the page cache on the real Redis, %s', (_name, env: Record<string, string>) => {
+  ['with the in-process tier, through the server\'s handler', {}, 'handler'],
+  ['with Redis only (SSR_CACHE_MEMORY_MB=0), through the server\'s handler', { SSR_CACHE_MEMORY_MB: '0' }, 'handler'],
+  ['with the in-process tier, through the Express middleware alone', {}, 'app'],
+])('the page cache on the real Redis, %s', (_name, env: Record<string, string>, through: string) => {
   const context = useAppOnRealRedis('flow', env);
+  beforeEach(() => {
+    entry = through as typeof entry;
+  });
   let handle: AppHandle;
   let redis: Redis;
   const { prefix } = context;
@@ -78,7 +85,7 @@ describe.each([
   it('answers HEAD from the cache with headers only', async () => {
     await botGet(handle, '/listings/7');
     await waitForStored(handle, 'ssr:/listings/7');
-    const head = await request(handle.app).head('/listings/7').set('User-Agent', GOOGLEBOT);
+    const head = await request(handle[entry]).head('/listings/7').set('User-Agent', GOOGLEBOT);
     expect(head.status).toBe(200);
     expect(head.headers['x-cache']).toBe('HIT');
     expect(Number(head.headers['content-length'])).toBeGreaterThan(1000);
@@ -86,7 +93,7 @@ describe.each([
   });
 
   it('does not store a HEAD miss, which has no body', async () => {
-    const head = await request(handle.app).head('/listings/8').set('User-Agent', GOOGLEBOT);
+    const head = await request(handle[entry]).head('/listings/8').set('User-Agent', GOOGLEBOT);
     expect(head.headers['x-cache']).toBe('MISS');
     const get = await botGet(handle, '/listings/8');
     expect(get.headers['x-cache']).toBe('MISS');

@@ -1,0 +1,282 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { runLoad, round, type LoadResult } from './load';
+import { BENCH_LISTING_ID, BENCH_PUBLIC_URL, benchPageHtml } from './servers/page';
+
+const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+const BOT_ENCODINGS = 'gzip, deflate, br';
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const RUN_ID = randomBytes(4).toString('hex');
+const PAGE_PATH = `/listings/${BENCH_LISTING_ID}`;
+const RESULTS_DIR = path.join(__dirname, 'results');
+
+interface Scenario {
+  name: string;
+  description: string;
+  script: string;
+  env?: Record<string, string>;
+  /** Request the page once before measuring, so every measured request is a hit. */
+  warm?: boolean;
+  acceptEncoding?: string;
+  /** Every request a page never requested before. */
+  coldPaths?: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'raw-http', description: 'raw Node http ending a constant Buffer (the ceiling)', script: 'raw-http.ts' },
+  { name: 'express-send', description: 'bare Express 5 res.send of a constant string', script: 'express-send.ts' },
+  { name: 'hit-memory', description: 'our hit, in-process tier (bot Accept-Encoding: br)', script: 'ours.ts', warm: true },
+  {
+    name: 'hit-memory-identity',
+    description: 'our hit, in-process tier, client accepting no compression',
+    script: 'ours.ts',
+    warm: true,
+    acceptEncoding: 'identity',
+  },
+  { name: 'hit-redis', description: 'our hit, Redis only (SSR_CACHE_MEMORY_MB=0)', script: 'ours.ts', env: { SSR_CACHE_MEMORY_MB: '0' }, warm: true },
+  { name: 'apicache-plus-redis', description: 'apicache-plus 2 in Redis mode', script: 'apicache.ts', warm: true },
+  {
+    name: 'miss',
+    description: 'our miss: render, compress, store (a new page every request)',
+    script: 'ours.ts',
+    env: { LISTING_CATALOG_SIZE: '200000' },
+    coldPaths: true,
+  },
+];
+
+function startServer(scenario: Scenario, port: number, keyPrefix: string): Promise<ChildProcess> {
+  const child = fork(path.join(__dirname, 'servers', scenario.script), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      BENCH_PORT: String(port),
+      REDIS_URL,
+      REDIS_KEY_PREFIX: keyPrefix,
+      PUBLIC_URL: BENCH_PUBLIC_URL,
+      LOG_LEVEL: 'warn',
+      ...scenario.env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${scenario.name}: server did not start in 60 s`)), 60_000);
+    child.once('message', () => {
+      clearTimeout(timer);
+      resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`${scenario.name}: server exited with ${code}`)));
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function removeKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number }> {
+  let cursor = '0';
+  let keys = 0;
+  let bytes = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) {
+      keys += 1;
+      bytes += Number(await redis.memory('USAGE', key));
+    }
+  } while (cursor !== '0');
+  return { keys, bytes };
+}
+
+interface ScenarioResult extends LoadResult {
+  name: string;
+  description: string;
+  xCache?: string;
+  contentEncoding?: string;
+  redisKeyBytes?: { keys: number; bytes: number };
+}
+
+async function runScenario(scenario: Scenario, redis: Redis): Promise<ScenarioResult> {
+  const port = await freePort();
+  const keyPrefix = `bench:${RUN_ID}:${scenario.name}:`;
+  const child = await startServer(scenario, port, keyPrefix);
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { 'user-agent': GOOGLEBOT, 'accept-encoding': scenario.acceptEncoding ?? BOT_ENCODINGS };
+  try {
+    if (scenario.warm) {
+      await fetch(`${base}${PAGE_PATH}`, { headers });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    let next = 1;
+    const coldPath = scenario.coldPaths ? () => `/listings/${next++}` : undefined;
+    if (WARMUP > 0) await runLoad({ url: `${base}${PAGE_PATH}`, connections: CONNECTIONS, durationSeconds: WARMUP, headers, pathForRequest: coldPath });
+    const result = await runLoad({ url: `${base}${PAGE_PATH}`, connections: CONNECTIONS, durationSeconds: DURATION, headers, pathForRequest: coldPath });
+    const sample = await fetch(`${base}${coldPath ? coldPath() : PAGE_PATH}`, { headers });
+    await sample.arrayBuffer();
+    const redisKeyBytes = scenario.warm ? await keyMemory(redis, keyPrefix) : undefined;
+    return {
+      name: scenario.name,
+      description: scenario.description,
+      ...result,
+      xCache: sample.headers.get('x-cache') ?? undefined,
+      contentEncoding: sample.headers.get('content-encoding') ?? undefined,
+      redisKeyBytes,
+    };
+  } finally {
+    await stopServer(child);
+    await removeKeys(redis, keyPrefix);
+  }
+}
+
+function ratio(value: number, base: number | undefined): number | undefined {
+  return base ? round(value / base, 2) : undefined;
+}
+
+function markdown(report: Report): string {
+  const lines = [
+    `# Benchmark results`,
+    '',
+    `Run ${report.date} on ${report.machine.cpuModel} (${report.machine.cores} cores, ${report.machine.memoryGiB} GiB), Node ${report.machine.node}, Redis ${report.machine.redis}.`,
+    `Each scenario: its own server process on loopback, autocannon with ${report.settings.connections} connections for ${report.settings.durationSeconds} s after a ${report.settings.warmupSeconds} s warm-up, Googlebot's User-Agent and \`Accept-Encoding: ${BOT_ENCODINGS}\` unless noted; logs at warn in every server. Page: the detail page of listing ${BENCH_LISTING_ID}, ${report.pageBytes} bytes of HTML.`,
+    '',
+    '| scenario | req/s | x bare Express | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx | X-Cache | encoding |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    ...report.scenarios.map(
+      (s) =>
+        `| ${s.name}: ${s.description} | ${s.requestsPerSecond} | ${s.vsExpress ?? ''} | ${s.vsCeiling ?? ''} | ${s.latencyMs.p50} | ${s.latencyMs.p95} | ${s.latencyMs.p99} | ${s.non2xx + s.errors} | ${s.xCache ?? ''} | ${s.contentEncoding ?? ''} |`,
+    ),
+    '',
+    '## Redis memory per cached page',
+    '',
+    `One page cached per scenario; MEMORY USAGE summed over every key the cache wrote for it.`,
+    '',
+    `| cache | keys | bytes for the page | of the raw HTML (${report.pageBytes} B) |`,
+    '| --- | ---: | ---: | ---: |',
+    ...report.memory.map((m) => `| ${m.name} | ${m.keys} | ${m.bytesPerPage} | ${m.percentOfHtml}% |`),
+    '',
+    '## Targets',
+    '',
+    ...report.targets.map((t) => `- ${t.met ? 'met' : 'NOT met'}: ${t.target} (measured ${t.measured})`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+interface Report {
+  date: string;
+  machine: { cpuModel: string; cores: number; memoryGiB: number; node: string; redis: string; platform: string };
+  settings: { connections: number; durationSeconds: number; warmupSeconds: number };
+  pageBytes: number;
+  scenarios: (ScenarioResult & { vsExpress?: number; vsCeiling?: number })[];
+  memory: { name: string; keys: number; bytesPerPage: number; percentOfHtml: number }[];
+  targets: { target: string; measured: string; met: boolean }[];
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const redis = new Redis(REDIS_URL);
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  const pageBytes = Buffer.byteLength(benchPageHtml());
+  const results: ScenarioResult[] = [];
+  for (const scenario of SCENARIOS) {
+    if (only.length > 0 && !only.includes(scenario.name)) continue;
+    process.stdout.write(`${scenario.name}... `);
+    const result = await runScenario(scenario, redis);
+    results.push(result);
+    process.stdout.write(`${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms\n`);
+  }
+  redis.disconnect();
+
+  const byName = new Map(results.map((result) => [result.name, result]));
+  const express = byName.get('express-send')?.requestsPerSecond;
+  const ceiling = byName.get('raw-http')?.requestsPerSecond;
+  const scenarios = results.map((result) => ({
+    ...result,
+    vsExpress: ratio(result.requestsPerSecond, express),
+    vsCeiling: ratio(result.requestsPerSecond, ceiling),
+  }));
+  const memory = results
+    .filter((result) => result.redisKeyBytes && result.redisKeyBytes.keys > 0)
+    .map((result) => {
+      const bytesPerPage = result.redisKeyBytes!.bytes;
+      return { name: result.name, keys: result.redisKeyBytes!.keys, bytesPerPage, percentOfHtml: round((bytesPerPage / pageBytes) * 100, 1) };
+    });
+
+  const rps = (name: string) => byName.get(name)?.requestsPerSecond ?? 0;
+  const targets: Report['targets'] = [];
+  const addTarget = (target: string, value: number | undefined, limit: number, atMost = false) => {
+    if (value === undefined || Number.isNaN(value)) return;
+    targets.push({ target, measured: String(round(value, 2)), met: atMost ? value <= limit : value >= limit });
+  };
+  if (express) {
+    addTarget('hit with the in-process tier >= 1.3x bare Express', rps('hit-memory') / express, 1.3);
+    addTarget('hit from Redis only >= 1.1x bare Express', rps('hit-redis') / express, 1.1);
+  }
+  if (ceiling) addTarget('hit with the in-process tier >= 0.35x the raw-http ceiling', rps('hit-memory') / ceiling, 0.35);
+  const apicache = rps('apicache-plus-redis');
+  if (apicache) {
+    addTarget('hit with the in-process tier >= 3x apicache-plus (Redis)', rps('hit-memory') / apicache, 3);
+    addTarget('hit from Redis only >= 3x apicache-plus (Redis)', rps('hit-redis') / apicache, 3);
+  }
+  for (const name of ['hit-memory', 'hit-redis']) {
+    const p99 = byName.get(name)?.latencyMs.p99;
+    addTarget(`${name} p99 < 5 ms at ${CONNECTIONS} connections`, p99, 5, true);
+  }
+  const ours = memory.find((m) => m.name === 'hit-redis');
+  if (ours) addTarget('Redis bytes per cached page <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      redis: redisVersion,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    settings: { connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP },
+    pageBytes,
+    scenarios,
+    memory,
+    targets,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown(report));
+  process.stdout.write(`\n${markdown(report)}\nwritten to bench/results/latest.md and latest.json\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
