@@ -4,7 +4,6 @@ import type { BodyEncoding } from './cache-entry';
 
 const brotliCompress = promisify(zlib.brotliCompress);
 const brotliDecompress = promisify(zlib.brotliDecompress);
-const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 
@@ -59,8 +58,6 @@ export async function decodeSentBody(body: Buffer, contentEncoding: string): Pro
     return undefined;
   }
 }
-
-export { gzip as gzipAsync };
 
 const NEGOTIATED_MAX = 256;
 const negotiated = new Map<string, BodyEncoding>();

@@ -16,6 +16,7 @@ import { MemoryTier } from '../../server/utils/memory-tier';
 import { createRedisClient, type Redis } from '../../server/utils/redis-client';
 import { TierStack } from '../../server/utils/tier-stack';
 import { BROWSER, GOOGLEBOT, TEST_TOKEN, redisReady, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
+import { capturingLogger } from '../helpers/log-capture';
 import { listen, rawRequest, type RawResponse } from '../helpers/raw-http';
 import { inspectionClient, realRedisUrl, removeKeys, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
 
@@ -142,13 +143,14 @@ describe('when the pub/sub connection drops', () => {
 
 describe('compressed entries and content negotiation', () => {
   const prefix = uniquePrefix('encoding');
-  const inspector = inspectionClient();
+  let inspector: Redis;
   let redis: Redis;
   const catalog = createEmbeddedCatalog(100);
   const config = loadConfig({ PUBLIC_URL: 'https://listings.example.com' });
   const policies = createPolicyTable(pageCachePolicies(config.cache));
 
   beforeAll(async () => {
+    inspector = inspectionClient();
     redis = createRedisClient(loadConfig({ REDIS_URL: realRedisUrl() }).redis, createLogger('silent'));
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 5000);
   });
@@ -322,6 +324,29 @@ describe('a full Redis', () => {
       expect(await control.dbsize()).toBe(0);
       control.disconnect();
     } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('request logs', () => {
+  it('log hits and misses with key, outcome, tier and duration', async () => {
+    const { logger, lines } = capturingLogger();
+    const prefix = uniquePrefix('logs');
+    const handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix }, { logger });
+    try {
+      await redisReady(handle);
+      await request(handle.handler).get('/listings/61').set('User-Agent', GOOGLEBOT);
+      await waitForStored(handle, 'ssr:/listings/61');
+      await request(handle.handler).get('/listings/61').set('User-Agent', GOOGLEBOT);
+      const requests = lines.filter((line) => line.msg === 'request completed');
+      expect(requests).toHaveLength(2);
+      expect(requests[0]).toMatchObject({ cache: 'MISS', key: 'ssr:/listings/61', route: 'detail', durationMs: expect.any(Number) });
+      expect(requests[1]).toMatchObject({ cache: 'HIT', tier: 'memory', key: 'ssr:/listings/61', durationMs: expect.any(Number) });
+    } finally {
+      const redis = inspectionClient();
+      await removeKeys(redis, prefix);
+      redis.disconnect();
       await handle.close();
     }
   });

@@ -47,11 +47,12 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
 
 describe('capturing what a route sends', () => {
   const prefix = uniquePrefix('capture');
-  const inspector = inspectionClient();
+  let inspector: Redis;
   let redis: Redis;
   let cache: CacheManager;
 
   beforeAll(async () => {
+    inspector = inspectionClient();
     const config = loadConfig({ REDIS_URL: realRedisUrl() });
     redis = createRedisClient(config.redis, createLogger('silent'));
     cache = createCacheManager({ redis, logger: createLogger('silent'), keyPrefix: prefix });
