@@ -34,6 +34,8 @@ export interface CacheLogFields {
 
 const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 const UNCACHEABLE_CACHE_CONTROL = /\b(private|no-store|no-cache)\b/i;
+/** The cache keeps one page per URL (and codings of it): a response that varies on more is not shared. */
+const VARIES_ON_MORE = /(^|,)\s*(?!accept-encoding\s*(,|$))[^,\s]/i;
 
 export function cacheLogFields(res: Response): CacheLogFields | undefined {
   return res.locals.cache as CacheLogFields | undefined;
@@ -53,6 +55,7 @@ export function uncacheableReason(req: IncomingMessage, res: ServerResponse, cap
   if (res.statusCode !== 200) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
   if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
+  if (VARIES_ON_MORE.test(String(res.getHeader('vary') ?? ''))) return 'vary';
   if (captured.body === undefined) return 'too-large';
   if (captured.body.length === 0) return 'empty';
   return undefined;
@@ -70,14 +73,13 @@ function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack,
     'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
     'Server-Timing', `cache;desc="HIT ${hit.tier}";dur=${lookupMs}`,
   ];
+  const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined && page.matchesIfNoneMatch(ifNoneMatch)) {
-    const variant = tiers.variant(key, page, page.entry.encoding);
     res.writeHead(304, ['ETag', variant.etag, 'Vary', 'Accept-Encoding', ...extra]);
     res.end();
     return;
   }
-  const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
   res.writeHead(page.entry.status, [...variant.headers, ...extra]);
   res.end(req.method === 'HEAD' ? undefined : variant.body);
 }

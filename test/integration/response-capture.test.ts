@@ -21,7 +21,7 @@ const MAX_ENTRY_BYTES = 4096;
 function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string, number> } {
   const renders = new Map<string, number>();
   const count = (name: string) => renders.set(name, (renders.get(name) ?? 0) + 1);
-  const routes = ['send', 'write-end', 'end-buffer', 'json', 'cookie', 'private', 'no-store', 'too-large', 'error', 'redirect'];
+  const routes = ['send', 'write-end', 'end-buffer', 'json', 'cookie', 'private', 'no-store', 'vary-cookie', 'too-large', 'error', 'redirect'];
   const policies = createPolicyTable(routes.map((route) => ({ route, path: `/${route}`, ttlSeconds: 60, query: {} })));
   const app = express();
   app.use(botDetection);
@@ -39,6 +39,7 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
   app.get('/cookie', (_req, res) => { count('cookie'); res.cookie('session', 'secret-of-one-user').send('<p>yours</p>'); });
   app.get('/private', (_req, res) => { count('private'); res.set('Cache-Control', 'private, max-age=60').send('<p>private</p>'); });
   app.get('/no-store', (_req, res) => { count('no-store'); res.set('Cache-Control', 'no-store').send('<p>no-store</p>'); });
+  app.get('/vary-cookie', (_req, res) => { count('vary-cookie'); res.set('Vary', 'Accept-Encoding, Cookie').send('<p>per cookie</p>'); });
   app.get('/too-large', (_req, res) => { count('too-large'); res.send('x'.repeat(MAX_ENTRY_BYTES + 1)); });
   app.get('/error', (_req, res) => { count('error'); res.status(500).send('<p>broken</p>'); });
   app.get('/redirect', (_req, res) => { count('redirect'); res.redirect(301, '/send'); });
@@ -90,7 +91,7 @@ describe('capturing what a route sends', () => {
     expect(renders.get(path.slice(1))).toBe(1);
   });
 
-  it.each(['/cookie', '/private', '/no-store', '/too-large', '/error', '/redirect'])(
+  it.each(['/cookie', '/private', '/no-store', '/vary-cookie', '/too-large', '/error', '/redirect'])(
     'never stores %s: the next request renders again',
     async (path) => {
       const { app, renders } = embeddingApp(cache);
