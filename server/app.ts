@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const policies = createPolicyTable(deps.cachePolicies ?? pageCachePolicies(config.cache));
   const listings = deps.listings ?? createListingSource(config.listings);
 
-  const memory = config.cache.memoryTierBytes > 0 ? new MemoryTier(config.cache.memoryTierBytes) : undefined;
+  const memory = config.cache.enabled && config.cache.memoryTierBytes > 0 ? new MemoryTier(config.cache.memoryTierBytes) : undefined;
   const bus = memory
     ? new InvalidationBus({
         publisher: redis,

@@ -34,12 +34,13 @@ export class WriteBudget {
   private over = false;
   private skippedSinceLog = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly onReady = () => void this.refresh();
 
   constructor(private readonly options: WriteBudgetOptions) {
     this.timer = setInterval(() => void this.refresh(), options.intervalMs);
     this.timer.unref();
     // Know the budget as soon as a connection is up, not one interval later.
-    options.redis.on('ready', () => void this.refresh());
+    options.redis.on('ready', this.onReady);
     void this.refresh();
   }
 
@@ -83,5 +84,6 @@ export class WriteBudget {
 
   stop(): void {
     clearInterval(this.timer);
+    this.options.redis.off('ready', this.onReady);
   }
 }
