@@ -12,6 +12,8 @@ import { createPageRouter, sendPage } from './routes/pages';
 import { errorPage } from './ssr/error-page';
 import { createCacheManager, type CacheManager } from './utils/cache-manager';
 import { InvalidationBus } from './utils/invalidation-bus';
+import { RenderLock } from './utils/render-lock';
+import { SingleFlight } from './utils/single-flight';
 import { MemoryTier } from './utils/memory-tier';
 import { TierStack } from './utils/tier-stack';
 import { WriteBudget } from './utils/write-budget';
@@ -97,6 +99,21 @@ export function createApp(deps: AppDeps): AppHandle {
     intervalMs: config.cache.redisMemoryCheckMs,
   });
   const tiers: TierStack = new TierStack({ redis: cache, memory, bus, budget });
+  const singleFlight = new SingleFlight({
+    lock: new RenderLock({
+      redis,
+      logger,
+      keyPrefix: config.redis.keyPrefix,
+      ttlMs: config.cache.lockTtlMs,
+      isHealthy: () => cache.isHealthy(),
+    }),
+    waitMs: config.cache.lockWaitMs,
+    flightTtlMs: config.cache.lockTtlMs,
+    readEntry: (key) => cache.get(key),
+    onWaitTimeout: () => {
+      stats.lockWaitTimeouts += 1;
+    },
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -112,7 +129,15 @@ export function createApp(deps: AppDeps): AppHandle {
   }
   app.use(botDetection);
   const pageCache = config.cache.enabled
-    ? createPageCache({ tiers, policies, stats, logger, allAgents: config.cache.allAgents, maxEntryBytes: config.cache.maxEntryBytes })
+    ? createPageCache({
+        tiers,
+        policies,
+        stats,
+        logger,
+        singleFlight,
+        allAgents: config.cache.allAgents,
+        maxEntryBytes: config.cache.maxEntryBytes,
+      })
     : undefined;
   if (pageCache) app.use(pageCache.middleware);
   app.use(createHealthRouter({ cache, tiers, budget, stats, cacheConfigured: config.cache.enabled }));

@@ -76,6 +76,8 @@ const envSchema = z.object({
     .pipe(z.number().gt(0, 'must be above 0').max(1))
     .default(0.9),
   SSR_CACHE_MEMORY_CHECK_MS: integer(100, 600_000).default(5000),
+  SSR_CACHE_LOCK_WAIT_MS: integer(0, 60_000).default(3000),
+  SSR_CACHE_LOCK_TTL_MS: integer(100, 600_000).default(15_000),
   CACHE_INVALIDATION_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 
   LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
@@ -114,6 +116,10 @@ export interface CacheConfig {
   /** Writes stop while Redis used_memory is at or above this fraction of maxmemory. */
   redisMemoryFraction: number;
   redisMemoryCheckMs: number;
+  /** How long a request waits for another request's render of the same page. */
+  lockWaitMs: number;
+  /** How long a render lock lives when its owner never releases it. */
+  lockTtlMs: number;
   invalidationToken?: string;
 }
 
@@ -205,6 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,
       redisMemoryFraction: values.SSR_CACHE_REDIS_MEMORY_FRACTION,
       redisMemoryCheckMs: values.SSR_CACHE_MEMORY_CHECK_MS,
+      lockWaitMs: values.SSR_CACHE_LOCK_WAIT_MS,
+      lockTtlMs: values.SSR_CACHE_LOCK_TTL_MS,
       invalidationToken: values.CACHE_INVALIDATION_TOKEN,
     },
     listings: listingSource(values),

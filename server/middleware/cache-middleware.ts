@@ -6,7 +6,10 @@ import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING 
 import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
-import type { TierHit, TierStack } from '../utils/tier-stack';
+import type { CacheEntry } from '../utils/cache-entry';
+import type { PreparedPage } from '../utils/prepared-page';
+import type { SingleFlight } from '../utils/single-flight';
+import type { TierStack } from '../utils/tier-stack';
 import { isBotAgent } from './bot-detection';
 import { captureResponseBody, type CapturedBody } from './response-capture';
 
@@ -21,6 +24,8 @@ export interface CacheMiddlewareOptions {
   allAgents: boolean;
   /** Larger pages are served but not stored. */
   maxEntryBytes: number;
+  /** Coalesces concurrent misses of one page into one render; absent: every miss renders. */
+  singleFlight?: SingleFlight;
 }
 
 /** What the request log line says about the cache (read by pino-http's customProps). */
@@ -28,7 +33,8 @@ export interface CacheLogFields {
   cache: CacheOutcome;
   key?: string;
   route: string;
-  tier?: TierHit['tier'];
+  /** Where a hit came from: a tier, or another request's render it waited for. */
+  tier?: 'memory' | 'redis' | 'coalesced';
   lookupMs?: number;
 }
 
@@ -66,13 +72,13 @@ function roundMs(ms: number): number {
 }
 
 /** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
-function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, hit: TierHit, lookupMs: number): void {
-  const { page } = hit;
+function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
   const extra = [
     'X-Cache', 'HIT',
     'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
-    'Server-Timing', `cache;desc="HIT ${hit.tier}";dur=${lookupMs}`,
+    'Server-Timing', `cache;desc="HIT ${log.tier}";dur=${log.lookupMs}`,
   ];
+  if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
   const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined && page.matchesIfNoneMatch(ifNoneMatch)) {
@@ -85,7 +91,11 @@ function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack,
 }
 
 /** What the lookup decided for a request that Express must handle. */
-type Decision = { kind: 'not-cached' } | { kind: 'bypass' } | { kind: 'miss'; page: ResolvedPage };
+type Decision =
+  | { kind: 'not-cached' }
+  | { kind: 'bypass' }
+  /** `done` reports the stored page (or none) to requests waiting on this render. */
+  | { kind: 'miss'; page: ResolvedPage; done?: (entry: CacheEntry | undefined) => void };
 const NOT_CACHED: Decision = { kind: 'not-cached' };
 const BYPASS: Decision = { kind: 'bypass' };
 
@@ -102,18 +112,18 @@ export interface PageCache {
  * fetch (let the route render) and store what it sent.
  */
 export function createPageCache(options: CacheMiddlewareOptions): PageCache {
-  const { tiers, policies, stats, logger, allAgents, maxEntryBytes } = options;
+  const { tiers, policies, stats, logger, allAgents, maxEntryBytes, singleFlight } = options;
   const decided = new WeakMap<IncomingMessage, Decision>();
   const logHits = logger.isLevelEnabled('info');
 
-  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, captured: CapturedBody): Promise<void> {
+  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, captured: CapturedBody): Promise<CacheEntry | undefined> {
     const reason = uncacheableReason(req, res, captured);
     const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
     if (!identity) {
       if (reason === 'too-large') stats.oversized += 1;
       else stats.storeSkips += 1;
       logger.debug({ key: page.key, reason: reason ?? 'content-encoding' }, 'cache: response not stored');
-      return;
+      return undefined;
     }
     const entry = createEntry({
       status: res.statusCode,
@@ -127,6 +137,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     if (outcome === 'stored') stats.stores += 1;
     else if (outcome === 'over-budget') stats.budgetSkips += 1;
     else if (outcome === 'not-stored') stats.writeFailures += 1;
+    return entry;
   }
 
   /** recv, hash, lookup and, on a hit, deliver; otherwise what Express must do. */
@@ -157,15 +168,32 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       if (hit.tier === 'memory') stats.memoryHits += 1;
       log.cache = 'HIT';
       log.tier = hit.tier;
-      deliverHit(req, res, tiers, page.key, hit, log.lookupMs);
+      deliverHit(req, res, tiers, page.key, hit.page, log);
       return 'served';
     }
 
+    // fetch, once: concurrent misses of this page (here or on another instance) wait for one render.
+    let done: ((entry: CacheEntry | undefined) => void) | undefined;
+    if (singleFlight && req.method === 'GET') {
+      const flight = await singleFlight.join(page.key);
+      if (flight.role === 'leader') done = flight.done;
+      else if (flight.entry) {
+        stats.hits += 1;
+        stats.coalescedWaits += 1;
+        log.cache = 'HIT';
+        log.tier = 'coalesced';
+        log.lookupMs = roundMs(performance.now() - started);
+        deliverHit(req, res, tiers, page.key, tiers.prepare(page.key, flight.entry), log);
+        return 'served';
+      }
+    }
+
     stats.misses += 1;
+    stats.renders += 1;
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page };
+    return { kind: 'miss', page, done };
   }
 
   return {
@@ -192,9 +220,15 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         decision = outcome;
       }
       if (decision.kind === 'miss') {
-        const { page } = decision;
+        const { page, done } = decision;
         captureResponseBody(res, maxEntryBytes, (captured) => {
-          store(req, res, page, captured).catch((error: unknown) => logger.warn({ err: error, key: page.key }, 'cache: store failed'));
+          store(req, res, page, captured).then(
+            (entry) => done?.(entry),
+            (error: unknown) => {
+              done?.(undefined);
+              logger.warn({ err: error, key: page.key }, 'cache: store failed');
+            },
+          );
         });
       }
       next();

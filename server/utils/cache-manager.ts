@@ -44,6 +44,8 @@ export class CacheManager {
   private readonly batchSize: number;
   private readonly failureLogIntervalMs: number;
   private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
+  /** Whether the last command answered; a timed-out Redis stays 'ready' while it fails. */
+  private lastCommandOk = true;
 
   constructor(options: CacheManagerOptions) {
     this.redis = options.redis;
@@ -60,11 +62,17 @@ export class CacheManager {
     return this.redis.status === 'ready';
   }
 
+  /** Connected, and the last command answered: worth asking more of it on a request's path. */
+  isHealthy(): boolean {
+    return this.isAvailable() && this.lastCommandOk;
+  }
+
   async get(key: string): Promise<CacheEntry | undefined> {
     if (!this.isAvailable()) return undefined;
     let value: Buffer | null;
     try {
       value = await this.redis.getBuffer(this.keyPrefix + key);
+      this.lastCommandOk = true;
     } catch (error) {
       this.logFailure('get', error, key);
       return undefined;
@@ -81,6 +89,7 @@ export class CacheManager {
     if (!(ttl > 0) || !this.isAvailable()) return false;
     try {
       await this.redis.set(this.keyPrefix + key, encodeEntry(entry), 'PX', Math.ceil(ttl * 1000));
+      this.lastCommandOk = true;
       return true;
     } catch (error) {
       this.logFailure('set', error, key);
@@ -143,6 +152,7 @@ export class CacheManager {
 
   /** A Redis that times out or is full fails every command: log each kind once per interval. */
   private logFailure(operation: string, error: unknown, key: string | undefined): void {
+    this.lastCommandOk = false;
     const kind = `${operation}:${error instanceof Error ? error.message.slice(0, 40) : String(error)}`;
     const now = Date.now();
     const seen = this.failureLog.get(kind);

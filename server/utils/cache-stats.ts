@@ -5,6 +5,12 @@ export interface CacheStats {
   memoryHits: number;
   misses: number;
   bypasses: number;
+  /** Renders the cache asked the routes for (misses it did not coalesce). */
+  renders: number;
+  /** Requests that waited for another request's render instead of rendering. */
+  coalescedWaits: number;
+  /** Waits for another render that passed SSR_CACHE_LOCK_WAIT_MS, after which the request rendered itself. */
+  lockWaitTimeouts: number;
   stores: number;
   /** Rendered responses that may not be shared (status, cookies, private, undecodable). */
   storeSkips: number;
@@ -24,6 +30,9 @@ export function createCacheStats(): CacheStats {
     memoryHits: 0,
     misses: 0,
     bypasses: 0,
+    renders: 0,
+    coalescedWaits: 0,
+    lockWaitTimeouts: 0,
     stores: 0,
     storeSkips: 0,
     oversized: 0,

@@ -45,6 +45,12 @@ export class TierStack {
     return { page, tier: 'redis' };
   }
 
+  /** A page for an entry just stored: the in-process copy when there is one. */
+  prepare(key: string, entry: CacheEntry): PreparedPage {
+    const held = this.options.memory?.get(key);
+    return held?.entry === entry ? held : new PreparedPage(entry);
+  }
+
   /** The representation for a client; a newly derived one is re-counted in the memory bound. */
   variant(key: string, page: PreparedPage, encoding: BodyEncoding): PageVariant {
     if (page.hasVariant(encoding)) return page.variant(encoding);

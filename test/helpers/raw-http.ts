@@ -1,6 +1,5 @@
-import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 
 export interface RawResponse {
   status: number;
@@ -9,11 +8,10 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** Serves an app on a loopback port for requests whose bytes must be seen undecoded. */
-export async function listen(app: Express): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = await new Promise((resolve) => {
-    const started = app.listen(0, '127.0.0.1', () => resolve(started));
-  });
+/** Serves an app (or any request listener) on a loopback port. */
+export async function listen(handler: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
