@@ -135,13 +135,24 @@ export function createApp(deps: AppDeps): AppHandle {
         stats,
         logger,
         singleFlight,
+        render: (req, res) => app(req, res),
+        renderTimeoutMs: config.cache.renderTimeoutMs,
         allAgents: config.cache.allAgents,
         maxEntryBytes: config.cache.maxEntryBytes,
       })
     : undefined;
   if (pageCache) app.use(pageCache.middleware);
   app.use(createHealthRouter({ cache, tiers, budget, stats, cacheConfigured: config.cache.enabled }));
-  app.use(createInvalidationRouter({ tiers, policies, stats, logger, token: config.cache.invalidationToken }));
+  app.use(
+    createInvalidationRouter({
+      tiers,
+      policies,
+      stats,
+      logger,
+      token: config.cache.invalidationToken,
+      refresh: pageCache ? (page) => pageCache.refresh(page) : undefined,
+    }),
+  );
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl }));
   app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
   app.use(pageErrors(config.publicUrl, logger));

@@ -8,11 +8,8 @@ export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 
 /** Default fresh TTL of each page route, in seconds, before env overrides. */
 const ROUTE_TTL_DEFAULTS: Record<CachedRouteName, number> = { home: 3600, browse: 1800, detail: 3600 };
-const ROUTE_TTL_ENV: Record<CachedRouteName, string> = {
-  home: 'SSR_CACHE_TTL_HOME',
-  browse: 'SSR_CACHE_TTL_BROWSE',
-  detail: 'SSR_CACHE_TTL_DETAIL',
-};
+const ROUTE_ENV_SUFFIX: Record<CachedRouteName, string> = { home: 'HOME', browse: 'BROWSE', detail: 'DETAIL' };
+const DEFAULT_GRACE_SECONDS = 3600;
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 
 function integer(min: number, max: number) {
@@ -66,6 +63,11 @@ const envSchema = z.object({
   SSR_CACHE_TTL_HOME: ttl.optional(),
   SSR_CACHE_TTL_BROWSE: ttl.optional(),
   SSR_CACHE_TTL_DETAIL: ttl.optional(),
+  SSR_CACHE_GRACE: integer(0, MAX_TTL_SECONDS).optional(),
+  SSR_CACHE_GRACE_HOME: integer(0, MAX_TTL_SECONDS).optional(),
+  SSR_CACHE_GRACE_BROWSE: integer(0, MAX_TTL_SECONDS).optional(),
+  SSR_CACHE_GRACE_DETAIL: integer(0, MAX_TTL_SECONDS).optional(),
+  SSR_RENDER_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   SSR_CACHE_MAX_ENTRY_KB: integer(1, 64 * 1024).default(1024),
   SSR_CACHE_MEMORY_MB: integer(0, 64 * 1024).default(64),
   SSR_CACHE_REDIS_MEMORY_FRACTION: z
@@ -110,6 +112,10 @@ export interface CacheConfig {
   allAgents: boolean;
   defaultTtlSeconds: number;
   routeTtlSeconds: Record<CachedRouteName, number>;
+  /** Stale-while-revalidate window after each route's TTL. */
+  routeGraceSeconds: Record<CachedRouteName, number>;
+  /** A background re-render slower than this is abandoned (the stale page stays). */
+  renderTimeoutMs: number;
   maxEntryBytes: number;
   /** Bytes of the in-process tier; 0 turns it off (every hit reads Redis). */
   memoryTierBytes: number;
@@ -157,14 +163,14 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** The per-route TTL: route-specific variable, else SSR_CACHE_TTL, else the route's default. */
-function routeTtls(env: Env): Record<CachedRouteName, number> {
-  const ttls = {} as Record<CachedRouteName, number>;
+/** A per-route setting: `{NAME}_{ROUTE}` if set, else `{NAME}`, else the route's default. */
+function perRoute(env: Env, name: 'SSR_CACHE_TTL' | 'SSR_CACHE_GRACE', defaults: Record<CachedRouteName, number>): Record<CachedRouteName, number> {
+  const values = {} as Record<CachedRouteName, number>;
   for (const route of CACHED_ROUTES) {
-    const own = env[ROUTE_TTL_ENV[route] as keyof Env] as number | undefined;
-    ttls[route] = own ?? env.SSR_CACHE_TTL ?? ROUTE_TTL_DEFAULTS[route];
+    const own = env[`${name}_${ROUTE_ENV_SUFFIX[route]}` as keyof Env] as number | undefined;
+    values[route] = own ?? env[name] ?? defaults[route];
   }
-  return ttls;
+  return values;
 }
 
 function listingSource(env: Env): ListingSourceConfig {
@@ -206,7 +212,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enabled: values.SSR_CACHE_ENABLED,
       allAgents: values.SSR_CACHE_ALL_AGENTS,
       defaultTtlSeconds: values.SSR_CACHE_TTL ?? 3600,
-      routeTtlSeconds: routeTtls(values),
+      routeTtlSeconds: perRoute(values, 'SSR_CACHE_TTL', ROUTE_TTL_DEFAULTS),
+      routeGraceSeconds: perRoute(values, 'SSR_CACHE_GRACE', { home: DEFAULT_GRACE_SECONDS, browse: DEFAULT_GRACE_SECONDS, detail: DEFAULT_GRACE_SECONDS }),
+      renderTimeoutMs: values.SSR_RENDER_TIMEOUT_MS,
       maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
       memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,
       redisMemoryFraction: values.SSR_CACHE_REDIS_MEMORY_FRACTION,
@@ -226,13 +234,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function pageCachePolicies(cache: CacheConfig): CachePolicy[] {
   const { positiveInteger, lowercaseWords } = queryNormalisers;
   return [
-    { route: 'home', path: '/', ttlSeconds: cache.routeTtlSeconds.home, query: {} },
+    { route: 'home', path: '/', ttlSeconds: cache.routeTtlSeconds.home, graceSeconds: cache.routeGraceSeconds.home, query: {} },
     {
       route: 'browse',
       path: '/listings',
       ttlSeconds: cache.routeTtlSeconds.browse,
+      graceSeconds: cache.routeGraceSeconds.browse,
       query: { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords },
     },
-    { route: 'detail', path: '/listings/:id', ttlSeconds: cache.routeTtlSeconds.detail, query: {} },
+    {
+      route: 'detail',
+      path: '/listings/:id',
+      ttlSeconds: cache.routeTtlSeconds.detail,
+      graceSeconds: cache.routeGraceSeconds.detail,
+      query: {},
+    },
   ];
 }

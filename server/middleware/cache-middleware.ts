@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { RequestHandler, Response } from 'express';
+import inject from 'light-my-request';
 import { computeEtag, createEntry } from '../utils/cache-entry';
 import { resolvePage, type ResolvedPage } from '../utils/cache-key';
 import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING } from '../utils/content-encoding';
@@ -13,7 +14,7 @@ import type { TierStack } from '../utils/tier-stack';
 import { isBotAgent } from './bot-detection';
 import { captureResponseBody, type CapturedBody } from './response-capture';
 
-export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS';
+export type CacheOutcome = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
 
 export interface CacheMiddlewareOptions {
   tiers: TierStack;
@@ -26,7 +27,17 @@ export interface CacheMiddlewareOptions {
   maxEntryBytes: number;
   /** Coalesces concurrent misses of one page into one render; absent: every miss renders. */
   singleFlight?: SingleFlight;
+  /**
+   * The app, for re-renders no client waits for (stale pages, refresh invalidations). Absent:
+   * a stale page is re-rendered on the request's path instead of served.
+   */
+  render?: RequestListener;
+  /** A background re-render slower than this is abandoned and counted; the stale page stays. */
+  renderTimeoutMs?: number;
 }
+
+/** The User-Agent of background re-renders, for the route's logs. */
+export const REFRESH_USER_AGENT = 'ssr-page-cache-refresh';
 
 /** What the request log line says about the cache (read by pino-http's customProps). */
 export interface CacheLogFields {
@@ -74,9 +85,9 @@ function roundMs(ms: number): number {
 /** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
 function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
   const extra = [
-    'X-Cache', 'HIT',
+    'X-Cache', log.cache,
     'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
-    'Server-Timing', `cache;desc="HIT ${log.tier}";dur=${log.lookupMs}`,
+    'Server-Timing', `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}`,
   ];
   if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
   const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
@@ -104,6 +115,8 @@ export interface PageCache {
   middleware: RequestHandler;
   /** Answers a request from the cache before Express sees it; false when Express must render. */
   serveFromCache(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Re-renders a page in the background, once across instances; resolves when done or abandoned. */
+  refresh(page: ResolvedPage): Promise<void>;
 }
 
 /**
@@ -112,8 +125,11 @@ export interface PageCache {
  * fetch (let the route render) and store what it sent.
  */
 export function createPageCache(options: CacheMiddlewareOptions): PageCache {
-  const { tiers, policies, stats, logger, allAgents, maxEntryBytes, singleFlight } = options;
+  const { tiers, policies, stats, logger, allAgents, maxEntryBytes, singleFlight, render, renderTimeoutMs = 10_000 } = options;
   const decided = new WeakMap<IncomingMessage, Decision>();
+  /** Background re-renders: they skip the lookup and always render and store. */
+  const forced = new WeakSet<IncomingMessage>();
+  const refreshing = new Set<string>();
   const logHits = logger.isLevelEnabled('info');
 
   async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, captured: CapturedBody): Promise<CacheEntry | undefined> {
@@ -129,6 +145,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       status: res.statusCode,
       contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
       freshTtl: page.policy.ttlSeconds,
+      grace: page.policy.graceSeconds,
       etag: computeEtag(identity),
       encoding: STORED_ENCODING,
       body: await compressForStorage(identity),
@@ -149,6 +166,13 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     res.locals ??= Object.create(null) as Record<string, unknown>;
     res.locals.cache = log;
 
+    if (forced.has(req)) {
+      log.cache = 'MISS';
+      log.key = page.key;
+      stats.renders += 1;
+      return { kind: 'miss', page };
+    }
+
     if (!isCacheableRequest(req, allAgents)) {
       stats.bypasses += 1;
       res.setHeader('X-Cache', 'BYPASS');
@@ -163,12 +187,21 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     const hit = await tiers.get(page.key);
     log.lookupMs = roundMs(performance.now() - started);
 
-    if (hit) {
+    if (hit && !hit.stale) {
       stats.hits += 1;
       if (hit.tier === 'memory') stats.memoryHits += 1;
       log.cache = 'HIT';
       log.tier = hit.tier;
       deliverHit(req, res, tiers, page.key, hit.page, log);
+      return 'served';
+    }
+    // Stale within grace: the client gets it now, one re-render runs behind it.
+    if (hit && render) {
+      stats.staleServed += 1;
+      log.cache = 'STALE';
+      log.tier = hit.tier;
+      deliverHit(req, res, tiers, page.key, hit.page, log);
+      void refresh(page);
       return 'served';
     }
 
@@ -196,7 +229,44 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     return { kind: 'miss', page, done };
   }
 
+  async function refresh(page: ResolvedPage): Promise<void> {
+    if (!render || refreshing.has(page.key)) return;
+    refreshing.add(page.key);
+    try {
+      const release = singleFlight ? await singleFlight.tryLock(page.key) : () => undefined;
+      if (!release) return; // another instance is re-rendering it
+      stats.backgroundRefreshes += 1;
+      const started = performance.now();
+      const rendering = inject(
+        (req, res) => {
+          forced.add(req);
+          render(req, res);
+        },
+        { method: 'GET', url: page.url, headers: { 'user-agent': REFRESH_USER_AGENT, 'accept-encoding': 'identity' } },
+      ).finally(release);
+      const outcome = await Promise.race([
+        rendering.then((res) => res.statusCode, (error: unknown) => error),
+        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref()),
+      ]);
+      const durationMs = roundMs(performance.now() - started);
+      if (typeof outcome === 'number' && outcome < 500) {
+        logger.debug({ key: page.key, status: outcome, durationMs }, 'cache: background refresh done');
+        return;
+      }
+      // stale-if-error: the stale page stays and is served until a render succeeds or grace ends.
+      stats.renderErrors += 1;
+      logger.warn(
+        { key: page.key, durationMs, ...(typeof outcome === 'number' ? { status: outcome } : outcome === 'timeout' ? { timeoutMs: renderTimeoutMs } : { err: outcome }) },
+        'cache: background refresh failed, the stale page stays',
+      );
+    } finally {
+      refreshing.delete(page.key);
+    }
+  }
+
   return {
+    refresh,
+
     async serveFromCache(req, res) {
       const started = logHits ? performance.now() : 0;
       const decision = await lookup(req, res);

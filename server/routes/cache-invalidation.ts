@@ -1,7 +1,7 @@
 import express, { Router, type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { requireBearerToken } from '../middleware/require-bearer-token';
-import { CACHE_KEY_NAMESPACE, resolvePage } from '../utils/cache-key';
+import { CACHE_KEY_NAMESPACE, resolvePage, type ResolvedPage } from '../utils/cache-key';
 import { escapeGlob } from '../utils/cache-manager';
 import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
@@ -12,6 +12,7 @@ export const MAX_INVALIDATION_BODY = '64kb';
 const MAX_ITEMS = 1000;
 const MAX_ITEM_LENGTH = 2048;
 export const INVALIDATION_TYPES = ['listing'] as const;
+export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
 
 const item = z.string().min(1, 'must not be empty').max(MAX_ITEM_LENGTH, `must be at most ${MAX_ITEM_LENGTH} characters`);
 const list = (rule: z.ZodString) => z.array(rule).max(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`);
@@ -23,6 +24,7 @@ const invalidationSchema = z
     keys: list(item.startsWith(CACHE_KEY_NAMESPACE, `must start with "${CACHE_KEY_NAMESPACE}"`)).optional(),
     paths: list(item.startsWith('/', 'must start with "/"')).optional(),
     patterns: list(item.startsWith('/', 'must start with "/" (it matches the part of the key after "ssr:")')).optional(),
+    mode: z.enum(INVALIDATION_MODES, { message: `must be one of: ${INVALIDATION_MODES.join(', ')}` }).default('hard'),
   })
   .refine((body) => body.type === undefined || body.id !== undefined, { message: 'is required with "type"', path: ['id'] })
   .refine((body) => body.id === undefined || body.type !== undefined, { message: 'is required with "id"', path: ['type'] })
@@ -68,12 +70,21 @@ export function planInvalidation(request: InvalidationRequest, policies: PolicyT
   return plan;
 }
 
+/** The page behind a key, when the key spells its URL (a hashed, over-long key does not). */
+function pageForKey(key: string, policies: PolicyTable): ResolvedPage | undefined {
+  if (!key.startsWith(CACHE_KEY_NAMESPACE) || key.includes('#')) return undefined;
+  const page = resolvePage(key.slice(CACHE_KEY_NAMESPACE.length), policies);
+  return page?.key === key ? page : undefined;
+}
+
 export interface InvalidationRouteOptions {
   tiers: TierStack;
   policies: PolicyTable;
   stats: CacheStats;
   logger: Logger;
   token: string | undefined;
+  /** Re-renders a page in the background (mode "refresh"); absent: refresh acts as soft. */
+  refresh?: (page: ResolvedPage) => Promise<void>;
 }
 
 /** Body-parser and JSON errors become a JSON 4xx naming the problem, never an HTML 500. */
@@ -90,7 +101,7 @@ export const jsonErrors: ErrorRequestHandler = (error, _req, res, _next) => {
 
 /** POST /api/cache/invalidate: the CRM's way to make changed pages fresh at once. */
 export function createInvalidationRouter(options: InvalidationRouteOptions): Router {
-  const { tiers, policies, stats, logger, token } = options;
+  const { tiers, policies, stats, logger, token, refresh } = options;
   const router = Router();
 
   router.post(
@@ -121,12 +132,24 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): Rou
       }
 
       const started = performance.now();
+      const { mode } = parsed.data;
       const plan = planInvalidation(parsed.data, policies);
-      const { deleted, ok } = await tiers.invalidate({ keys: plan.keys, patterns: plan.patterns });
+      const { deleted, ok } = await tiers.invalidate({ keys: plan.keys, patterns: plan.patterns }, mode === 'hard' ? 'hard' : 'soft');
+      // refresh: the exact pages re-render now; pattern matches re-render on their next request.
+      const refreshing = mode === 'refresh' && refresh ? plan.keys.map((key) => pageForKey(key, policies)).filter((page) => page !== undefined) : [];
+      for (const page of refreshing) void refresh?.(page);
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       stats.invalidations += 1;
       stats.keysInvalidated += deleted;
-      const summary = { deleted, keys: plan.keys, patterns: plan.patterns, unmatchedPaths: plan.unmatchedPaths, durationMs };
+      const summary = {
+        mode,
+        [mode === 'hard' ? 'deleted' : 'markedStale']: deleted,
+        keys: plan.keys,
+        patterns: plan.patterns,
+        unmatchedPaths: plan.unmatchedPaths,
+        refreshing: refreshing.length,
+        durationMs,
+      };
       logger.info({ source: 'api', ...summary, ok }, 'cache invalidation');
       if (!ok) {
         // Stale pages may remain in Redis or on other instances: say so, so the caller retries.

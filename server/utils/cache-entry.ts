@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The stored entry: one Redis value = magic, format version, header length, JSON header, body.
- * The body stays raw bytes (never JSON-wrapped). New optional header fields keep version 1;
- * a change that old readers cannot ignore bumps ENTRY_FORMAT_VERSION, and old values become misses.
+ * The stored entry: one Redis value = magic, format version, invalidatedAt, header length,
+ * JSON header, body. The body stays raw bytes (never JSON-wrapped). invalidatedAt sits at a
+ * fixed offset so a soft invalidation marks an entry stale in place (SETRANGE), atomically and
+ * without reading it. New optional header fields keep the version; a change that old readers
+ * cannot ignore bumps ENTRY_FORMAT_VERSION, and old values become misses.
  */
-export const ENTRY_FORMAT_VERSION = 1;
+export const ENTRY_FORMAT_VERSION = 2;
 const MAGIC = Buffer.from('SSRC', 'latin1');
-const PREFIX_LENGTH = MAGIC.length + 1 + 4;
+/** Byte offset of invalidatedAt (float64, big-endian, epoch ms; 0 = never). */
+export const INVALIDATED_AT_OFFSET = MAGIC.length + 1;
+const HEADER_LENGTH_OFFSET = INVALIDATED_AT_OFFSET + 8;
+const PREFIX_LENGTH = HEADER_LENGTH_OFFSET + 4;
 
 export type BodyEncoding = 'identity' | 'gzip' | 'br';
 
@@ -24,10 +29,13 @@ export interface CacheEntry {
   /** Seconds after freshness during which the entry may still be served stale. */
   grace: number;
   tags: string[];
+  /** Epoch ms of a soft invalidation (the entry is stale from then on); 0 when none. */
+  invalidatedAt: number;
   body: Buffer;
 }
 
 export type EntryHeader = Omit<CacheEntry, 'body'>;
+type StoredHeader = Omit<EntryHeader, 'invalidatedAt'>;
 
 export function computeEtag(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
@@ -39,30 +47,39 @@ export function computeEtag(body: Buffer): string {
  */
 export function createEntry(
   fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
-    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags'>>,
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags' | 'invalidatedAt'>>,
 ): CacheEntry {
   return {
     encoding: 'identity',
     storedAt: Date.now(),
     grace: 0,
     tags: [],
+    invalidatedAt: 0,
     ...fields,
     etag: fields.etag ?? computeEtag(fields.body),
   };
 }
 
+/** The 8 bytes written at INVALIDATED_AT_OFFSET to mark an entry stale. */
+export function encodeInvalidatedAt(epochMs: number): Buffer {
+  const bytes = Buffer.allocUnsafe(8);
+  bytes.writeDoubleBE(epochMs);
+  return bytes;
+}
+
 export function encodeEntry(entry: CacheEntry): Buffer {
-  const { body, ...header } = entry;
+  const { body, invalidatedAt, ...header } = entry;
   // bodyLength lets a reader tell a whole value from a truncated one.
   const headerBytes = Buffer.from(JSON.stringify({ ...header, bodyLength: body.length }), 'utf8');
   const prefix = Buffer.allocUnsafe(PREFIX_LENGTH);
   MAGIC.copy(prefix, 0);
   prefix.writeUInt8(ENTRY_FORMAT_VERSION, MAGIC.length);
-  prefix.writeUInt32BE(headerBytes.length, MAGIC.length + 1);
+  prefix.writeDoubleBE(invalidatedAt, INVALIDATED_AT_OFFSET);
+  prefix.writeUInt32BE(headerBytes.length, HEADER_LENGTH_OFFSET);
   return Buffer.concat([prefix, headerBytes, body]);
 }
 
-function isEntryHeader(value: unknown): value is EntryHeader {
+function isStoredHeader(value: unknown): value is StoredHeader {
   if (typeof value !== 'object' || value === null) return false;
   const header = value as Record<string, unknown>;
   return (
@@ -83,7 +100,9 @@ export function decodeEntry(value: Buffer | null | undefined): CacheEntry | unde
   if (!value || value.length < PREFIX_LENGTH) return undefined;
   if (!value.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
   if (value.readUInt8(MAGIC.length) !== ENTRY_FORMAT_VERSION) return undefined;
-  const headerEnd = PREFIX_LENGTH + value.readUInt32BE(MAGIC.length + 1);
+  const invalidatedAt = value.readDoubleBE(INVALIDATED_AT_OFFSET);
+  if (!Number.isFinite(invalidatedAt) || invalidatedAt < 0) return undefined;
+  const headerEnd = PREFIX_LENGTH + value.readUInt32BE(HEADER_LENGTH_OFFSET);
   if (headerEnd > value.length) return undefined;
   let header: unknown;
   try {
@@ -91,13 +110,19 @@ export function decodeEntry(value: Buffer | null | undefined): CacheEntry | unde
   } catch {
     return undefined;
   }
-  if (!isEntryHeader(header)) return undefined;
-  const { bodyLength, ...fields } = header as EntryHeader & { bodyLength?: unknown };
+  if (!isStoredHeader(header)) return undefined;
+  const { bodyLength, ...fields } = header as StoredHeader & { bodyLength?: unknown };
   if (bodyLength !== value.length - headerEnd) return undefined;
-  return { ...fields, body: value.subarray(headerEnd) };
+  return { ...fields, invalidatedAt, body: value.subarray(headerEnd) };
 }
 
-/** Milliseconds of freshness left at `now` (negative once stale). */
+/** Milliseconds of freshness left at `now`; zero or less once stale (expired or soft-invalidated). */
 export function freshnessLeftMs(entry: EntryHeader, now = Date.now()): number {
+  if (entry.invalidatedAt > 0) return -1;
   return entry.storedAt + entry.freshTtl * 1000 - now;
+}
+
+/** Milliseconds the entry may still be served stale at `now` (its Redis key lives as long). */
+export function graceLeftMs(entry: EntryHeader, now = Date.now()): number {
+  return entry.storedAt + (entry.freshTtl + entry.grace) * 1000 - now;
 }

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config';
-import { decodeEntry, encodeEntry, type CacheEntry } from './cache-entry';
+import { decodeEntry, encodeEntry, encodeInvalidatedAt, INVALIDATED_AT_OFFSET, type CacheEntry } from './cache-entry';
 import { createLogger, type Logger } from './logger';
 import { createRedisClient, type Redis } from './redis-client';
 
@@ -23,6 +23,16 @@ export interface DeleteResult {
 }
 
 const GLOB_SPECIALS = /[*?[\]\\]/g;
+
+/** Marks entries stale in place (their invalidatedAt), only where they exist: never creates a key. */
+const MARK_STALE = `local marked = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[1])
+    marked = marked + 1
+  end
+end
+return marked`;
 
 /** Escapes Redis glob characters so a literal string only matches itself in SCAN MATCH. */
 export function escapeGlob(literal: string): string {
@@ -98,20 +108,7 @@ export class CacheManager {
   }
 
   async delete(keys: string | readonly string[]): Promise<DeleteResult> {
-    const list = typeof keys === 'string' ? [keys] : keys;
-    if (list.length === 0) return { deleted: 0, ok: true };
-    if (!this.isAvailable()) return { deleted: 0, ok: false };
-    let deleted = 0;
-    try {
-      for (let start = 0; start < list.length; start += this.batchSize) {
-        const batch = list.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key);
-        deleted += await this.redis.unlink(...batch);
-      }
-      return { deleted, ok: true };
-    } catch (error) {
-      this.logFailure('delete', error, list[0]);
-      return { deleted, ok: false };
-    }
+    return this.inBatches('delete', typeof keys === 'string' ? [keys] : keys, (batch) => this.redis.unlink(...batch));
   }
 
   /**
@@ -119,6 +116,38 @@ export class CacheManager {
    * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
    */
   async deletePattern(pattern: string): Promise<DeleteResult> {
+    return this.scanBatches('deletePattern', pattern, (batch) => this.redis.unlink(...batch));
+  }
+
+  /** Soft invalidation: the entries stay, marked stale, so the next request gets them at once and one re-render. */
+  async markStale(keys: readonly string[]): Promise<DeleteResult> {
+    const stamp = encodeInvalidatedAt(Date.now());
+    return this.inBatches('markStale', keys, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
+  }
+
+  async markStalePattern(pattern: string): Promise<DeleteResult> {
+    const stamp = encodeInvalidatedAt(Date.now());
+    return this.scanBatches('markStalePattern', pattern, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
+  }
+
+  /** Runs `apply` on the keys (prefixed) in batches; counts what it reports. */
+  private async inBatches(operation: string, keys: readonly string[], apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
+    if (keys.length === 0) return { deleted: 0, ok: true };
+    if (!this.isAvailable()) return { deleted: 0, ok: false };
+    let deleted = 0;
+    try {
+      for (let start = 0; start < keys.length; start += this.batchSize) {
+        deleted += await apply(keys.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key));
+      }
+      return { deleted, ok: true };
+    } catch (error) {
+      this.logFailure(operation, error, keys[0]);
+      return { deleted, ok: false };
+    }
+  }
+
+  /** SCAN for a pattern and run `apply` on each batch found, as the command-level names. */
+  private async scanBatches(operation: string, pattern: string, apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
     if (!this.isAvailable()) return { deleted: 0, ok: false };
     const match = escapeGlob(this.clientPrefix + this.keyPrefix) + pattern;
     let cursor = '0';
@@ -127,14 +156,12 @@ export class CacheManager {
       do {
         const [next, found] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize);
         cursor = next;
-        if (found.length > 0) {
-          // SCAN returns full names; UNLINK through ioredis would prefix them a second time.
-          deleted += await this.redis.unlink(...found.map((key) => key.slice(this.clientPrefix.length)));
-        }
+        // SCAN returns full names; commands through ioredis would prefix them a second time.
+        if (found.length > 0) deleted += await apply(found.map((key) => key.slice(this.clientPrefix.length)));
       } while (cursor !== '0');
       return { deleted, ok: true };
     } catch (error) {
-      this.logFailure('deletePattern', error, pattern);
+      this.logFailure(operation, error, pattern);
       return { deleted, ok: false };
     }
   }

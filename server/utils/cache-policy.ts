@@ -10,6 +10,8 @@ export interface CachePolicy {
   /** The Express route path (path-to-regexp syntax), e.g. `/listings/:id`. */
   path: string;
   ttlSeconds: number;
+  /** Seconds after ttlSeconds during which the page is served stale while one re-render runs. */
+  graceSeconds: number;
   query: Readonly<Record<string, QueryNormaliser>>;
 }
 

@@ -9,6 +9,12 @@ export interface CacheStats {
   renders: number;
   /** Requests that waited for another request's render instead of rendering. */
   coalescedWaits: number;
+  /** Stale pages served at once while one re-render ran (grace, soft invalidation). */
+  staleServed: number;
+  /** Re-renders run in the background (stale pages, refresh invalidations). */
+  backgroundRefreshes: number;
+  /** Background re-renders that threw, answered 5xx or passed SSR_RENDER_TIMEOUT_MS (the stale page stayed). */
+  renderErrors: number;
   /** Waits for another render that passed SSR_CACHE_LOCK_WAIT_MS, after which the request rendered itself. */
   lockWaitTimeouts: number;
   stores: number;
@@ -32,6 +38,9 @@ export function createCacheStats(): CacheStats {
     bypasses: 0,
     renders: 0,
     coalescedWaits: 0,
+    staleServed: 0,
+    backgroundRefreshes: 0,
+    renderErrors: 0,
     lockWaitTimeouts: 0,
     stores: 0,
     storeSkips: 0,

@@ -88,6 +88,15 @@ export class SingleFlight {
     };
   }
 
+  /** The cross-instance lock alone (for a background re-render): its release, or undefined when held elsewhere. */
+  async tryLock(key: string): Promise<(() => void) | undefined> {
+    const { lock } = this.options;
+    if (!lock) return () => undefined;
+    const token = randomBytes(16).toString('hex');
+    if (!(await lock.acquire(key, token))) return undefined;
+    return () => void lock.release(key, token);
+  }
+
   private startFlight(key: string): Flight {
     let resolve!: (entry: CacheEntry | undefined) => void;
     const promise = new Promise<CacheEntry | undefined>((settle) => {

@@ -1,4 +1,4 @@
-import { freshnessLeftMs, type BodyEncoding, type CacheEntry } from './cache-entry';
+import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from './cache-entry';
 import type { CacheManager, DeleteResult } from './cache-manager';
 import type { InvalidationBus, InvalidationMessage } from './invalidation-bus';
 import type { MemoryTier } from './memory-tier';
@@ -10,7 +10,12 @@ export type TierName = 'memory' | 'redis';
 export interface TierHit {
   page: PreparedPage;
   tier: TierName;
+  /** Past its fresh TTL (or soft-invalidated) but within grace: serve it and re-render. */
+  stale: boolean;
 }
+
+/** hard deletes; soft marks stale (served at once, re-rendered once). */
+export type InvalidationMode = 'hard' | 'soft';
 
 /** What happened to a page handed to the stack for storing. */
 export type StoreOutcome = 'stored' | 'memory-only' | 'over-budget' | 'not-stored';
@@ -36,13 +41,15 @@ export class TierStack {
 
   async get(key: string): Promise<TierHit | undefined> {
     const { memory, redis } = this.options;
+    // The memory tier holds fresh pages only; stale ones are read from Redis until re-rendered.
     const held = memory?.get(key);
-    if (held) return { page: held, tier: 'memory' };
+    if (held) return { page: held, tier: 'memory', stale: false };
     const entry = await redis.get(key);
-    if (!entry || freshnessLeftMs(entry) <= 0) return undefined;
+    if (!entry || graceLeftMs(entry) <= 0) return undefined;
     const page = new PreparedPage(entry);
-    memory?.set(key, page);
-    return { page, tier: 'redis' };
+    const stale = freshnessLeftMs(entry) <= 0;
+    if (!stale) memory?.set(key, page);
+    return { page, tier: 'redis', stale };
   }
 
   /** A page for an entry just stored: the in-process copy when there is one. */
@@ -67,11 +74,18 @@ export class TierStack {
     return (await redis.set(key, entry)) ? 'stored' : 'not-stored';
   }
 
-  /** Removes keys and key patterns from every tier and tells the other instances. */
-  async invalidate(message: InvalidationMessage): Promise<DeleteResult> {
+  /**
+   * Removes (hard) or marks stale (soft) keys and key patterns in Redis, drops the in-process
+   * copies, and tells the other instances to drop theirs.
+   */
+  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult> {
     const { redis, bus } = this.options;
     this.dropFromMemory(message);
-    const results = await Promise.all([redis.delete(message.keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]);
+    const results = await Promise.all(
+      mode === 'hard'
+        ? [redis.delete(message.keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
+        : [redis.markStale(message.keys), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
+    );
     const published = bus ? await bus.publish(message) : true;
     return {
       deleted: results.reduce((sum, result) => sum + result.deleted, 0),

@@ -22,7 +22,7 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
   const renders = new Map<string, number>();
   const count = (name: string) => renders.set(name, (renders.get(name) ?? 0) + 1);
   const routes = ['send', 'write-end', 'end-buffer', 'json', 'cookie', 'private', 'no-store', 'vary-cookie', 'too-large', 'error', 'redirect'];
-  const policies = createPolicyTable(routes.map((route) => ({ route, path: `/${route}`, ttlSeconds: 60, query: {} })));
+  const policies = createPolicyTable(routes.map((route) => ({ route, path: `/${route}`, ttlSeconds: 60, graceSeconds: 0, query: {} })));
   const app = express();
   app.use(botDetection);
   app.use(createCacheMiddleware({ tiers: new TierStack({ redis: cache }), policies, stats: createCacheStats(), logger: createLogger('silent'), allAgents: false, maxEntryBytes: MAX_ENTRY_BYTES }));
