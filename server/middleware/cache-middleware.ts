@@ -36,6 +36,10 @@ export interface CacheMiddlewareOptions {
   renderTimeoutMs?: number;
 }
 
+const RENDER_TIMEOUT_PAGE =
+  '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Please try again</title></head>' +
+  '<body><h1>This page took too long to load</h1><p>Please try again in a moment.</p></body></html>';
+
 /** The User-Agent of background re-renders, for the route's logs. */
 export const REFRESH_USER_AGENT = 'ssr-page-cache-refresh';
 
@@ -291,7 +295,9 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       }
       if (decision.kind === 'miss') {
         const { page, done } = decision;
-        captureResponseBody(res, maxEntryBytes, (captured) => {
+        let timer: NodeJS.Timeout | undefined;
+        const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
+          clearTimeout(timer);
           store(req, res, page, captured).then(
             (entry) => done?.(entry),
             (error: unknown) => {
@@ -300,6 +306,16 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
             },
           );
         });
+        // A client never waits on a render longer than SSR_RENDER_TIMEOUT_MS: it gets a 504, nothing is stored.
+        if (!forced.has(req)) {
+          timer = setTimeout(() => {
+            if (!capture.takeOver(504, RENDER_TIMEOUT_PAGE)) return;
+            stats.renderErrors += 1;
+            done?.(undefined);
+            logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 504');
+          }, renderTimeoutMs);
+          timer.unref();
+        }
       }
       next();
     },

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 /** A copy of what a route sent. */
 export interface CapturedBody {
@@ -19,12 +19,20 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   return undefined;
 }
 
+export interface ResponseCapture {
+  /**
+   * Answers in the route's place (a render that took too long) and ignores whatever the route
+   * sends later; false when the route has already started its response.
+   */
+  takeOver(status: number, html: string): boolean;
+}
+
 /**
  * Copies what a handler sends, however it sends it (`res.send`, `res.write` + `res.end`,
  * `res.end`), and hands the copy to `onEnd` once the response ends. The response itself is
  * never held back or cut.
  */
-export function captureResponseBody(res: Response, maxBytes: number, onEnd: (captured: CapturedBody) => void): void {
+export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd: (captured: CapturedBody) => void): ResponseCapture {
   const originalWrite = res.write;
   const originalEnd = res.end;
   let chunks: Buffer[] = [];
@@ -47,18 +55,38 @@ export function captureResponseBody(res: Response, maxBytes: number, onEnd: (cap
     chunks.push(buffer);
   }
 
-  res.write = function write(this: Response, ...args: Parameters<Response['write']>) {
+  res.write = function write(this: ServerResponse, ...args: Parameters<ServerResponse['write']>) {
     collect(args[0], args[1]);
     return originalWrite.apply(this, args);
-  } as Response['write'];
+  } as ServerResponse['write'];
 
-  res.end = function end(this: Response, ...args: unknown[]) {
+  res.end = function end(this: ServerResponse, ...args: unknown[]) {
     if (typeof args[0] !== 'function') collect(args[0], args[1]);
-    const result = (originalEnd as (...endArgs: unknown[]) => Response).apply(this, args);
+    const result = (originalEnd as (...endArgs: unknown[]) => ServerResponse).apply(this, args);
     if (!ended) {
       ended = true;
       onEnd({ body: overflowed ? undefined : Buffer.concat(chunks, size), encoding: encoding ?? 'identity' });
     }
     return result;
-  } as Response['end'];
+  } as ServerResponse['end'];
+
+  return {
+    takeOver(status, html) {
+      if (ended || res.headersSent || encoding !== undefined) return false;
+      ended = true;
+      const body = Buffer.from(html);
+      for (const name of res.getHeaderNames()) if (name !== 'x-cache' && name !== 'server-timing') res.removeHeader(name);
+      res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+      (originalEnd as (chunk: Buffer) => ServerResponse).call(res, body);
+      // The route may still answer: whatever it sends now goes nowhere, without errors.
+      const ignore = function (this: ServerResponse) {
+        return this;
+      };
+      res.setHeader = ignore as ServerResponse['setHeader'];
+      res.writeHead = ignore as ServerResponse['writeHead'];
+      res.write = (() => true) as ServerResponse['write'];
+      res.end = ignore as ServerResponse['end'];
+      return true;
+    },
+  };
 }

@@ -1,0 +1,219 @@
+import { brotliDecompressSync } from 'node:zlib';
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
+import { ListingSourceError, type ListingSource } from '../../server/listings/listing';
+import { decodeEntry, encodeEntry } from '../../server/utils/cache-entry';
+import type { Redis } from '../../server/utils/redis-client';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
+import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+
+type Behaviour = 'ok' | 'throw' | 'unavailable' | 'hang';
+
+/** Detail pages whose title carries the render number, so every render's page differs. */
+function versionedSource(delayMs: number) {
+  const base = createEmbeddedCatalog(50);
+  const state = { renders: 0, behaviour: 'ok' as Behaviour, gate: undefined as Promise<void> | undefined };
+  const source: ListingSource = {
+    ...base,
+    async getListing(id) {
+      state.renders += 1;
+      const version = state.renders;
+      if (state.behaviour === 'hang') return new Promise(() => undefined);
+      await state.gate;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (state.behaviour === 'throw') throw new Error('renderer bug');
+      if (state.behaviour === 'unavailable') throw new ListingSourceError('unavailable', 'CRM down');
+      const listing = await base.getListing(id);
+      return listing && { ...listing, title: `${listing.title} (version ${version})` };
+    },
+  };
+  return { source, state };
+}
+
+const versionOf = (html: string) => /\(version (\d+)\)/.exec(html)?.[1];
+
+describe('stale-while-revalidate and stale-if-error', () => {
+  const prefix = uniquePrefix('swr');
+  let redis: Redis;
+  let handle: AppHandle;
+  let state: ReturnType<typeof versionedSource>['state'];
+
+  const get = (path = '/listings/5') => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
+
+  /** Moves a stored page `ms` into the past (its key keeps its TTL) and drops in-process copies. */
+  async function age(key: string, ms: number): Promise<void> {
+    const full = `${prefix}${key}`;
+    const entry = decodeEntry(await redis.getBuffer(full));
+    if (!entry) throw new Error(`no entry at ${full}`);
+    await redis.set(full, encodeEntry({ ...entry, storedAt: entry.storedAt - ms }), 'KEEPTTL');
+    handle.tiers.memory?.clear();
+  }
+
+  async function start(env: Record<string, string> = {}, delayMs = 200): Promise<void> {
+    const built = versionedSource(delayMs);
+    state = built.state;
+    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, SSR_CACHE_TTL_DETAIL: '60', ...env }, { listings: built.source });
+    await redisReady(handle);
+  }
+
+  /** First render (version 1), stored, then made stale by age. */
+  async function cacheThenAge(): Promise<string> {
+    const first = await get();
+    expect(first.headers['x-cache']).toBe('MISS');
+    await waitForStored(handle, 'ssr:/listings/5');
+    await age('ssr:/listings/5', 61_000);
+    return first.text;
+  }
+
+  beforeAll(() => {
+    redis = inspectionClient();
+  });
+  afterEach(async () => {
+    await handle.close();
+    await removeKeys(redis, prefix);
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('serves a page past its TTL but in grace at once as STALE, re-renders it once behind, then serves the new page', async () => {
+    await start();
+    const old = await cacheThenAge();
+    // Re-renders wait for the gate, which opens only after the stale answers came: an answer
+    // that waited for the render would never come.
+    let open!: () => void;
+    state.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const stale = await Promise.all(Array.from({ length: 10 }, () => get()));
+    open();
+    for (const res of stale) {
+      expect(res.headers['x-cache']).toBe('STALE');
+      expect(res.text).toBe(old);
+    }
+    const fresh = await waitFor(async () => {
+      const res = await get();
+      return res.headers['x-cache'] === 'HIT' ? res : undefined;
+    }, 3000);
+    expect(versionOf(fresh.text)).toBe('2');
+    expect(state.renders).toBe(2);
+    expect(handle.stats).toMatchObject({ backgroundRefreshes: 1, renderErrors: 0 });
+    expect(handle.stats.staleServed).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each([
+    ['throws', 'throw'],
+    ['answers 502', 'unavailable'],
+    ['passes SSR_RENDER_TIMEOUT_MS', 'hang'],
+  ] as const)('keeps serving the stale page when the re-render %s', async (_name, behaviour) => {
+    await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 20);
+    const old = await cacheThenAge();
+    state.behaviour = behaviour;
+    expect((await get()).headers['x-cache']).toBe('STALE');
+    await waitFor(async () => (handle.stats.renderErrors === 1 ? true : undefined), 3000);
+    const after = await get();
+    expect(after.headers['x-cache']).toBe('STALE');
+    expect(after.status).toBe(200);
+    expect(after.text).toBe(old);
+    expect(versionOf(decodedBody(await redis.getBuffer(`${prefix}ssr:/listings/5`)))).toBe('1');
+  });
+
+  it.each([
+    ['throws', 'throw', 500],
+    ['answers 502', 'unavailable', 502],
+  ] as const)('serves the error page and stores nothing when a render %s with no stale page', async (_name, behaviour, status) => {
+    await start({}, 5);
+    state.behaviour = behaviour;
+    expect((await get()).status).toBe(status);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await redis.exists(`${prefix}ssr:/listings/5`)).toBe(0);
+    expect((await get()).headers['x-cache']).toBe('MISS');
+  });
+
+  it('answers 504 at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
+    await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 5);
+    state.behaviour = 'hang';
+    const started = Date.now();
+    const res = await get();
+    expect(res.status).toBe(504);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(1300);
+    expect(await redis.exists(`${prefix}ssr:/listings/5`)).toBe(0);
+    expect(handle.stats.renderErrors).toBe(1);
+  });
+});
+
+describe('invalidation modes', () => {
+  const prefix = uniquePrefix('modes');
+  let redis: Redis;
+  let handle: AppHandle;
+  let state: ReturnType<typeof versionedSource>['state'];
+  const get = () => request(handle.handler).get('/listings/6').set('User-Agent', GOOGLEBOT);
+  const invalidate = (mode: string) =>
+    request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send({ type: 'listing', id: '6', mode });
+
+  beforeEach(async () => {
+    redis = inspectionClient();
+    const built = versionedSource(100);
+    state = built.state;
+    handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix }, { listings: built.source });
+    await redisReady(handle);
+    await get();
+    await waitForStored(handle, 'ssr:/listings/6');
+    expect(state.renders).toBe(1);
+  });
+  afterEach(async () => {
+    await handle.close();
+    await removeKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('hard: deletes; the next request renders on its path', async () => {
+    expect((await invalidate('hard')).body).toMatchObject({ mode: 'hard', deleted: 1 });
+    const next = await get();
+    expect(next.headers['x-cache']).toBe('MISS');
+    expect(versionOf(next.text)).toBe('2');
+    expect(state.renders).toBe(2);
+  });
+
+  it('soft: marks stale; the next request gets the old page at once and one re-render runs', async () => {
+    expect((await invalidate('soft')).body).toMatchObject({ mode: 'soft', markedStale: 1 });
+    expect(state.renders).toBe(1);
+    const next = await get();
+    expect(next.headers['x-cache']).toBe('STALE');
+    expect(versionOf(next.text)).toBe('1');
+    const fresh = await waitFor(async () => {
+      const res = await get();
+      return res.headers['x-cache'] === 'HIT' ? res : undefined;
+    }, 3000);
+    expect(versionOf(fresh.text)).toBe('2');
+    expect(state.renders).toBe(2);
+  });
+
+  it('refresh: re-renders now, so the next request is a HIT on the new page', async () => {
+    expect((await invalidate('refresh')).body).toMatchObject({ mode: 'refresh', refreshing: 3 });
+    await waitFor(async () => (versionOf(decodedBody(await redis.getBuffer(`${prefix}ssr:/listings/6`))) === '2' ? true : undefined), 3000);
+    const next = await get();
+    expect(next.headers['x-cache']).toBe('HIT');
+    expect(versionOf(next.text)).toBe('2');
+    expect(state.renders).toBe(2);
+  });
+
+  it('rejects an unknown mode naming the accepted ones', async () => {
+    const res = await invalidate('gentle');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('mode: must be one of: hard, soft, refresh');
+  });
+});
+
+/** The HTML of a stored entry. */
+function decodedBody(value: Buffer | null): string {
+  const entry = decodeEntry(value);
+  return entry ? brotliDecompressSync(entry.body).toString() : '';
+}
