@@ -157,6 +157,70 @@ async function runScenario(scenario: Scenario, redis: Redis): Promise<ScenarioRe
   }
 }
 
+interface ColdBurstResult {
+  instances: number;
+  keys: number;
+  requestsPerKey: number;
+  renders: number;
+  rendersPerKey: number;
+  non200: number;
+  coalesced: number;
+  followerLatencyMs: { p50: number; p99: number; max: number };
+  leaderLatencyMs: { p50: number; p99: number };
+}
+
+const COLD_KEYS = Number(process.env.BENCH_COLD_KEYS ?? 20);
+const COLD_REQUESTS_PER_KEY = Number(process.env.BENCH_COLD_REQUESTS ?? 50);
+
+function percentileOf(values: number[], fraction: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return round(sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] as number);
+}
+
+/**
+ * Cold burst: two instances on one Redis, every request for one of M cold pages at once.
+ * One render per page cluster-wide means renders / M = 1.0.
+ */
+async function runColdBurst(redis: Redis): Promise<ColdBurstResult> {
+  const keyPrefix = `bench:${RUN_ID}:cold-burst:`;
+  const scenario: Scenario = { name: 'cold-burst', description: '', script: 'ours.ts' };
+  const ports = [await freePort(), await freePort()];
+  const children = await Promise.all(ports.map((port) => startServer(scenario, port, keyPrefix)));
+  try {
+    const requests = Array.from({ length: COLD_KEYS * COLD_REQUESTS_PER_KEY }, (_, index) => {
+      const port = ports[index % ports.length];
+      const id = 101 + (index % COLD_KEYS);
+      return async () => {
+        const started = performance.now();
+        const res = await fetch(`http://127.0.0.1:${port}/listings/${id}`, { headers: { 'user-agent': GOOGLEBOT, 'accept-encoding': BOT_ENCODINGS } });
+        await res.arrayBuffer();
+        return { status: res.status, cache: res.headers.get('x-cache'), ms: performance.now() - started };
+      };
+    });
+    const results = await Promise.all(requests.map((send) => send()));
+    const renders = (
+      await Promise.all(ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { cache: { renders: number } }).cache.renders))
+    ).reduce((sum, count) => sum + count, 0);
+    const followers = results.filter((result) => result.cache === 'HIT').map((result) => result.ms);
+    const leaders = results.filter((result) => result.cache === 'MISS').map((result) => result.ms);
+    return {
+      instances: ports.length,
+      keys: COLD_KEYS,
+      requestsPerKey: COLD_REQUESTS_PER_KEY,
+      renders,
+      rendersPerKey: round(renders / COLD_KEYS, 2),
+      non200: results.filter((result) => result.status !== 200).length,
+      coalesced: followers.length,
+      followerLatencyMs: { p50: percentileOf(followers, 0.5), p99: percentileOf(followers, 0.99), max: percentileOf(followers, 1) },
+      leaderLatencyMs: { p50: percentileOf(leaders, 0.5), p99: percentileOf(leaders, 0.99) },
+    };
+  } finally {
+    await Promise.all(children.map(stopServer));
+    await removeKeys(redis, keyPrefix);
+  }
+}
+
 function ratio(value: number, base: number | undefined): number | undefined {
   return base ? round(value / base, 2) : undefined;
 }
@@ -183,6 +247,18 @@ function markdown(report: Report): string {
     '| --- | ---: | ---: | ---: |',
     ...report.memory.map((m) => `| ${m.name} | ${m.keys} | ${m.bytesPerPage} | ${m.percentOfHtml}% |`),
     '',
+    ...(report.coldBurst
+      ? [
+          '## Cold burst: one render per page across instances',
+          '',
+          `${report.coldBurst.instances} instances on one Redis; ${report.coldBurst.keys} cold pages, ${report.coldBurst.requestsPerKey} concurrent requests each, all at once, spread over both instances.`,
+          '',
+          '| renders | renders per page | non-200 | coalesced (served without rendering) | follower p50 / p99 / max ms | leader p50 / p99 ms |',
+          '| ---: | ---: | ---: | ---: | --- | --- |',
+          `| ${report.coldBurst.renders} | ${report.coldBurst.rendersPerKey} | ${report.coldBurst.non200} | ${report.coldBurst.coalesced} | ${report.coldBurst.followerLatencyMs.p50} / ${report.coldBurst.followerLatencyMs.p99} / ${report.coldBurst.followerLatencyMs.max} | ${report.coldBurst.leaderLatencyMs.p50} / ${report.coldBurst.leaderLatencyMs.p99} |`,
+          '',
+        ]
+      : []),
     '## Targets',
     '',
     ...report.targets.map((t) => `- ${t.met ? 'met' : 'NOT met'}: ${t.target} (measured ${t.measured})`),
@@ -198,6 +274,7 @@ interface Report {
   pageBytes: number;
   scenarios: (ScenarioResult & { vsExpress?: number; vsCeiling?: number })[];
   memory: { name: string; keys: number; bytesPerPage: number; percentOfHtml: number }[];
+  coldBurst?: ColdBurstResult;
   targets: { target: string; measured: string; met: boolean }[];
 }
 
@@ -213,6 +290,12 @@ async function main(): Promise<void> {
     const result = await runScenario(scenario, redis);
     results.push(result);
     process.stdout.write(`${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms\n`);
+  }
+  let coldBurst: ColdBurstResult | undefined;
+  if (only.length === 0 || only.includes('cold-burst')) {
+    process.stdout.write('cold-burst... ');
+    coldBurst = await runColdBurst(redis);
+    process.stdout.write(`${coldBurst.rendersPerKey} renders per page, follower p99 ${coldBurst.followerLatencyMs.p99} ms\n`);
   }
   redis.disconnect();
 
@@ -251,6 +334,7 @@ async function main(): Promise<void> {
     const p99 = byName.get(name)?.latencyMs.p99;
     addTarget(`${name} p99 < 5 ms at ${CONNECTIONS} connections`, p99, 5, true);
   }
+  if (coldBurst) addTarget('cold burst on two instances: renders per page = 1.0', coldBurst.rendersPerKey, 1, true);
   const ours = memory.find((m) => m.name === 'hit-redis');
   if (ours) addTarget('Redis bytes per cached page <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);
 
@@ -268,6 +352,7 @@ async function main(): Promise<void> {
     pageBytes,
     scenarios,
     memory,
+    coldBurst,
     targets,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
