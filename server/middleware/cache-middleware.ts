@@ -201,6 +201,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     }
     // Stale within grace: the client gets it now, one re-render runs behind it.
     if (hit && render) {
+      stats.hits += 1;
       stats.staleServed += 1;
       log.cache = 'STALE';
       log.tier = hit.tier;
@@ -253,8 +254,14 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref()),
       ]);
       const durationMs = roundMs(performance.now() - started);
-      if (typeof outcome === 'number' && outcome < 500) {
+      if (typeof outcome === 'number' && outcome < 400) {
         logger.debug({ key: page.key, status: outcome, durationMs }, 'cache: background refresh done');
+        return;
+      }
+      if (typeof outcome === 'number' && outcome < 500) {
+        // The page is gone (a deleted listing): its stale copy must not outlive it.
+        await tiers.invalidate({ keys: [page.key], patterns: [] });
+        logger.info({ key: page.key, status: outcome, durationMs }, 'cache: page gone on re-render, stale copy removed');
         return;
       }
       // stale-if-error: the stale page stays and is served until a render succeeds or grace ends.

@@ -1,5 +1,6 @@
 /** Counters since the process started; the /health endpoint reports them. */
 export interface CacheStats {
+  /** Answers from the cache without a render on the request's path: fresh, stale and coalesced. */
   hits: number;
   /** Of the hits, those served from the in-process tier without a Redis round trip. */
   memoryHits: number;

@@ -8,7 +8,7 @@ import type { Redis } from '../../server/utils/redis-client';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 
-type Behaviour = 'ok' | 'throw' | 'unavailable' | 'hang';
+type Behaviour = 'ok' | 'throw' | 'unavailable' | 'hang' | 'gone';
 
 /** Detail pages whose title carries the render number, so every render's page differs. */
 function versionedSource(delayMs: number) {
@@ -24,11 +24,20 @@ function versionedSource(delayMs: number) {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (state.behaviour === 'throw') throw new Error('renderer bug');
       if (state.behaviour === 'unavailable') throw new ListingSourceError('unavailable', 'CRM down');
+      if (state.behaviour === 'gone') return undefined;
       const listing = await base.getListing(id);
       return listing && { ...listing, title: `${listing.title} (version ${version})` };
     },
   };
   return { source, state };
+}
+
+/** Requests until the background re-render has landed and the answer is a HIT. */
+function untilHit(get: () => request.Test): Promise<request.Response> {
+  return waitFor(async () => {
+    const res = await get();
+    return res.headers['x-cache'] === 'HIT' ? res : undefined;
+  }, 3000);
 }
 
 const versionOf = (html: string) => /\(version (\d+)\)/.exec(html)?.[1];
@@ -92,10 +101,7 @@ describe('stale-while-revalidate and stale-if-error', () => {
       expect(res.headers['x-cache']).toBe('STALE');
       expect(res.text).toBe(old);
     }
-    const fresh = await waitFor(async () => {
-      const res = await get();
-      return res.headers['x-cache'] === 'HIT' ? res : undefined;
-    }, 3000);
+    const fresh = await untilHit(get);
     expect(versionOf(fresh.text)).toBe('2');
     expect(state.renders).toBe(2);
     expect(handle.stats).toMatchObject({ backgroundRefreshes: 1, renderErrors: 0 });
@@ -129,6 +135,17 @@ describe('stale-while-revalidate and stale-if-error', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await redis.exists(`${prefix}ssr:/listings/5`)).toBe(0);
     expect((await get()).headers['x-cache']).toBe('MISS');
+  });
+
+  it('drops the stale page when the re-render finds the page gone (404)', async () => {
+    await start({}, 5);
+    await cacheThenAge();
+    state.behaviour = 'gone';
+    expect((await get()).headers['x-cache']).toBe('STALE');
+    await waitFor(async () => ((await redis.exists(`${prefix}ssr:/listings/5`)) === 0 ? true : undefined), 3000);
+    const next = await get();
+    expect(next.status).toBe(404);
+    expect(next.headers['x-cache']).toBe('MISS');
   });
 
   it('answers 504 at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
@@ -188,10 +205,7 @@ describe('invalidation modes', () => {
     const next = await get();
     expect(next.headers['x-cache']).toBe('STALE');
     expect(versionOf(next.text)).toBe('1');
-    const fresh = await waitFor(async () => {
-      const res = await get();
-      return res.headers['x-cache'] === 'HIT' ? res : undefined;
-    }, 3000);
+    const fresh = await untilHit(get);
     expect(versionOf(fresh.text)).toBe('2');
     expect(state.renders).toBe(2);
   });
