@@ -3,6 +3,7 @@ import type { RequestHandler, Response } from 'express';
 import inject from 'light-my-request';
 import { computeEtag, createEntry } from '../utils/cache-entry';
 import { resolvePage, type ResolvedPage } from '../utils/cache-key';
+import { responseTags } from '../utils/cache-tags';
 import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING } from '../utils/content-encoding';
 import type { PolicyTable } from '../utils/cache-policy';
 import type { CacheStats } from '../utils/cache-stats';
@@ -150,6 +151,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
       freshTtl: page.policy.ttlSeconds,
       grace: page.policy.graceSeconds,
+      tags: responseTags(res),
       etag: computeEtag(identity),
       encoding: STORED_ENCODING,
       body: await compressForStorage(identity),

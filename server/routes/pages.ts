@@ -1,11 +1,12 @@
 import { Router, type Response } from 'express';
-import { LISTING_SORTS, type ListingSort, type ListingSource } from '../listings/listing';
+import { LISTING_SORTS, type Listing, type ListingSort, type ListingSource } from '../listings/listing';
 import { browsePage } from '../ssr/browse-page';
 import { errorPage } from '../ssr/error-page';
 import { homePage } from '../ssr/home-page';
 import { listingPage } from '../ssr/listing-page';
 import { renderPage, type RenderedPage } from '../ssr/render-page';
 import { queryNormalisers } from '../utils/cache-policy';
+import { cacheTags, tagResponse } from '../utils/cache-tags';
 
 export const BROWSE_PAGE_SIZE = 24;
 export const FEATURED_COUNT = 12;
@@ -62,8 +63,12 @@ export function sendPage(res: Response, page: RenderedPage): void {
 export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Router {
   const router = Router();
 
+  const listingTags = (shown: Listing[]) => shown.map((listing) => cacheTags.listing(listing.id));
+
   router.get('/', async (_req, res) => {
-    sendPage(res, homePage(publicUrl, await listings.listFeatured(FEATURED_COUNT)));
+    const featured = await listings.listFeatured(FEATURED_COUNT);
+    tagResponse(res, [cacheTags.home, ...listingTags(featured)]);
+    sendPage(res, homePage(publicUrl, featured));
   });
 
   router.get('/listings', async (req, res) => {
@@ -73,6 +78,7 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     // An empty list (unknown city, page past the end) is a 404, not a soft-404: it is never stored.
     if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
     const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
+    tagResponse(res, [cacheTags.lists, ...listingTags(items)]);
     sendPage(
       res,
       browsePage(publicUrl, {
@@ -91,6 +97,8 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     if (!listing) return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
     const nearby = await listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city: listing.city.toLowerCase() });
     const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
+    // The "more homes in {city}" section changes when that city's newest listings do.
+    tagResponse(res, [cacheTags.listing(listing.id), cacheTags.city(listing.city), ...listingTags(similar)]);
     sendPage(res, listingPage(publicUrl, listing, similar));
   });
 

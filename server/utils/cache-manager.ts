@@ -24,6 +24,33 @@ export interface DeleteResult {
 
 const GLOB_SPECIALS = /[*?[\]\\]/g;
 
+/**
+ * Stores an entry and records it in the index of each of its tags, in one step. A tag set
+ * lives as long as its longest-lived page (its expiry only ever moves later), and two random
+ * members are checked on each write, dead ones removed, so a set converges on live pages.
+ * KEYS: entry key, then tag sets. ARGV: value, ttl ms, the entry's member name, the key prefix.
+ */
+const SET_WITH_TAGS = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
+    if redis.call('EXISTS', ARGV[4] .. member) == 0 then redis.call('SREM', KEYS[i], member) end
+  end
+end
+return 1`;
+
+/** Removes members whose pages are gone from a tag set; returns how many it removed. */
+const PRUNE_TAG = `local removed = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. member) == 0 then
+    redis.call('SREM', KEYS[1], member)
+    removed = removed + 1
+  end
+end
+return removed`;
+
 /** Marks entries stale in place (their invalidatedAt), only where they exist: never creates a key. */
 const MARK_STALE = `local marked = 0
 for _, key in ipairs(KEYS) do
@@ -93,12 +120,20 @@ export class CacheManager {
     return entry;
   }
 
-  /** Stores an entry for `ttlSeconds` (default: the entry's fresh TTL plus grace). Never without a TTL. */
+  /**
+   * Stores an entry for `ttlSeconds` (default: the entry's fresh TTL plus grace), never without
+   * a TTL, and indexes it under each of its tags.
+   */
   async set(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
     const ttl = ttlSeconds ?? (entry.freshTtl + entry.grace || this.defaultTtlSeconds);
     if (!(ttl > 0) || !this.isAvailable()) return false;
+    const ttlMs = Math.ceil(ttl * 1000);
     try {
-      await this.redis.set(this.keyPrefix + key, encodeEntry(entry), 'PX', Math.ceil(ttl * 1000));
+      if (entry.tags.length === 0) await this.redis.set(this.keyPrefix + key, encodeEntry(entry), 'PX', ttlMs);
+      else {
+        const tagKeys = entry.tags.map((tag) => this.tagKey(tag));
+        await this.redis.eval(SET_WITH_TAGS, 1 + tagKeys.length, this.keyPrefix + key, ...tagKeys, encodeEntry(entry), ttlMs, key, this.clientPrefix + this.keyPrefix);
+      }
       this.lastCommandOk = true;
       return true;
     } catch (error) {
@@ -128,6 +163,53 @@ export class CacheManager {
   async markStalePattern(pattern: string): Promise<DeleteResult> {
     const stamp = encodeInvalidatedAt(Date.now());
     return this.scanBatches('markStalePattern', pattern, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
+  }
+
+  /** The keys of the pages indexed under any of the tags; undefined when Redis fails. */
+  async keysForTags(tags: readonly string[]): Promise<string[] | undefined> {
+    if (tags.length === 0) return [];
+    if (!this.isAvailable()) return undefined;
+    try {
+      const pipeline = this.redis.pipeline();
+      for (const tag of tags) pipeline.smembers(this.tagKey(tag));
+      const replies = (await pipeline.exec()) ?? [];
+      const keys = new Set<string>();
+      for (const [error, members] of replies) {
+        if (error) throw error;
+        for (const member of members as string[]) keys.add(member);
+      }
+      return [...keys];
+    } catch (error) {
+      this.logFailure('keysForTags', error, tags[0]);
+      return undefined;
+    }
+  }
+
+  /** Takes deleted pages out of the tags' indexes (only those: pages stored meanwhile stay indexed). */
+  async untag(tags: readonly string[], keys: readonly string[]): Promise<void> {
+    if (tags.length === 0 || keys.length === 0 || !this.isAvailable()) return;
+    try {
+      const pipeline = this.redis.pipeline();
+      for (const tag of tags) pipeline.srem(this.tagKey(tag), ...keys);
+      await pipeline.exec();
+    } catch (error) {
+      this.logFailure('untag', error, tags[0]);
+    }
+  }
+
+  /** Removes members whose pages no longer exist from every tag index; returns how many. */
+  async pruneTagIndex(): Promise<number> {
+    const prefix = this.clientPrefix + this.keyPrefix;
+    const result = await this.scanBatches('pruneTagIndex', 'ssr-tag:*', async (batch) => {
+      let removed = 0;
+      for (const tagKey of batch) removed += (await this.redis.eval(PRUNE_TAG, 1, tagKey, prefix)) as number;
+      return removed;
+    });
+    return result.deleted;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.keyPrefix}ssr-tag:${tag}`;
   }
 
   /** Runs `apply` on the keys (prefixed) in batches; counts what it reports. */

@@ -6,6 +6,8 @@ import type { Redis } from './redis-client';
 export interface InvalidationMessage {
   keys: string[];
   patterns: string[];
+  /** Pages carrying these tags go too (an instance may hold some Redis no longer indexes). */
+  tags?: string[];
 }
 
 interface Envelope extends InvalidationMessage {
@@ -33,6 +35,7 @@ function parseEnvelope(raw: string): Envelope | undefined {
       origin: value.origin,
       keys: value.keys.filter((key): key is string => typeof key === 'string'),
       patterns: value.patterns.filter((pattern): pattern is string => typeof pattern === 'string'),
+      tags: Array.isArray(value.tags) ? value.tags.filter((tag): tag is string => typeof tag === 'string') : [],
     };
   } catch {
     return undefined;

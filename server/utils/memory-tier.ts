@@ -31,13 +31,24 @@ export function globToRegExp(glob: string): RegExp {
  */
 export class MemoryTier {
   private readonly lru: LRUCache<string, PreparedPage>;
+  /** tag -> keys held here, kept in step with the LRU (sets, deletes, evictions, expiries). */
+  private readonly keysByTag = new Map<string, Set<string>>();
 
   constructor(maxBytes: number) {
     this.lru = new LRUCache<string, PreparedPage>({
       maxSize: maxBytes,
       sizeCalculation: (page) => page.byteSize,
       ttlAutopurge: false,
+      dispose: (page, key) => this.unindex(key, page),
     });
+  }
+
+  private unindex(key: string, page: PreparedPage): void {
+    for (const tag of page.entry.tags) {
+      const keys = this.keysByTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByTag.delete(tag);
+    }
   }
 
   get(key: string): PreparedPage | undefined {
@@ -52,6 +63,19 @@ export class MemoryTier {
       return;
     }
     this.lru.set(key, page, { ttl });
+    if (this.lru.get(key) !== page) return;
+    for (const tag of page.entry.tags) {
+      let keys = this.keysByTag.get(tag);
+      if (!keys) this.keysByTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  /** Drops every page carrying any of the tags; costs as many pages as carry them. */
+  deleteTags(tags: readonly string[]): number {
+    const keys = new Set<string>();
+    for (const tag of tags) for (const key of this.keysByTag.get(tag) ?? []) keys.add(key);
+    return this.delete([...keys]);
   }
 
   delete(keys: readonly string[]): number {

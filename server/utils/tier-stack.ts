@@ -75,29 +75,36 @@ export class TierStack {
   }
 
   /**
-   * Removes (hard) or marks stale (soft) keys and key patterns in Redis, drops the in-process
-   * copies, and tells the other instances to drop theirs.
+   * Removes (hard) or marks stale (soft) keys, key patterns and tagged pages in Redis, drops the
+   * in-process copies, and tells the other instances to drop theirs. A tag costs as many pages
+   * as carry it: its index is read, never the keyspace.
    */
-  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult> {
+  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[] }> {
     const { redis, bus } = this.options;
-    this.dropFromMemory(message);
+    const tags = message.tags ?? [];
+    const tagged = await redis.keysForTags(tags);
+    const keys = [...new Set([...message.keys, ...(tagged ?? [])])];
+    this.dropFromMemory({ ...message, keys });
     const results = await Promise.all(
       mode === 'hard'
-        ? [redis.delete(message.keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
-        : [redis.markStale(message.keys), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
+        ? [redis.delete(keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
+        : [redis.markStale(keys), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
     );
-    const published = bus ? await bus.publish(message) : true;
+    if (mode === 'hard' && tagged) await redis.untag(tags, tagged);
+    const published = bus ? await bus.publish({ ...message, keys, tags }) : true;
     return {
       deleted: results.reduce((sum, result) => sum + result.deleted, 0),
-      ok: published && results.every((result) => result.ok),
+      ok: tagged !== undefined && published && results.every((result) => result.ok),
+      keys,
     };
   }
 
-  /** Applies another instance's invalidation to this one's memory tier. */
-  dropFromMemory({ keys, patterns }: InvalidationMessage): void {
+  /** Applies an invalidation to this instance's memory tier (also for another instance's). */
+  dropFromMemory({ keys, patterns, tags }: InvalidationMessage): void {
     const { memory } = this.options;
     if (!memory) return;
     memory.delete(keys);
     for (const pattern of patterns) memory.deletePattern(pattern);
+    if (tags) memory.deleteTags(tags);
   }
 }

@@ -67,7 +67,7 @@ describe.each([
       expect(res.headers['x-cache']).toBe('HIT');
       expect(res.text).toBe(first.text);
     }
-    const keys = await listKeys(redis, prefix);
+    const keys = await listKeys(redis, `${prefix}ssr:`);
     expect(keys).toEqual([`${prefix}ssr:/listings?page=2&sort=price_asc`]);
   });
 
@@ -137,7 +137,7 @@ describe.each([
     expect((await botGet(handle, '/listings?page=999')).status).toBe(404);
     expect((await botGet(handle, '/no-such-page')).status).toBe(404);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await listKeys(redis, prefix)).toEqual([]);
+    expect(await listKeys(redis, `${prefix}ssr:`)).toEqual([]);
   });
 
   it('counts hits and misses in /health', async () => {
@@ -172,7 +172,7 @@ describe.each([
     }
     await waitForStored(handle, 'ssr:/listings');
     await waitForStored(handle, 'ssr:/listings?page=1');
-    expect(await listKeys(redis, prefix)).toEqual([`${prefix}ssr:/listings`, `${prefix}ssr:/listings?page=1`]);
+    expect(await listKeys(redis, `${prefix}ssr:`)).toEqual([`${prefix}ssr:/listings`, `${prefix}ssr:/listings?page=1`]);
   });
 
   it('reads a garbage value at a key as a miss and overwrites it with the next render', async () => {

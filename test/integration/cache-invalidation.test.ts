@@ -26,7 +26,7 @@ describe('POST /api/cache/invalidate', () => {
     for (const path of paths) await request(handle.app).get(path).set('User-Agent', GOOGLEBOT).expect(200);
     for (const key of keys) await waitForStored(handle, key);
   }
-  const storedKeys = async () => (await listKeys(redis, prefix)).map((key) => key.slice(prefix.length));
+  const storedKeys = async () => (await listKeys(redis, `${prefix}ssr:`)).map((key) => key.slice(prefix.length));
 
   it('removes a listing\'s page, the homepage and every browse page, and nothing else', async () => {
     await cachePages(
