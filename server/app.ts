@@ -146,10 +146,17 @@ export function createApp(deps: AppDeps): AppHandle {
   app.use(
     createInvalidationRouter({
       tiers,
+      cache,
       policies,
       stats,
       logger,
       token: config.cache.invalidationToken,
+      twenty: {
+        secret: config.cache.twentyWebhookSecret,
+        toleranceMs: config.cache.twentyWebhookToleranceMs,
+        mode: config.cache.twentyWebhookMode,
+        listingObject: config.listings.kind === 'twenty' ? config.listings.objectNamePlural.replace(/s$/, '') : 'listing',
+      },
       refresh: pageCache ? (page) => pageCache.refresh(page) : undefined,
     }),
   );

@@ -4,6 +4,40 @@ import { queryNormalisers, type CachePolicy } from './utils/cache-policy';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
 export const CACHED_ROUTES = ['home', 'browse', 'detail'] as const;
+export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
+export type InvalidationModeName = (typeof INVALIDATION_MODES)[number];
+
+/**
+ * What an update of each listing field changes, and so what it invalidates:
+ * - display: only how the listing looks -> the pages showing it (`listing:{id}`);
+ * - order: where it sorts (price) or whether it is featured -> those pages, every browse page
+ *   and the homepage;
+ * - membership: which lists hold it (city, status, creation time) -> all of the above and the
+ *   "more homes in {city}" sections of its city.
+ * A field not in the table counts as membership: the broadest, never too little.
+ * Creation, deletion and restore are membership changes.
+ */
+export const LISTING_FIELD_EFFECTS: Readonly<Record<string, 'display' | 'order' | 'membership'>> = {
+  name: 'display',
+  title: 'display',
+  description: 'display',
+  photos: 'display',
+  features: 'display',
+  bedrooms: 'display',
+  bathrooms: 'display',
+  areaSqm: 'display',
+  address: 'display',
+  propertyType: 'display',
+  updatedAt: 'display',
+  updatedBy: 'display',
+  position: 'display',
+  price: 'order',
+  featured: 'order',
+  city: 'membership',
+  status: 'membership',
+  createdAt: 'membership',
+  deletedAt: 'membership',
+};
 export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 
 /** Default fresh TTL of each page route, in seconds, before env overrides. */
@@ -81,6 +115,9 @@ const envSchema = z.object({
   SSR_CACHE_LOCK_WAIT_MS: integer(0, 60_000).default(3000),
   SSR_CACHE_LOCK_TTL_MS: integer(100, 600_000).default(15_000),
   CACHE_INVALIDATION_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TWENTY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  TWENTY_WEBHOOK_TOLERANCE_MS: integer(1000, 3_600_000).default(300_000),
+  TWENTY_WEBHOOK_MODE: z.enum(INVALIDATION_MODES, { message: `must be one of ${INVALIDATION_MODES.join(', ')}` }).default('soft'),
 
   LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
   LISTING_CATALOG_SIZE: integer(1, 1_000_000).default(1000),
@@ -127,6 +164,12 @@ export interface CacheConfig {
   /** How long a render lock lives when its owner never releases it. */
   lockTtlMs: number;
   invalidationToken?: string;
+  /** Shared secret of the Twenty webhook; unset: signed webhooks are refused. */
+  twentyWebhookSecret?: string;
+  /** A webhook's timestamp may be this far from now, either way; nonces are remembered as long. */
+  twentyWebhookToleranceMs: number;
+  /** How webhook updates invalidate (deletions always delete). */
+  twentyWebhookMode: InvalidationModeName;
 }
 
 export type ListingSourceConfig =
@@ -222,6 +265,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lockWaitMs: values.SSR_CACHE_LOCK_WAIT_MS,
       lockTtlMs: values.SSR_CACHE_LOCK_TTL_MS,
       invalidationToken: values.CACHE_INVALIDATION_TOKEN,
+      twentyWebhookSecret: values.TWENTY_WEBHOOK_SECRET,
+      twentyWebhookToleranceMs: values.TWENTY_WEBHOOK_TOLERANCE_MS,
+      twentyWebhookMode: values.TWENTY_WEBHOOK_MODE,
     },
     listings: listingSource(values),
   };

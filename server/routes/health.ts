@@ -51,6 +51,9 @@ export function createHealthRouter({ cache, tiers, budget, stats, cacheConfigure
         writeFailures: stats.writeFailures,
         invalidations: stats.invalidations,
         keysInvalidated: stats.keysInvalidated,
+        webhooks: stats.webhooks,
+        webhooksRejected: stats.webhooksRejected,
+        webhooksIgnored: stats.webhooksIgnored,
       },
     });
   });

@@ -165,6 +165,17 @@ export class CacheManager {
     return this.scanBatches('markStalePattern', pattern, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
   }
 
+  /** Records a webhook nonce for ttlMs: true the first time, false when seen, undefined when Redis fails. */
+  async claimNonce(nonce: string, ttlMs: number): Promise<boolean | undefined> {
+    if (!this.isAvailable()) return undefined;
+    try {
+      return (await this.redis.set(`${this.keyPrefix}ssr-nonce:${nonce}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    } catch (error) {
+      this.logFailure('claimNonce', error, nonce);
+      return undefined;
+    }
+  }
+
   /** The keys of the pages indexed under any of the tags; undefined when Redis fails. */
   async keysForTags(tags: readonly string[]): Promise<string[] | undefined> {
     if (tags.length === 0) return [];

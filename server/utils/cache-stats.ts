@@ -29,6 +29,10 @@ export interface CacheStats {
   writeFailures: number;
   invalidations: number;
   keysInvalidated: number;
+  /** Signed Twenty webhooks received, refused (401/403) and ignored (other objects, 202). */
+  webhooks: number;
+  webhooksRejected: number;
+  webhooksIgnored: number;
 }
 
 export function createCacheStats(): CacheStats {
@@ -50,6 +54,9 @@ export function createCacheStats(): CacheStats {
     writeFailures: 0,
     invalidations: 0,
     keysInvalidated: 0,
+    webhooks: 0,
+    webhooksRejected: 0,
+    webhooksIgnored: 0,
   };
 }
 

@@ -1,0 +1,78 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import { effectOfUpdate, type ChangeEffect } from './listing-changes';
+
+export const TWENTY_ACTIONS = ['created', 'updated', 'deleted', 'destroyed', 'restored', 'upserted'] as const;
+type TwentyAction = (typeof TWENTY_ACTIONS)[number];
+
+const SIGNATURE = /^[0-9a-f]{64}$/;
+const NONCE = /^[A-Za-z0-9_-]{8,128}$/;
+
+export interface SignatureCheck {
+  secret: string;
+  toleranceMs: number;
+  now?: number;
+}
+
+/** Why a signed request is refused, for the 401's error; undefined when it is genuine (nonce aside). */
+export function signatureProblem(headers: IncomingHttpHeaders, rawBody: Buffer, check: SignatureCheck): string | undefined {
+  const signature = headers['x-twenty-webhook-signature'];
+  const timestamp = headers['x-twenty-webhook-timestamp'];
+  const nonce = headers['x-twenty-webhook-nonce'];
+  if (typeof timestamp !== 'string') return 'missing X-Twenty-Webhook-Timestamp header';
+  if (typeof nonce !== 'string') return 'missing X-Twenty-Webhook-Nonce header';
+  if (typeof signature !== 'string' || !SIGNATURE.test(signature)) {
+    return 'X-Twenty-Webhook-Signature must be 64 lowercase hex characters (HMAC-SHA256)';
+  }
+  if (!/^\d{1,16}$/.test(timestamp)) return 'X-Twenty-Webhook-Timestamp must be milliseconds since the epoch';
+  if (!NONCE.test(nonce)) return 'X-Twenty-Webhook-Nonce must be 8 to 128 letters, digits, - or _';
+  const skew = (check.now ?? Date.now()) - Number(timestamp);
+  if (skew > check.toleranceMs) return `X-Twenty-Webhook-Timestamp is too old (more than ${check.toleranceMs / 1000} s)`;
+  if (-skew > check.toleranceMs) return 'X-Twenty-Webhook-Timestamp is in the future';
+  // Over the raw bytes as they arrived: a re-serialised object would not match Twenty's.
+  const expected = createHmac('sha256', check.secret).update(`${timestamp}:`).update(rawBody).digest();
+  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return 'signature does not match';
+  return undefined;
+}
+
+const payloadSchema = z.object({
+  eventName: z.string().regex(/^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/, 'must be "<object>.<action>"'),
+  objectMetadata: z.object({ nameSingular: z.string().optional() }).passthrough().optional(),
+  record: z
+    .object({
+      id: z.union([z.string().min(1).max(200), z.number()], { message: 'must be a string or a number' }),
+      city: z.unknown().optional(),
+      address: z.unknown().optional(),
+    })
+    .passthrough()
+    .optional(),
+  updatedFields: z.array(z.string().max(200)).max(500).optional(),
+});
+
+/** A listing change a webhook reports, or why the webhook is ignored or refused. */
+export type TwentyEvent =
+  | { kind: 'change'; event: string; action: TwentyAction; id: string; city?: string; effect: ChangeEffect }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'invalid'; error: string };
+
+function cityOf(record: Record<string, unknown>): string | undefined {
+  if (typeof record.city === 'string' && record.city.trim() !== '') return record.city;
+  const address = record.address as Record<string, unknown> | undefined;
+  return typeof address?.addressCity === 'string' && address.addressCity.trim() !== '' ? address.addressCity : undefined;
+}
+
+/** Reads Twenty's webhook body (eventName, objectMetadata, record, updatedFields). */
+export function readTwentyEvent(body: unknown, listingObject: string): TwentyEvent {
+  const parsed = payloadSchema.safeParse(body);
+  if (!parsed.success) {
+    return { kind: 'invalid', error: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ') };
+  }
+  const { eventName, record, updatedFields } = parsed.data;
+  const [object, action] = eventName.split('.') as [string, string];
+  if (object !== listingObject) return { kind: 'ignored', reason: `event for object "${object}", not "${listingObject}"` };
+  if (!(TWENTY_ACTIONS as readonly string[]).includes(action)) return { kind: 'ignored', reason: `action "${action}" is not handled` };
+  if (!record) return { kind: 'invalid', error: 'record: required for listing events' };
+  const effect = action === 'updated' || action === 'upserted' ? effectOfUpdate(updatedFields) : 'membership';
+  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city: cityOf(record), effect };
+}
