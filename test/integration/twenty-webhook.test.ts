@@ -1,0 +1,251 @@
+import fc from 'fast-check';
+import inject from 'light-my-request';
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { generateCatalog } from '../../server/listings/embedded-catalog';
+import { pageCachePolicies } from '../../server/config';
+import { generateCacheKey } from '../../server/utils/cache-key';
+import { createPolicyTable } from '../../server/utils/cache-policy';
+import type { Redis } from '../../server/utils/redis-client';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, testConfig, waitForStored } from '../helpers/app';
+import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
+import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-signing';
+
+const ENDPOINT = '/api/cache/invalidate';
+const CATALOG_SIZE = 200;
+const catalog = generateCatalog(CATALOG_SIZE);
+const policies = createPolicyTable(pageCachePolicies(testConfig().cache));
+
+describe('Twenty webhooks', () => {
+  const prefix = uniquePrefix('webhook');
+  let handle: AppHandle;
+  let redis: Redis;
+
+  const post = (body: string, headers: Record<string, string>) => request(handle.app).post(ENDPOINT).set(headers).send(body);
+  const bot = (path: string) => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
+  async function cache(paths: string[]): Promise<void> {
+    for (const path of paths) {
+      await bot(path).expect(200);
+      await waitForStored(handle, `ssr:${path}`);
+    }
+  }
+  const storedKeys = async () => (await listKeys(redis, `${prefix}ssr:`)).map((key) => key.slice(prefix.length));
+
+  beforeAll(async () => {
+    redis = inspectionClient();
+    handle = testApp({
+      REDIS_URL: realRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+      LISTING_CATALOG_SIZE: String(CATALOG_SIZE),
+      TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TWENTY_WEBHOOK_MODE: 'hard',
+    });
+    await redisReady(handle);
+  });
+  afterEach(async () => {
+    await removeKeys(redis, prefix);
+    handle.tiers.memory?.clear();
+  });
+  afterAll(async () => {
+    await handle.close();
+    redis.disconnect();
+  });
+
+  describe('signature', () => {
+    const body = twentyEvent('updated', '5', { updatedFields: ['description'] });
+
+    it('accepts a genuine webhook and says what it removed', async () => {
+      await cache(['/listings/5']);
+      const res = await post(body, twentyHeaders(body));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effect: 'display', mode: 'hard', deleted: 1, tags: ['listing:5'] });
+      expect(res.body.keys).toContain('ssr:/listings/5');
+    });
+
+    const now = Date.now();
+    it.each<[string, () => Record<string, string>, string | RegExp]>([
+      ['a wrong secret', () => twentyHeaders(body, { secret: 'another-secret-0123456789' }), 'signature does not match'],
+      ['a body changed by one byte', () => twentyHeaders(body.replace('description', 'descriptioN')), 'signature does not match'],
+      ['a timestamp too old', () => twentyHeaders(body, { timestamp: now - 301_000 }), /too old \(more than 300 s\)/],
+      ['a timestamp in the future', () => twentyHeaders(body, { timestamp: now + 301_000 }), /in the future/],
+      ['no timestamp', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Timestamp': '' }), /Timestamp must be milliseconds/],
+      ['a signature of the wrong length', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'abc123' }), /64 lowercase hex/],
+      ['a signature that is not hex', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'z'.repeat(64) }), /64 lowercase hex/],
+      ['an upper-case signature', () => {
+        const headers = twentyHeaders(body);
+        return { ...headers, 'X-Twenty-Webhook-Signature': headers['X-Twenty-Webhook-Signature']!.toUpperCase() };
+      }, /64 lowercase hex/],
+      ['a malformed nonce', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Nonce': 'no' }), /Nonce must be/],
+    ])('answers 401 naming the reason for %s', async (_name, headers, reason) => {
+      const res = await post(body, headers());
+      expect(res.status).toBe(401);
+      expect(res.body.error).toMatch(reason);
+    });
+
+    it('answers 401 for missing headers', async () => {
+      const { ['X-Twenty-Webhook-Nonce']: _nonce, ...withoutNonce } = twentyHeaders(body);
+      expect((await post(body, withoutNonce)).body.error).toBe('missing X-Twenty-Webhook-Nonce header');
+      const { ['X-Twenty-Webhook-Timestamp']: _timestamp, ...withoutTimestamp } = twentyHeaders(body);
+      expect((await post(body, withoutTimestamp)).body.error).toBe('missing X-Twenty-Webhook-Timestamp header');
+    });
+
+    it('answers 401 to a replayed request (same nonce)', async () => {
+      const headers = twentyHeaders(body);
+      expect((await post(body, headers)).status).toBe(200);
+      const replay = await post(body, headers);
+      expect(replay.status).toBe(401);
+      expect(replay.body.error).toMatch(/already used/);
+    });
+
+    it('refuses signed webhooks with 403 when no secret is configured', async () => {
+      const other = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix });
+      try {
+        const res = await request(other.app).post(ENDPOINT).set(twentyHeaders(body)).send(body);
+        expect(res.status).toBe(403);
+        expect(res.body.error).toMatch(/TWENTY_WEBHOOK_SECRET/);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  describe('what a change invalidates', () => {
+    // Listing 5 is on the first browse page (newest first) and its city's detail pages; the
+    // third browse page and a listing of another city never show it.
+    const subject = catalog[4]!;
+    const elsewhere = catalog.find((listing) => listing.city !== subject.city && Number(listing.id) > 100)!;
+    const pages = ['/listings/5', '/listings', '/listings?page=3', '/', `/listings/${elsewhere.id}`];
+    const send = async (action: string, extra: Record<string, unknown> = {}) => {
+      const body = twentyEvent(action, '5', { ...extra, record: { id: '5', city: subject.city } });
+      const res = await post(body, twentyHeaders(body));
+      expect(res.status).toBe(200);
+      return res;
+    };
+
+    it('display-only update: only the pages showing the listing', async () => {
+      await cache(pages);
+      await send('updated', { updatedFields: ['description', 'photos'] });
+      expect(await storedKeys()).toEqual(['ssr:/', `ssr:/listings/${elsewhere.id}`, 'ssr:/listings?page=3'].sort());
+    });
+
+    it('price change: also every list and the homepage, but not a page of another city', async () => {
+      await cache(pages);
+      const res = await send('updated', { updatedFields: ['price'] });
+      expect(res.body.effect).toBe('order');
+      expect(await storedKeys()).toEqual([`ssr:/listings/${elsewhere.id}`]);
+    });
+
+    it.each(['created', 'deleted', 'destroyed', 'restored'])('%s: a membership change', async (action) => {
+      await cache(pages);
+      const res = await send(action);
+      expect(res.body).toMatchObject({ effect: 'membership', mode: 'hard' });
+      expect(res.body.tags).toEqual(['listing:5', 'listings:list', 'home', `listings:city:${subject.city.toLowerCase()}`]);
+      expect(await storedKeys()).toEqual([`ssr:/listings/${elsewhere.id}`]);
+    });
+
+    it('ignores other objects and unknown actions with 202, so the CRM sees no failure', async () => {
+      const company = twentyEvent('updated', 'c1', {}, 'company');
+      const ignored = await post(company, twentyHeaders(company));
+      expect(ignored.status).toBe(202);
+      expect(ignored.body.ignored).toMatch(/object "company"/);
+      const archived = twentyEvent('archived', '5');
+      const unknown = await post(archived, twentyHeaders(archived));
+      expect(unknown.status).toBe(202);
+      expect(unknown.body.ignored).toMatch(/action "archived"/);
+    });
+
+    it('answers 400 for a signed body that is not a listing event', async () => {
+      for (const body of ['{"eventName":"listing"}', '{"eventName":"listing.updated"}', '[]', '{"eventName":"listing.updated","record":{"id":{}}}']) {
+        const res = await post(body, twentyHeaders(body));
+        expect(res.status).toBe(400);
+        expect(typeof res.body.error).toBe('string');
+      }
+    });
+
+    it('keeps the bearer forms: {"tags":[...]}', async () => {
+      await cache(pages);
+      const res = await request(handle.app)
+        .post(ENDPOINT)
+        .set('Authorization', `Bearer ${TEST_TOKEN}`)
+        .set('Content-Type', 'application/json')
+        .send({ tags: ['home'] });
+      expect(res.status).toBe(200);
+      expect(res.body.keys).toEqual(['ssr:/']);
+      expect(await storedKeys()).not.toContain('ssr:/');
+    });
+  });
+
+  describe('properties', () => {
+    const shownIds = (html: string) => new Set([...html.matchAll(/href="\/listings\/(\d+)"/g)].map((match) => match[1]!));
+    const pageArbitrary = fc.oneof(
+      fc.integer({ min: 1, max: 60 }).map((id) => `/listings/${id}`),
+      fc.record({ page: fc.integer({ min: 1, max: 3 }), sort: fc.constantFrom('newest', 'price_asc', 'price_desc') }).map(
+        ({ page, sort }) => `/listings?page=${page}&sort=${sort}`,
+      ),
+      fc.constant('/'),
+    );
+    const changeArbitrary = fc.record({
+      id: fc.integer({ min: 1, max: 60 }).map(String),
+      // Display-only changes are the ones that must reach exactly the pages showing the listing.
+      fields: fc.oneof(
+        fc.subarray(['description', 'photos', 'title'], { minLength: 1 }),
+        fc.subarray(['description', 'photos', 'price', 'featured', 'city', 'title'], { minLength: 1 }),
+      ),
+    });
+
+    it('never serves from cache a page that showed a changed listing; pruning leaves only live pages indexed', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(pageArbitrary, { minLength: 1, maxLength: 8 }), fc.array(changeArbitrary, { minLength: 1, maxLength: 4 }), async (paths, changes) => {
+          await removeKeys(redis, prefix);
+          handle.tiers.memory?.clear();
+          const shown = new Map<string, Set<string>>();
+          for (const path of paths) {
+            const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
+            shown.set(path, shownIds(res.payload));
+          }
+          for (const path of paths) await waitForStored(handle, generateCacheKey({ url: path }, policies)!);
+          for (const change of changes) {
+            const body = twentyEvent('updated', change.id, { updatedFields: change.fields, record: { id: change.id } });
+            const res = await inject(handle.app, { method: 'POST', url: ENDPOINT, headers: twentyHeaders(body), payload: body });
+            expect(res.statusCode).toBe(200);
+          }
+          const changed = new Set(changes.map((change) => change.id));
+          for (const path of paths) {
+            if (![...shown.get(path)!].some((id) => changed.has(id))) continue;
+            const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
+            expect({ path, cache: res.headers['x-cache'] }).toEqual({ path, cache: 'MISS' });
+          }
+          // Pages gone without an invalidation (expired, evicted) leave members behind until pruned.
+          const gone = (await listKeys(redis, `${prefix}ssr:/listings/`)).slice(0, 2);
+          if (gone.length > 0) await redis.unlink(...gone);
+          await handle.cache.pruneTagIndex();
+          for (const tagKey of await listKeys(redis, `${prefix}ssr-tag:`)) {
+            for (const member of await redis.smembers(tagKey)) expect({ tagKey, member, exists: await redis.exists(`${prefix}${member}`) }).toEqual({ tagKey, member, exists: 1 });
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+
+    it('never answers 5xx to random bodies and headers', async () => {
+      const header = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f]{64}$/), fc.integer().map(String));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.json(), fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1'))),
+          fc.record({ signature: header, timestamp: header, nonce: header, authorization: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 60 }), fc.constant(`Bearer ${TEST_TOKEN}`)), contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded') }),
+          async (payload, parts) => {
+            const headers: Record<string, string> = { 'content-type': parts.contentType };
+            if (parts.signature !== undefined) headers['x-twenty-webhook-signature'] = parts.signature;
+            if (parts.timestamp !== undefined) headers['x-twenty-webhook-timestamp'] = parts.timestamp;
+            if (parts.nonce !== undefined) headers['x-twenty-webhook-nonce'] = parts.nonce;
+            if (parts.authorization !== undefined) headers.authorization = parts.authorization;
+            const res = await inject(handle.app, { method: 'POST', url: ENDPOINT, headers, payload });
+            expect(res.statusCode).toBeLessThan(500);
+            expect(() => JSON.parse(res.payload)).not.toThrow();
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    });
+  });
+});
