@@ -132,8 +132,8 @@ export interface PageCache {
 export function createPageCache(options: CacheMiddlewareOptions): PageCache {
   const { tiers, policies, stats, logger, allAgents, maxEntryBytes, singleFlight, render, renderTimeoutMs = 10_000 } = options;
   const decided = new WeakMap<IncomingMessage, Decision>();
-  /** Background re-renders: they skip the lookup and always render and store. */
-  const forced = new WeakSet<IncomingMessage>();
+  /** Background re-renders: they skip the lookup, always render and store, and report the stored page. */
+  const forced = new WeakMap<IncomingMessage, (entry: CacheEntry | undefined) => void>();
   const refreshing = new Set<string>();
   const logHits = logger.isLevelEnabled('info');
 
@@ -172,11 +172,12 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     res.locals ??= Object.create(null) as Record<string, unknown>;
     res.locals.cache = log;
 
-    if (forced.has(req)) {
+    const reportStored = forced.get(req);
+    if (reportStored) {
       log.cache = 'MISS';
       log.key = page.key;
       stats.renders += 1;
-      return { kind: 'miss', page };
+      return { kind: 'miss', page, done: reportStored };
     }
 
     if (!isCacheableRequest(req, allAgents)) {
@@ -244,15 +245,28 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       if (!release) return; // another instance is re-rendering it
       stats.backgroundRefreshes += 1;
       const started = performance.now();
+      // Done when the new page is stored, not when the render ends: until then the stale page
+      // is all there is, and a second refresh must not start.
+      let reportStored!: (entry: CacheEntry | undefined) => void;
+      const stored = new Promise<CacheEntry | undefined>((resolve) => {
+        reportStored = resolve;
+      });
       const rendering = inject(
         (req, res) => {
-          forced.add(req);
+          forced.set(req, reportStored);
           render(req, res);
         },
         { method: 'GET', url: page.url, headers: { 'user-agent': REFRESH_USER_AGENT, 'accept-encoding': 'identity' } },
-      ).finally(release);
+      ).then(
+        async (res) => {
+          if (res.statusCode < 400) await stored;
+          return res.statusCode;
+        },
+        (error: unknown) => error,
+      );
+      void rendering.finally(release);
       const outcome = await Promise.race([
-        rendering.then((res) => res.statusCode, (error: unknown) => error),
+        rendering,
         new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref()),
       ]);
       const durationMs = roundMs(performance.now() - started);
