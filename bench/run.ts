@@ -1,27 +1,20 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { BOT_ENCODINGS, freePort, GOOGLEBOT, keyMemory, REDIS_URL, removeKeys, RUN_ID, startServer, stopServer, type ServerSpec } from './harness';
+import { runCrawlSimulation, type CrawlReport } from './crawl';
 import { runLoad, round, type LoadResult } from './load';
 import { BENCH_LISTING_ID, BENCH_PUBLIC_URL, benchPageHtml } from './servers/page';
 
-const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
-const BOT_ENCODINGS = 'gzip, deflate, br';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const RUN_ID = randomBytes(4).toString('hex');
 const PAGE_PATH = `/listings/${BENCH_LISTING_ID}`;
 const RESULTS_DIR = path.join(__dirname, 'results');
 
-interface Scenario {
-  name: string;
+interface Scenario extends ServerSpec {
   description: string;
-  script: string;
-  env?: Record<string, string>;
   /** Request the page once before measuring, so every measured request is a hit. */
   warm?: boolean;
   acceptEncoding?: string;
@@ -50,72 +43,6 @@ const SCENARIOS: Scenario[] = [
     coldPaths: true,
   },
 ];
-
-function startServer(scenario: Scenario, port: number, keyPrefix: string): Promise<ChildProcess> {
-  const child = fork(path.join(__dirname, 'servers', scenario.script), [], {
-    execArgv: ['--import', 'tsx'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      BENCH_PORT: String(port),
-      REDIS_URL,
-      REDIS_KEY_PREFIX: keyPrefix,
-      PUBLIC_URL: BENCH_PUBLIC_URL,
-      LOG_LEVEL: 'warn',
-      ...scenario.env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${scenario.name}: server did not start in 60 s`)), 60_000);
-    child.once('message', () => {
-      clearTimeout(timer);
-      resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`${scenario.name}: server exited with ${code}`)));
-  });
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function removeKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
-
-async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number }> {
-  let cursor = '0';
-  let keys = 0;
-  let bytes = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of found) {
-      keys += 1;
-      bytes += Number(await redis.memory('USAGE', key));
-    }
-  } while (cursor !== '0');
-  return { keys, bytes };
-}
 
 interface ScenarioResult extends LoadResult {
   name: string;
@@ -259,6 +186,23 @@ function markdown(report: Report): string {
           '',
         ]
       : []),
+    ...(report.crawl
+      ? [
+          '## Crawl simulation: hit rate under listing changes',
+          '',
+          `${report.crawl.settings.catalog.toLocaleString('en')} listings, ${report.crawl.settings.urls.toLocaleString('en')} URLs (homepage, details, browse pages of every sort and city). Each strategy: its own server, the cache warmed by one crawl of every URL, then ${report.crawl.settings.measureSeconds} s of bot requests from ${report.crawl.settings.concurrency} connections drawn from Zipf(1.0) over the URLs (30% with utm tags, 10% gclid, 10% junk parameters) while ${report.crawl.settings.updatesPerSecond} listing changes a second arrive (60% description, 25% price, 10% status, 3% creations, 2% deletions). STALE answers count as hits (no render on their path).`,
+          '',
+          '| strategy | requests | HIT | STALE | MISS | hit rate | changes sent | renders / min | Redis keys at end | Redis bytes at end |',
+          '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+          ...report.crawl.strategies.map(
+            (c) =>
+              `| ${c.strategy}: ${c.description} | ${c.requests} | ${c.hits} | ${c.stale} | ${c.misses} | ${c.hitRatePercent}% | ${c.updatesSent} | ${c.rendersPerMinute} | ${c.redisKeys} | ${c.redisBytes} |`,
+          ),
+          '',
+          `Invalidation at scale: ${report.crawl.scale.entries.toLocaleString('en')} tagged entries in Redis; a display-only change of one listing (${report.crawl.scale.displayOnly.keysPerInvalidation} pages on average) took p50 ${report.crawl.scale.displayOnly.p50Ms} ms, max ${report.crawl.scale.displayOnly.maxMs} ms of server time (20 changes, soft). A price change, which reaches every browse page (${report.crawl.scale.priceChange.keys.toLocaleString('en')} pages), took ${report.crawl.scale.priceChange.durationMs} ms.`,
+          '',
+        ]
+      : []),
     '## Targets',
     '',
     ...report.targets.map((t) => `- ${t.met ? 'met' : 'NOT met'}: ${t.target} (measured ${t.measured})`),
@@ -275,6 +219,7 @@ interface Report {
   scenarios: (ScenarioResult & { vsExpress?: number; vsCeiling?: number })[];
   memory: { name: string; keys: number; bytesPerPage: number; percentOfHtml: number }[];
   coldBurst?: ColdBurstResult;
+  crawl?: CrawlReport;
   targets: { target: string; measured: string; met: boolean }[];
 }
 
@@ -297,6 +242,8 @@ async function main(): Promise<void> {
     coldBurst = await runColdBurst(redis);
     process.stdout.write(`${coldBurst.rendersPerKey} renders per page, follower p99 ${coldBurst.followerLatencyMs.p99} ms\n`);
   }
+  let crawl: CrawlReport | undefined;
+  if (only.length === 0 || only.includes('crawl')) crawl = await runCrawlSimulation(redis, (line) => process.stdout.write(line));
   redis.disconnect();
 
   const byName = new Map(results.map((result) => [result.name, result]));
@@ -335,6 +282,9 @@ async function main(): Promise<void> {
     addTarget(`${name} p99 < 5 ms at ${CONNECTIONS} connections`, p99, 5, true);
   }
   if (coldBurst) addTarget('cold burst on two instances: renders per page = 1.0', coldBurst.rendersPerKey, 1, true);
+  const soft = crawl?.strategies.find((result) => result.strategy === 'tags-soft');
+  if (soft) addTarget('crawl hit rate with exact soft invalidation >= 95%', soft.hitRatePercent, 95);
+  if (crawl) addTarget('invalidating one listing (display-only) among 100,000 entries < 5 ms server time (max of 20)', crawl.scale.displayOnly.maxMs, 5, true);
   const ours = memory.find((m) => m.name === 'hit-redis');
   if (ours) addTarget('Redis bytes per cached page <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);
 
@@ -353,6 +303,7 @@ async function main(): Promise<void> {
     scenarios,
     memory,
     coldBurst,
+    crawl,
     targets,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
