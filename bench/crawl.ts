@@ -106,19 +106,24 @@ function withNoise(url: string, next: () => number): string {
 
 interface Update {
   id: string;
+  /** Twenty sends the whole record; its city narrows what a change invalidates. */
+  city?: string;
   action: 'updated' | 'created' | 'deleted';
   fields?: string[];
 }
+
+const CITY_BY_ID = new Map(generateCatalog(CATALOG_SIZE).map((listing) => [listing.id, listing.city]));
 
 /** 60% display-only edits, 25% price changes, 10% status changes, 3% creations, 2% deletions. */
 function drawUpdate(next: () => number): Update {
   const roll = next();
   const id = String(1 + Math.floor(next() * CATALOG_SIZE));
-  if (roll < 0.6) return { id, action: 'updated', fields: ['description'] };
-  if (roll < 0.85) return { id, action: 'updated', fields: ['price'] };
-  if (roll < 0.95) return { id, action: 'updated', fields: ['status'] };
-  if (roll < 0.98) return { id: String(CATALOG_SIZE + 1 + Math.floor(next() * 1000)), action: 'created' };
-  return { id, action: 'deleted' };
+  const city = CITY_BY_ID.get(id);
+  if (roll < 0.6) return { id, city, action: 'updated', fields: ['description'] };
+  if (roll < 0.85) return { id, city, action: 'updated', fields: ['price'] };
+  if (roll < 0.95) return { id, city, action: 'updated', fields: ['status'] };
+  if (roll < 0.98) return { id: String(CATALOG_SIZE + 1 + Math.floor(next() * 1000)), city, action: 'created' };
+  return { id, city, action: 'deleted' };
 }
 
 function twentyRequest(update: Update): { body: string; headers: Record<string, string> } {
@@ -126,7 +131,7 @@ function twentyRequest(update: Update): { body: string; headers: Record<string, 
     eventName: `listing.${update.action}`,
     objectMetadata: { nameSingular: 'listing' },
     eventDate: new Date().toISOString(),
-    record: { id: update.id },
+    record: { id: update.id, ...(update.city ? { city: update.city } : {}) },
     ...(update.fields ? { updatedFields: update.fields } : {}),
   });
   const timestamp = String(Date.now());

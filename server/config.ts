@@ -8,16 +8,19 @@ export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
 export type InvalidationModeName = (typeof INVALIDATION_MODES)[number];
 
 /**
- * What an update of each listing field changes, and so what it invalidates:
- * - display: only how the listing looks -> the pages showing it (`listing:{id}`);
- * - order: where it sorts (price) or whether it is featured -> those pages, every browse page
- *   and the homepage;
- * - membership: which lists hold it (city, status, creation time) -> all of the above and the
- *   "more homes in {city}" sections of its city.
- * A field not in the table counts as membership: the broadest, never too little.
- * Creation, deletion and restore are membership changes.
+ * What an update of each listing field changes, and so which pages it invalidates (the tags
+ * are built in server/listings/listing-changes.ts):
+ * - display: how the listing looks -> the pages showing it (`listing:{id}`);
+ * - price: also its place in the price orderings -> the price-sorted lists (of its city and of all);
+ * - featured: also the homepage;
+ * - recency: its place in the newest-first orderings -> those lists, its city's "more homes"
+ *   sections and the homepage;
+ * - membership: which lists hold it (city, status) -> every list, the homepage and its city's
+ *   "more homes" sections.
+ * A field not in the table counts as membership: the broadest, never too little. Creation,
+ * deletion and restore are membership changes.
  */
-export const LISTING_FIELD_EFFECTS: Readonly<Record<string, 'display' | 'order' | 'membership'>> = {
+export const LISTING_FIELD_EFFECTS: Readonly<Record<string, ListingChangeEffect>> = {
   name: 'display',
   title: 'display',
   description: 'display',
@@ -31,13 +34,15 @@ export const LISTING_FIELD_EFFECTS: Readonly<Record<string, 'display' | 'order' 
   updatedAt: 'display',
   updatedBy: 'display',
   position: 'display',
-  price: 'order',
-  featured: 'order',
+  price: 'price',
+  featured: 'featured',
+  createdAt: 'recency',
   city: 'membership',
   status: 'membership',
-  createdAt: 'membership',
   deletedAt: 'membership',
 };
+export type ListingChangeEffect = 'display' | 'price' | 'featured' | 'recency' | 'membership';
+
 export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 
 /** Default fresh TTL of each page route, in seconds, before env overrides. */

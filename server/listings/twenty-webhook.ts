@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
-import { effectOfUpdate, type ChangeEffect } from './listing-changes';
+import { effectsOfUpdate, type ChangeEffect } from './listing-changes';
 
 export const TWENTY_ACTIONS = ['created', 'updated', 'deleted', 'destroyed', 'restored', 'upserted'] as const;
 type TwentyAction = (typeof TWENTY_ACTIONS)[number];
@@ -52,7 +52,7 @@ const payloadSchema = z.object({
 
 /** A listing change a webhook reports, or why the webhook is ignored or refused. */
 export type TwentyEvent =
-  | { kind: 'change'; event: string; action: TwentyAction; id: string; city?: string; effect: ChangeEffect }
+  | { kind: 'change'; event: string; action: TwentyAction; id: string; city?: string; effects: ChangeEffect[] }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; error: string };
 
@@ -73,6 +73,6 @@ export function readTwentyEvent(body: unknown, listingObject: string): TwentyEve
   if (object !== listingObject) return { kind: 'ignored', reason: `event for object "${object}", not "${listingObject}"` };
   if (!(TWENTY_ACTIONS as readonly string[]).includes(action)) return { kind: 'ignored', reason: `action "${action}" is not handled` };
   if (!record) return { kind: 'invalid', error: 'record: required for listing events' };
-  const effect = action === 'updated' || action === 'upserted' ? effectOfUpdate(updatedFields) : 'membership';
-  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city: cityOf(record), effect };
+  const effects: ChangeEffect[] = action === 'updated' || action === 'upserted' ? effectsOfUpdate(updatedFields) : ['membership'];
+  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city: cityOf(record), effects };
 }

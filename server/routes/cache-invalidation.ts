@@ -233,11 +233,11 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): Rou
         res.status(202).json({ ignored: event.reason });
         return;
       }
-      const tags = tagsForListingChange(event.id, event.effect, event.city);
+      const tags = tagsForListingChange(event.id, event.effects, event.city);
       // A deleted listing's pages must not be served even once more.
       const mode = event.action === 'deleted' || event.action === 'destroyed' ? 'hard' : twenty.mode;
       const plan: InvalidationPlan = { keys: [], patterns: [], tags, unmatchedPaths: [] };
-      await invalidate(res, plan, mode, { source: 'twenty', event: event.event, ids: [event.id], effect: event.effect });
+      await invalidate(res, plan, mode, { source: 'twenty', event: event.event, ids: [event.id], effects: event.effects });
       return;
     }
 

@@ -78,7 +78,7 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     // An empty list (unknown city, page past the end) is a 404, not a soft-404: it is never stored.
     if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
     const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
-    tagResponse(res, [cacheTags.lists, ...listingTags(items)]);
+    tagResponse(res, [cacheTags.lists, cacheTags.sort(params.sort), cacheTags.sortedList(params.sort, params.city), ...listingTags(items)]);
     sendPage(
       res,
       browsePage(publicUrl, {

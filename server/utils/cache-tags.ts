@@ -2,12 +2,15 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * Tags name what a page shows, so a change invalidates exactly the pages showing it:
- * `listing:{id}` for every listing on a page, `listings:list` for browse pages (their order and
- * membership), `listings:city:{city}` for pages listing a city's newest homes, `home`.
+ * `listing:{id}` for every listing on a page; on browse pages `listings:list` (every list),
+ * `listings:sort:{sort}` and `listings:sort:{sort}:{city|all}` (one ordering of one list);
+ * `listings:city:{city}` for pages listing a city's newest homes; `home`.
  */
 export const cacheTags = {
   listing: (id: string): string => `listing:${id}`,
   lists: 'listings:list',
+  sort: (sort: string): string => `listings:sort:${sort}`,
+  sortedList: (sort: string, city: string | undefined): string => `listings:sort:${sort}:${city ? city.trim().toLowerCase() : 'all'}`,
   city: (city: string): string => `listings:city:${city.trim().toLowerCase()}`,
   home: 'home',
 } as const;

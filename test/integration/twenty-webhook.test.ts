@@ -58,7 +58,7 @@ describe('Twenty webhooks', () => {
       await cache(['/listings/5']);
       const res = await post(body, twentyHeaders(body));
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effect: 'display', mode: 'hard', deleted: 1, tags: ['listing:5'] });
+      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effects: ['display'], mode: 'hard', deleted: 1, tags: ['listing:5'] });
       expect(res.body.keys).toContain('ssr:/listings/5');
     });
 
@@ -110,37 +110,50 @@ describe('Twenty webhooks', () => {
   });
 
   describe('what a change invalidates', () => {
-    // Listing 5 is on the first browse page (newest first) and its city's detail pages; the
-    // third browse page and a listing of another city never show it.
+    // Listing 5 and pages around it: which of them show it is read from their HTML.
     const subject = catalog[4]!;
     const elsewhere = catalog.find((listing) => listing.city !== subject.city && Number(listing.id) > 100)!;
-    const pages = ['/listings/5', '/listings', '/listings?page=3', '/', `/listings/${elsewhere.id}`];
+    const pages = ['/listings/5', '/listings', '/listings?page=3', '/listings?page=3&sort=price_asc', '/', `/listings/${elsewhere.id}`];
+    const showing = new Map<string, boolean>();
     const send = async (action: string, extra: Record<string, unknown> = {}) => {
       const body = twentyEvent(action, '5', { ...extra, record: { id: '5', city: subject.city } });
       const res = await post(body, twentyHeaders(body));
       expect(res.status).toBe(200);
       return res;
     };
+    const remaining = async () => new Set((await storedKeys()).map((key) => key.slice('ssr:'.length)));
 
-    it('display-only update: only the pages showing the listing', async () => {
-      await cache(pages);
-      await send('updated', { updatedFields: ['description', 'photos'] });
-      expect(await storedKeys()).toEqual(['ssr:/', `ssr:/listings/${elsewhere.id}`, 'ssr:/listings?page=3'].sort());
+    beforeEach(async () => {
+      for (const path of pages) {
+        const res = await bot(path).expect(200);
+        showing.set(path, new RegExp(`href="/listings/5"`).test(res.text) || path === '/listings/5');
+        await waitForStored(handle, generateCacheKey({ url: path }, policies)!);
+      }
     });
 
-    it('price change: also every list and the homepage, but not a page of another city', async () => {
-      await cache(pages);
+    it('display-only update: exactly the pages showing the listing', async () => {
+      const res = await send('updated', { updatedFields: ['description', 'photos'] });
+      expect(res.body.effects).toEqual(['display']);
+      const kept = await remaining();
+      for (const path of pages) expect({ path, kept: kept.has(path) }).toEqual({ path, kept: !showing.get(path) });
+    });
+
+    it('price change: also the price-sorted lists, not the newest-first ones, the homepage or another city', async () => {
       const res = await send('updated', { updatedFields: ['price'] });
-      expect(res.body.effect).toBe('order');
-      expect(await storedKeys()).toEqual([`ssr:/listings/${elsewhere.id}`]);
+      expect(res.body.effects).toEqual(['price']);
+      const kept = await remaining();
+      expect(kept.has('/listings?page=3&sort=price_asc')).toBe(false);
+      expect(kept.has('/listings/5')).toBe(false);
+      expect(kept.has('/')).toBe(true);
+      expect(kept.has(`/listings/${elsewhere.id}`)).toBe(true);
+      expect(kept.has('/listings?page=3')).toBe(!showing.get('/listings?page=3'));
     });
 
-    it.each(['created', 'deleted', 'destroyed', 'restored'])('%s: a membership change', async (action) => {
-      await cache(pages);
+    it.each(['created', 'deleted', 'destroyed', 'restored'])('%s: a membership change reaches every list, the homepage and its city', async (action) => {
       const res = await send(action);
-      expect(res.body).toMatchObject({ effect: 'membership', mode: 'hard' });
-      expect(res.body.tags).toEqual(['listing:5', 'listings:list', 'home', `listings:city:${subject.city.toLowerCase()}`]);
-      expect(await storedKeys()).toEqual([`ssr:/listings/${elsewhere.id}`]);
+      expect(res.body).toMatchObject({ effects: ['membership'], mode: 'hard' });
+      expect(new Set(res.body.tags)).toEqual(new Set(['listing:5', `listings:city:${subject.city.toLowerCase()}`, 'home', 'listings:list']));
+      expect([...(await remaining())]).toEqual([`/listings/${elsewhere.id}`]);
     });
 
     it('ignores other objects and unknown actions with 202, so the CRM sees no failure', async () => {
@@ -163,7 +176,6 @@ describe('Twenty webhooks', () => {
     });
 
     it('keeps the bearer forms: {"tags":[...]}', async () => {
-      await cache(pages);
       const res = await request(handle.app)
         .post(ENDPOINT)
         .set('Authorization', `Bearer ${TEST_TOKEN}`)
