@@ -15,10 +15,12 @@ export type InvalidationModeName = (typeof INVALIDATION_MODES)[number];
  * - featured: also the homepage;
  * - recency: its place in the newest-first orderings -> those lists, its city's "more homes"
  *   sections and the homepage;
- * - membership: which lists hold it (city, status) -> every list, the homepage and its city's
- *   "more homes" sections.
- * A field not in the table counts as membership: the broadest, never too little. Creation,
- * deletion and restore are membership changes.
+ * - membership: whether lists hold it (status) -> every ordering of its city's lists and of
+ *   the all-cities lists, the homepage and its city's "more homes" sections;
+ * - relocation: which city's lists hold it (city; the old city is not in the webhook) -> every
+ *   list, the homepage and "more homes" sections.
+ * A field not in the table counts as relocation: the broadest, never too little. Creation,
+ * deletion and restore are membership changes (relocation when the record has no city).
  */
 export const LISTING_FIELD_EFFECTS: Readonly<Record<string, ListingChangeEffect>> = {
   name: 'display',
@@ -37,11 +39,11 @@ export const LISTING_FIELD_EFFECTS: Readonly<Record<string, ListingChangeEffect>
   price: 'price',
   featured: 'featured',
   createdAt: 'recency',
-  city: 'membership',
+  city: 'relocation',
   status: 'membership',
   deletedAt: 'membership',
 };
-export type ListingChangeEffect = 'display' | 'price' | 'featured' | 'recency' | 'membership';
+export type ListingChangeEffect = 'display' | 'price' | 'featured' | 'recency' | 'membership' | 'relocation';
 
 export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 

@@ -3,10 +3,12 @@ import { cacheTags } from '../utils/cache-tags';
 
 export type ChangeEffect = ListingChangeEffect;
 
-/** The effects of the fields an update changed (none named: membership, to be safe). */
+const SORTS = ['newest', 'price_asc', 'price_desc'] as const;
+
+/** The effects of the fields an update changed (none named: relocation, to be safe). */
 export function effectsOfUpdate(updatedFields: readonly string[] | undefined): ChangeEffect[] {
-  if (!updatedFields || updatedFields.length === 0) return ['membership'];
-  return [...new Set(updatedFields.map((field) => LISTING_FIELD_EFFECTS[field] ?? 'membership'))];
+  if (!updatedFields || updatedFields.length === 0) return ['relocation'];
+  return [...new Set(updatedFields.map((field) => LISTING_FIELD_EFFECTS[field] ?? 'relocation'))];
 }
 
 /** The orderings a change moves the listing in: every city's when its own is not known. */
@@ -14,19 +16,28 @@ function sortedLists(sort: string, city: string | undefined): string[] {
   return city ? [cacheTags.sortedList(sort, undefined), cacheTags.sortedList(sort, city)] : [cacheTags.sort(sort)];
 }
 
-/** The tags of every page a change to one listing can alter (see LISTING_FIELD_EFFECTS). */
+/**
+ * The tags of every page a change to one listing can alter (see LISTING_FIELD_EFFECTS). Without
+ * the listing's city, any city's pages may hold it, so the change reaches them all.
+ */
 export function tagsForListingChange(id: string, effects: readonly ChangeEffect[], city?: string): string[] {
   const tags = new Set([cacheTags.listing(id)]);
+  const add = (list: Iterable<string>) => {
+    for (const tag of list) tags.add(tag);
+  };
   for (const effect of effects) {
-    if (effect === 'price') for (const sort of ['price_asc', 'price_desc']) for (const tag of sortedLists(sort, city)) tags.add(tag);
+    const broad = effect === 'relocation' || !city;
+    if (effect === 'price') add(['price_asc', 'price_desc'].flatMap((sort) => sortedLists(sort, city)));
     if (effect === 'featured') tags.add(cacheTags.home);
-    if (effect === 'recency' || effect === 'membership') {
+    if (effect === 'recency') add(sortedLists('newest', city));
+    if (effect === 'membership') add(SORTS.flatMap((sort) => sortedLists(sort, city)));
+    if (effect === 'recency' || effect === 'membership' || effect === 'relocation') {
       tags.add(cacheTags.home);
-      // Without its city, every city's "more homes" sections may hold it: only the list tag reaches them all.
+      // A city's newest homes appear on its detail pages ("more homes in {city}"); the old
+      // city's pages that showed it carry its listing tag.
       if (city) tags.add(cacheTags.city(city));
+      if (broad) tags.add(cacheTags.lists);
     }
-    if (effect === 'recency') for (const tag of sortedLists('newest', city)) tags.add(tag);
-    if (effect === 'membership' || (effect === 'recency' && !city)) tags.add(cacheTags.lists);
   }
   return [...tags];
 }

@@ -73,6 +73,8 @@ export function readTwentyEvent(body: unknown, listingObject: string): TwentyEve
   if (object !== listingObject) return { kind: 'ignored', reason: `event for object "${object}", not "${listingObject}"` };
   if (!(TWENTY_ACTIONS as readonly string[]).includes(action)) return { kind: 'ignored', reason: `action "${action}" is not handled` };
   if (!record) return { kind: 'invalid', error: 'record: required for listing events' };
-  const effects: ChangeEffect[] = action === 'updated' || action === 'upserted' ? effectsOfUpdate(updatedFields) : ['membership'];
-  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city: cityOf(record), effects };
+  const city = cityOf(record);
+  const whole: ChangeEffect = city ? 'membership' : 'relocation';
+  const effects: ChangeEffect[] = action === 'updated' || action === 'upserted' ? effectsOfUpdate(updatedFields) : [whole];
+  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city, effects };
 }

@@ -113,7 +113,8 @@ describe('Twenty webhooks', () => {
     // Listing 5 and pages around it: which of them show it is read from their HTML.
     const subject = catalog[4]!;
     const elsewhere = catalog.find((listing) => listing.city !== subject.city && Number(listing.id) > 100)!;
-    const pages = ['/listings/5', '/listings', '/listings?page=3', '/listings?page=3&sort=price_asc', '/', `/listings/${elsewhere.id}`];
+    const otherCityList = `/listings?city=${encodeURIComponent(elsewhere.city.toLowerCase())}`;
+    const pages = ['/listings/5', '/listings', '/listings?page=3', '/listings?page=3&sort=price_asc', '/', `/listings/${elsewhere.id}`, otherCityList];
     const showing = new Map<string, boolean>();
     const send = async (action: string, extra: Record<string, unknown> = {}) => {
       const body = twentyEvent(action, '5', { ...extra, record: { id: '5', city: subject.city } });
@@ -149,10 +150,28 @@ describe('Twenty webhooks', () => {
       expect(kept.has('/listings?page=3')).toBe(!showing.get('/listings?page=3'));
     });
 
-    it.each(['created', 'deleted', 'destroyed', 'restored'])('%s: a membership change reaches every list, the homepage and its city', async (action) => {
-      const res = await send(action);
-      expect(res.body).toMatchObject({ effects: ['membership'], mode: 'hard' });
-      expect(new Set(res.body.tags)).toEqual(new Set(['listing:5', `listings:city:${subject.city.toLowerCase()}`, 'home', 'listings:list']));
+    it.each(['created', 'deleted', 'destroyed', 'restored'])(
+      '%s: a membership change reaches the lists of its city and of all cities, the homepage and its city, not another city',
+      async (action) => {
+        const res = await send(action);
+        expect(res.body).toMatchObject({ effects: ['membership'], mode: 'hard' });
+        const city = subject.city.toLowerCase();
+        expect(new Set(res.body.tags)).toEqual(
+          new Set([
+            'listing:5',
+            `listings:city:${city}`,
+            'home',
+            ...['newest', 'price_asc', 'price_desc'].flatMap((sort) => [`listings:sort:${sort}:all`, `listings:sort:${sort}:${city}`]),
+          ]),
+        );
+        expect([...(await remaining())].sort()).toEqual([`/listings/${elsewhere.id}`, otherCityList].sort());
+      },
+    );
+
+    it('a city change (the old city is unknown) reaches every list, other cities too', async () => {
+      const res = await send('updated', { updatedFields: ['city'] });
+      expect(res.body.effects).toEqual(['relocation']);
+      expect(res.body.tags).toContain('listings:list');
       expect([...(await remaining())]).toEqual([`/listings/${elsewhere.id}`]);
     });
 
