@@ -31,6 +31,7 @@ export interface CrawlResult {
   misses: number;
   hitRatePercent: number;
   updatesSent: number;
+  missesPerUpdate: number;
   rendersPerMinute: number;
   redisKeys: number;
   redisBytes: number;
@@ -211,14 +212,14 @@ async function crawlWith(strategy: Strategy, redis: Redis, urls: string[]): Prom
     const rendersBefore = await renders(base);
     const counts = { requests: 0, hits: 0, stale: 0, misses: 0, updates: 0 };
     const deadline = Date.now() + MEASURE_SECONDS * 1000;
-    const updater = (async () => {
-      const updates = random(7);
-      while (Date.now() < deadline) {
-        await sendUpdate(base, strategy, drawUpdate(updates));
-        counts.updates += 1;
-        await new Promise((resolve) => setTimeout(resolve, 1000 / UPDATES_PER_SECOND));
-      }
-    })();
+    // Changes on a fixed schedule, whatever each invalidation costs, so strategies see the same number.
+    const updates = random(7);
+    const sent: Promise<void>[] = [];
+    const schedule = setInterval(() => {
+      if (Date.now() >= deadline) return;
+      counts.updates += 1;
+      sent.push(sendUpdate(base, strategy, drawUpdate(updates)));
+    }, 1000 / UPDATES_PER_SECOND);
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (Date.now() < deadline) {
@@ -232,7 +233,8 @@ async function crawlWith(strategy: Strategy, redis: Redis, urls: string[]): Prom
         }
       }),
     );
-    await updater;
+    clearInterval(schedule);
+    await Promise.all(sent);
     const rendered = (await renders(base)) - rendersBefore;
     const memory = await keyMemory(redis, keyPrefix);
     return {
@@ -244,6 +246,7 @@ async function crawlWith(strategy: Strategy, redis: Redis, urls: string[]): Prom
       misses: counts.misses,
       hitRatePercent: round(((counts.hits + counts.stale) / counts.requests) * 100, 2),
       updatesSent: counts.updates,
+      missesPerUpdate: round(counts.misses / Math.max(1, counts.updates), 1),
       rendersPerMinute: Math.round(rendered / (MEASURE_SECONDS / 60)),
       redisKeys: memory.keys,
       redisBytes: memory.bytes,
@@ -282,9 +285,13 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
       writes.push(cache.set(`ssr:/listings/${id}`, createEntry({ status: 200, contentType: 'text/html', freshTtl: 3600, grace: 3600, tags, body })));
       if (writes.length >= 2000) await flush();
     }
+    const cities = [undefined, ...new Set(CITY_BY_ID.values())];
     for (let variant = 0; variant < 90_000; variant += 1) {
-      const tags = [cacheTags.lists, ...Array.from({ length: BROWSE_PAGE_SIZE }, () => cacheTags.listing(String(1 + Math.floor(next() * CATALOG_SIZE))))];
-      writes.push(cache.set(`ssr:/listings?page=${variant}&sort=newest`, createEntry({ status: 200, contentType: 'text/html', freshTtl: 3600, grace: 3600, tags, body })));
+      const sort = LISTING_SORTS[variant % LISTING_SORTS.length] as string;
+      const city = cities[Math.floor(variant / LISTING_SORTS.length) % cities.length];
+      const listed = Array.from({ length: BROWSE_PAGE_SIZE }, () => cacheTags.listing(String(1 + Math.floor(next() * CATALOG_SIZE))));
+      const tags = [cacheTags.lists, cacheTags.sort(sort), cacheTags.sortedList(sort, city), ...listed];
+      writes.push(cache.set(`ssr:/listings?page=${variant}&sort=${sort}`, createEntry({ status: 200, contentType: 'text/html', freshTtl: 3600, grace: 3600, tags, body })));
       if (writes.length >= 2000) await flush();
     }
     await flush();
@@ -300,7 +307,7 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
       keysTouched.push(answer.keys.length);
     }
     durations.sort((a, b) => a - b);
-    const { body: pricePayload, headers: priceHeaders } = twentyRequest({ id: '5000', action: 'updated', fields: ['price'] });
+    const { body: pricePayload, headers: priceHeaders } = twentyRequest({ id: '5000', city: CITY_BY_ID.get('5000'), action: 'updated', fields: ['price'] });
     const price = (await (await fetch(`${base}/api/cache/invalidate`, { method: 'POST', body: pricePayload, headers: priceHeaders })).json()) as {
       durationMs: number;
       keys: string[];
