@@ -110,8 +110,8 @@ function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack,
 type Decision =
   | { kind: 'not-cached' }
   | { kind: 'bypass' }
-  /** `done` reports the stored page (or none) to requests waiting on this render. */
-  | { kind: 'miss'; page: ResolvedPage; done?: (entry: CacheEntry | undefined) => void };
+  /** `done` reports the stored page (or none) to requests waiting on this render; it began at `since`. */
+  | { kind: 'miss'; page: ResolvedPage; since: number; done?: (entry: CacheEntry | undefined) => void };
 const NOT_CACHED: Decision = { kind: 'not-cached' };
 const BYPASS: Decision = { kind: 'bypass' };
 
@@ -137,7 +137,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
   const refreshing = new Set<string>();
   const logHits = logger.isLevelEnabled('info');
 
-  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, captured: CapturedBody): Promise<CacheEntry | undefined> {
+  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, since: number, captured: CapturedBody): Promise<CacheEntry | undefined> {
     const reason = uncacheableReason(req, res, captured);
     const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
     if (!identity) {
@@ -156,7 +156,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       encoding: STORED_ENCODING,
       body: await compressForStorage(identity),
     });
-    const outcome = await tiers.set(page.key, entry);
+    const outcome = await tiers.set(page.key, entry, since);
     if (outcome === 'stored') stats.stores += 1;
     else if (outcome === 'over-budget') stats.budgetSkips += 1;
     else if (outcome === 'not-stored') stats.writeFailures += 1;
@@ -177,7 +177,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       log.cache = 'MISS';
       log.key = page.key;
       stats.renders += 1;
-      return { kind: 'miss', page, done: reportStored };
+      return { kind: 'miss', page, since: Date.now(), done: reportStored };
     }
 
     if (!isCacheableRequest(req, allAgents)) {
@@ -234,7 +234,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, done };
+    return { kind: 'miss', page, since: Date.now(), done };
   }
 
   async function refresh(page: ResolvedPage): Promise<void> {
@@ -317,11 +317,11 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         decision = outcome;
       }
       if (decision.kind === 'miss') {
-        const { page, done } = decision;
+        const { page, since, done } = decision;
         let timer: NodeJS.Timeout | undefined;
         const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
           clearTimeout(timer);
-          store(req, res, page, captured).then(
+          store(req, res, page, since, captured).then(
             (entry) => done?.(entry),
             (error: unknown) => {
               done?.(undefined);

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from './cache-entry';
 import type { CacheManager, DeleteResult } from './cache-manager';
 import type { InvalidationBus, InvalidationMessage } from './invalidation-bus';
@@ -33,7 +34,24 @@ export interface TierStackOptions {
  * writes go to both; invalidations clear both and reach the other instances through the bus.
  */
 export class TierStack {
+  /**
+   * When each key and tag was last invalidated (here or, through the bus, elsewhere): a render
+   * that began before that read data the change has since replaced.
+   */
+  private readonly invalidatedAt = new LRUCache<string, number>({ max: 100_000 });
+
   constructor(private readonly options: TierStackOptions) {}
+
+  private noteInvalidation({ keys, tags }: InvalidationMessage, at = Date.now()): void {
+    for (const key of keys) this.invalidatedAt.set(`key ${key}`, at);
+    for (const tag of tags ?? []) this.invalidatedAt.set(`tag ${tag}`, at);
+  }
+
+  /** Whether the page or anything it shows was invalidated after `since` (epoch ms). */
+  private changedSince(key: string, tags: readonly string[], since: number): boolean {
+    if ((this.invalidatedAt.get(`key ${key}`) ?? 0) >= since) return true;
+    return tags.some((tag) => (this.invalidatedAt.get(`tag ${tag}`) ?? 0) >= since);
+  }
 
   get memory(): MemoryTier | undefined {
     return this.options.memory;
@@ -66,9 +84,15 @@ export class TierStack {
     return variant;
   }
 
-  async set(key: string, entry: CacheEntry): Promise<StoreOutcome> {
+  /**
+   * Stores a page rendered from data read at `renderedSince`. A page whose key or tags were
+   * invalidated while it rendered is stored already stale: served once more at most, re-rendered.
+   */
+  async set(key: string, rendered: CacheEntry, renderedSince?: number): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
-    memory?.set(key, new PreparedPage(entry));
+    const entry =
+      renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
+    if (entry.invalidatedAt === 0) memory?.set(key, new PreparedPage(entry));
     if (!redis.isAvailable()) return memory ? 'memory-only' : 'not-stored';
     if (budget && !budget.allowsWrite()) return 'over-budget';
     return (await redis.set(key, entry)) ? 'stored' : 'not-stored';
@@ -82,6 +106,7 @@ export class TierStack {
   async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[] }> {
     const { redis, bus } = this.options;
     const tags = message.tags ?? [];
+    this.noteInvalidation(message);
     const tagged = await redis.keysForTags(tags);
     const keys = [...new Set([...message.keys, ...(tagged ?? [])])];
     this.dropFromMemory({ ...message, keys });
@@ -101,6 +126,7 @@ export class TierStack {
 
   /** Applies an invalidation to this instance's memory tier (also for another instance's). */
   dropFromMemory({ keys, patterns, tags }: InvalidationMessage): void {
+    this.noteInvalidation({ keys, patterns, tags });
     const { memory } = this.options;
     if (!memory) return;
     memory.delete(keys);

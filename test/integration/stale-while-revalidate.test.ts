@@ -148,6 +148,30 @@ describe('stale-while-revalidate and stale-if-error', () => {
     expect(next.headers['x-cache']).toBe('MISS');
   });
 
+  it('stores a page whose listing changed while it rendered as stale: never served as fresh', async () => {
+    await start({}, 5);
+    let open!: () => void;
+    state.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const rendering = get().then((res) => res); // then() sends it
+    await waitFor(async () => (state.renders === 1 ? true : undefined), 2000, 5);
+    const change = await request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send({ tags: ['listing:5'] });
+    expect(change.status).toBe(200);
+    open();
+    state.gate = undefined;
+    expect((await rendering).headers['x-cache']).toBe('MISS');
+    await waitForStored(handle, 'ssr:/listings/5');
+    const next = await get();
+    expect(next.headers['x-cache']).toBe('STALE');
+    expect(versionOf(next.text)).toBe('1');
+    expect(versionOf((await untilHit(get)).text)).toBe('2');
+  });
+
   it('answers 504 at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
     await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 5);
     state.behaviour = 'hang';
