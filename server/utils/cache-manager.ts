@@ -41,6 +41,36 @@ for i = 2, #KEYS do
 end
 return 1`;
 
+/**
+ * Invalidates every page indexed under the tags in one step, and returns their keys.
+ * KEYS: tag sets. ARGV: key prefix, 'hard' or 'soft', the invalidatedAt bytes (soft).
+ * Hard unlinks the pages and takes exactly them out of the sets (pages stored meanwhile stay
+ * indexed); soft marks the existing ones stale in place.
+ */
+const INVALIDATE_TAGS = `local found = {}
+local seen = {}
+local affected = 0
+for _, tagKey in ipairs(KEYS) do
+  local members = redis.call('SMEMBERS', tagKey)
+  for _, member in ipairs(members) do
+    if not seen[member] then
+      seen[member] = true
+      found[#found + 1] = member
+      local key = ARGV[1] .. member
+      if ARGV[2] == 'hard' then
+        affected = affected + redis.call('UNLINK', key)
+      elseif redis.call('EXISTS', key) == 1 then
+        redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[3])
+        affected = affected + 1
+      end
+    end
+  end
+  if ARGV[2] == 'hard' and #members > 0 then
+    for i = 1, #members, 5000 do redis.call('SREM', tagKey, unpack(members, i, math.min(i + 4999, #members))) end
+  end
+end
+return {affected, found}`;
+
 /** Removes members whose pages are gone from a tag set; returns how many it removed. */
 const PRUNE_TAG = `local removed = 0
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -176,35 +206,27 @@ export class CacheManager {
     }
   }
 
-  /** The keys of the pages indexed under any of the tags; undefined when Redis fails. */
-  async keysForTags(tags: readonly string[]): Promise<string[] | undefined> {
-    if (tags.length === 0) return [];
+  /**
+   * Deletes (hard) or marks stale (soft) every page indexed under any of the tags, in one round
+   * trip: how many it changed and the keys indexed, or undefined when Redis fails.
+   */
+  async invalidateTags(tags: readonly string[], mode: 'hard' | 'soft'): Promise<{ deleted: number; keys: string[] } | undefined> {
+    if (tags.length === 0) return { deleted: 0, keys: [] };
     if (!this.isAvailable()) return undefined;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const tag of tags) pipeline.smembers(this.tagKey(tag));
-      const replies = (await pipeline.exec()) ?? [];
-      const keys = new Set<string>();
-      for (const [error, members] of replies) {
-        if (error) throw error;
-        for (const member of members as string[]) keys.add(member);
-      }
-      return [...keys];
+      const stamp = encodeInvalidatedAt(Date.now());
+      const [deleted, keys] = (await this.redis.eval(
+        INVALIDATE_TAGS,
+        tags.length,
+        ...tags.map((tag) => this.tagKey(tag)),
+        this.clientPrefix + this.keyPrefix,
+        mode,
+        stamp,
+      )) as [number, string[]];
+      return { deleted, keys };
     } catch (error) {
-      this.logFailure('keysForTags', error, tags[0]);
+      this.logFailure('invalidateTags', error, tags[0]);
       return undefined;
-    }
-  }
-
-  /** Takes deleted pages out of the tags' indexes (only those: pages stored meanwhile stay indexed). */
-  async untag(tags: readonly string[], keys: readonly string[]): Promise<void> {
-    if (tags.length === 0 || keys.length === 0 || !this.isAvailable()) return;
-    try {
-      const pipeline = this.redis.pipeline();
-      for (const tag of tags) pipeline.srem(this.tagKey(tag), ...keys);
-      await pipeline.exec();
-    } catch (error) {
-      this.logFailure('untag', error, tags[0]);
     }
   }
 

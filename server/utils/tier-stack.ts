@@ -107,18 +107,20 @@ export class TierStack {
     const { redis, bus } = this.options;
     const tags = message.tags ?? [];
     this.noteInvalidation(message);
-    const tagged = await redis.keysForTags(tags);
-    const keys = [...new Set([...message.keys, ...(tagged ?? [])])];
-    this.dropFromMemory({ ...message, keys });
+    // Tagged pages first, in one script; then the named keys it did not already reach.
+    const tagged = await redis.invalidateTags(tags, mode);
+    const taggedKeys = new Set(tagged?.keys ?? []);
+    const named = message.keys.filter((key) => !taggedKeys.has(key));
     const results = await Promise.all(
       mode === 'hard'
-        ? [redis.delete(keys), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
-        : [redis.markStale(keys), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
+        ? [redis.delete(named), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
+        : [redis.markStale(named), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
     );
-    if (mode === 'hard' && tagged) await redis.untag(tags, tagged);
+    const keys = [...taggedKeys, ...named];
+    this.dropFromMemory({ ...message, keys });
     const published = bus ? await bus.publish({ ...message, keys, tags }) : true;
     return {
-      deleted: results.reduce((sum, result) => sum + result.deleted, 0),
+      deleted: (tagged?.deleted ?? 0) + results.reduce((sum, result) => sum + result.deleted, 0),
       ok: tagged !== undefined && published && results.every((result) => result.ok),
       keys,
     };
