@@ -35,6 +35,8 @@ export interface CrawlResult {
   rendersPerMinute: number;
   redisKeys: number;
   redisBytes: number;
+  redisPages: number;
+  redisPageBytes: number;
 }
 
 export interface InvalidationAtScale {
@@ -250,6 +252,8 @@ async function crawlWith(strategy: Strategy, redis: Redis, urls: string[]): Prom
       rendersPerMinute: Math.round(rendered / (MEASURE_SECONDS / 60)),
       redisKeys: memory.keys,
       redisBytes: memory.bytes,
+      redisPages: memory.pages,
+      redisPageBytes: memory.pageBytes,
     };
   } finally {
     await stopServer(child);

@@ -68,18 +68,23 @@ export async function removeKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-export async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number }> {
+/** Redis MEMORY USAGE of every key under a prefix: in all, and of the pages (`ssr:` keys) alone. */
+export async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number; pages: number; pageBytes: number }> {
   let cursor = '0';
-  let keys = 0;
-  let bytes = 0;
+  const totals = { keys: 0, bytes: 0, pages: 0, pageBytes: 0 };
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
     for (const key of found) {
-      keys += 1;
-      bytes += Number(await redis.memory('USAGE', key));
+      const bytes = Number(await redis.memory('USAGE', key));
+      totals.keys += 1;
+      totals.bytes += bytes;
+      if (key.startsWith(`${prefix}ssr:`)) {
+        totals.pages += 1;
+        totals.pageBytes += bytes;
+      }
     }
   } while (cursor !== '0');
-  return { keys, bytes };
+  return totals;
 }
 
