@@ -16,7 +16,7 @@ const MEASURE_SECONDS = Number(process.env.BENCH_CRAWL_SECONDS ?? 30);
 const UPDATES_PER_SECOND = Number(process.env.BENCH_CRAWL_UPDATES_PER_SECOND ?? 5);
 const CONCURRENCY = 16;
 const SCALE_WARMUP = 20;
-const SCALE_SAMPLES = 50;
+const SCALE_SAMPLES = 100;
 const TOKEN = `bench-token-${RUN_ID}-0123456789`;
 const SECRET = `bench-webhook-secret-${RUN_ID}`;
 
@@ -261,6 +261,16 @@ async function crawlWith(strategy: Strategy, redis: Redis, urls: string[]): Prom
   }
 }
 
+/** Waits until Redis has freed what earlier scenarios deleted (UNLINK frees in the background). */
+async function redisSettled(redis: Redis): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const pending = Number(/lazyfree_pending_objects:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+    if (pending === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * 100,000 tagged entries (10,000 detail pages, 90,000 browse variants of 24 listings each),
  * then single-listing invalidations through the endpoint; the server reports its own time.
@@ -299,6 +309,7 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
       if (writes.length >= 2000) await flush();
     }
     await flush();
+    await redisSettled(redis);
     const durations: number[] = [];
     const keysTouched: number[] = [];
     // Twenty unmeasured changes first (the JIT warms up), as for any running server; then 50 measured ones.
