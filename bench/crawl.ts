@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { generateCatalog } from '../server/listings/embedded-catalog';
+import { createRandom as random, generateCatalog } from '../server/listings/embedded-catalog';
 import { LISTING_SORTS } from '../server/listings/listing';
 import { BROWSE_PAGE_SIZE } from '../server/routes/pages';
 import { createEntry } from '../server/utils/cache-entry';
@@ -43,18 +43,6 @@ export interface InvalidationAtScale {
   entries: number;
   displayOnly: { p50Ms: number; p95Ms: number; maxMs: number; keysPerInvalidation: number; samples: number };
   priceChange: { durationMs: number; keys: number };
-}
-
-/** Deterministic PRNG (mulberry32) so every run draws the same crawl. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Every page of the site: the homepage, each detail page, each browse page of each sort and city. */

@@ -24,7 +24,7 @@ const PARAGRAPHS = [
 const CATALOG_EPOCH = Date.parse('2026-01-01T00:00:00Z');
 
 /** Small deterministic PRNG (mulberry32): the same catalog on every start and every machine. */
-function createRandom(seed: number): () => number {
+export function createRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
