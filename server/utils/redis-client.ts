@@ -84,9 +84,3 @@ export function logConnectionChanges(client: Redis, logger: Logger, target: stri
     logger.warn({ redis: target, err: lastError }, 'redis unavailable: Redis tier off until it reconnects');
   });
 }
-
-export type RedisConnectionStatus = 'up' | 'down';
-
-export function redisStatus(client: Redis): RedisConnectionStatus {
-  return client.status === 'ready' ? 'up' : 'down';
-}
