@@ -72,7 +72,9 @@ export function useAppOnRealRedis(label: string, env: Record<string, string | un
     context.handle.tiers.memory?.clear();
   });
   afterAll(async () => {
+    // The app first: a store still in flight must not land after the clean-up.
     await context.handle.close();
+    await removeKeys(context.redis, context.prefix);
     context.redis.disconnect();
   });
   return context;

@@ -78,11 +78,12 @@ describe('invalidation across instances', () => {
     await waitFor(async () => (first.tiers && second.tiers ? true : undefined), 1000);
   });
   afterAll(async () => {
+    // Apps first: a store still in flight must not land after the clean-up.
+    await first.close();
+    await second.close();
     const redis = inspectionClient();
     await removeKeys(redis, prefix);
     redis.disconnect();
-    await first.close();
-    await second.close();
   });
 
   it('removes the copy another instance holds within 100 ms', async () => {
@@ -155,9 +156,9 @@ describe('compressed entries and content negotiation', () => {
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 5000);
   });
   afterAll(async () => {
+    await redis.quit();
     await removeKeys(inspector, prefix);
     inspector.disconnect();
-    await redis.quit();
   });
 
   /** The pages app behind the cache, with compression() mounted nowhere, before or after it. */
@@ -344,10 +345,10 @@ describe('request logs', () => {
       expect(requests[0]).toMatchObject({ cache: 'MISS', key: 'ssr:/listings/61', route: 'detail', durationMs: expect.any(Number) });
       expect(requests[1]).toMatchObject({ cache: 'HIT', tier: 'memory', key: 'ssr:/listings/61', durationMs: expect.any(Number) });
     } finally {
+      await handle.close();
       const redis = inspectionClient();
       await removeKeys(redis, prefix);
       redis.disconnect();
-      await handle.close();
     }
   });
 });

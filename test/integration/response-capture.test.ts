@@ -60,9 +60,9 @@ describe('capturing what a route sends', () => {
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 5000);
   });
   afterAll(async () => {
+    await redis.quit();
     await removeKeys(inspector, prefix);
     inspector.disconnect();
-    await redis.quit();
   });
 
   /** Two bot requests; between them, the first one's store (if any) has had time to land. */

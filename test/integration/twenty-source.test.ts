@@ -85,10 +85,10 @@ describe('the SSR server on the Twenty source', () => {
   });
   afterAll(async () => {
     await stub.close();
+    await handle.close();
     const client = inspectionClient();
     await removeKeys(client, prefix);
     client.disconnect();
-    await handle.close();
   });
 
   it('renders a detail page from the CRM and caches it', async () => {

@@ -48,6 +48,7 @@ describe('Twenty webhooks', () => {
   });
   afterAll(async () => {
     await handle.close();
+    await removeKeys(redis, prefix);
     redis.disconnect();
   });
 
