@@ -155,7 +155,7 @@ export function createApp(deps: AppDeps): AppHandle {
         secret: config.cache.twentyWebhookSecret,
         toleranceMs: config.cache.twentyWebhookToleranceMs,
         mode: config.cache.twentyWebhookMode,
-        listingObject: config.listings.kind === 'twenty' ? config.listings.objectNamePlural.replace(/s$/, '') : 'listing',
+        listingObject: config.cache.twentyWebhookObject,
       },
       refresh: pageCache ? (page) => pageCache.refresh(page) : undefined,
     }),

@@ -177,11 +177,13 @@ export interface CacheConfig {
   twentyWebhookToleranceMs: number;
   /** How webhook updates invalidate (deletions always delete). */
   twentyWebhookMode: InvalidationModeName;
+  /** The object whose events invalidate pages (`listing.updated`), from TWENTY_LISTING_OBJECT. */
+  twentyWebhookObject: string;
 }
 
 export type ListingSourceConfig =
   | { kind: 'embedded'; catalogSize: number }
-  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string };
+  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string; objectNameSingular: string };
 
 export interface Config {
   port: number;
@@ -223,6 +225,11 @@ function perRoute(env: Env, name: 'SSR_CACHE_TTL' | 'SSR_CACHE_GRACE', defaults:
   return values;
 }
 
+/** Twenty names an object `listings` in its REST paths and `listing` in records and event names. */
+function singularObjectName(plural: string): string {
+  return plural.replace(/s$/, '');
+}
+
 function listingSource(env: Env): ListingSourceConfig {
   if (env.LISTING_SOURCE === 'embedded') return { kind: 'embedded', catalogSize: env.LISTING_CATALOG_SIZE };
   const missing = (['TWENTY_API_URL', 'TWENTY_API_KEY'] as const).filter((name) => !env[name]);
@@ -235,6 +242,7 @@ function listingSource(env: Env): ListingSourceConfig {
     apiKey: env.TWENTY_API_KEY as string,
     timeoutMs: env.TWENTY_API_TIMEOUT_MS,
     objectNamePlural: env.TWENTY_LISTING_OBJECT,
+    objectNameSingular: singularObjectName(env.TWENTY_LISTING_OBJECT),
   };
 }
 
@@ -275,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       twentyWebhookSecret: values.TWENTY_WEBHOOK_SECRET,
       twentyWebhookToleranceMs: values.TWENTY_WEBHOOK_TOLERANCE_MS,
       twentyWebhookMode: values.TWENTY_WEBHOOK_MODE,
+      twentyWebhookObject: singularObjectName(values.TWENTY_LISTING_OBJECT),
     },
     listings: listingSource(values),
   };

@@ -10,5 +10,6 @@ export function createListingSource(config: ListingSourceConfig): ListingSource 
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,
     objectNamePlural: config.objectNamePlural,
+    objectNameSingular: config.objectNameSingular,
   });
 }

@@ -6,6 +6,8 @@ export interface TwentySourceOptions {
   timeoutMs: number;
   /** Plural API name of the listing object, e.g. `listings`. */
   objectNamePlural: string;
+  /** Its singular name, which keys the one-record answer, e.g. `listing`. */
+  objectNameSingular: string;
   /** Browse pages deeper than this answer as empty (404) instead of walking that many cursors. */
   maxPage?: number;
 }
@@ -96,8 +98,7 @@ interface TwentyListResponse {
 
 /** Listings read from Twenty's REST API (`/rest/{namePlural}`), with a timeout on every call. */
 export function createTwentySource(options: TwentySourceOptions): ListingSource {
-  const { apiUrl, apiKey, timeoutMs, objectNamePlural, maxPage = 50 } = options;
-  const singular = objectNamePlural.replace(/s$/, '');
+  const { apiUrl, apiKey, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50 } = options;
 
   async function getJson(path: string, allowNotFound = false): Promise<unknown> {
     const url = `${apiUrl}/rest/${path}`;

@@ -10,7 +10,7 @@ const records = Array.from({ length: 60 }, (_, index) => twentyRecord(`rec-${ind
 
 describe('the Twenty REST listing source', () => {
   let stub: TwentyStub;
-  const source = () => createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings' });
+  const source = () => createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings', objectNameSingular: 'listing' });
 
   beforeEach(async () => {
     stub = await startTwentyStub(records);

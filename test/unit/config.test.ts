@@ -48,7 +48,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LISTING_SOURCE: 'twenty' })).toThrow(/TWENTY_API_URL and TWENTY_API_KEY/);
     expect(
       loadConfig({ LISTING_SOURCE: 'twenty', TWENTY_API_URL: 'https://crm.example.com/', TWENTY_API_KEY: 'k' }).listings,
-    ).toEqual({ kind: 'twenty', apiUrl: 'https://crm.example.com', apiKey: 'k', timeoutMs: 5000, objectNamePlural: 'listings' });
+    ).toEqual({ kind: 'twenty', apiUrl: 'https://crm.example.com', apiKey: 'k', timeoutMs: 5000, objectNamePlural: 'listings', objectNameSingular: 'listing' });
   });
 
   it('treats empty variables as unset and trims URLs', () => {
