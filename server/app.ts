@@ -20,12 +20,12 @@ import { WriteBudget } from './utils/write-budget';
 import { createPolicyTable, type CachePolicy } from './utils/cache-policy';
 import { createCacheStats, type CacheStats } from './utils/cache-stats';
 import { createLogger, type Logger } from './utils/logger';
-import { adoptRedisClient, createRedisClient, type Redis } from './utils/redis-client';
+import { adoptRedisClient, createRedisClient, describeRedisTarget, type RedisClient } from './utils/redis-client';
 
 export interface AppDeps {
   config: Config;
   /** An embedding server's own ioredis client; used as is when it fails fast, else duplicated. */
-  redis?: Redis;
+  redis?: RedisClient;
   listings?: ListingSource;
   logger?: Logger;
   /** Replaces the default per-route table (pageCachePolicies) for an embedding server's routes. */
@@ -43,7 +43,7 @@ export interface AppHandle {
   tiers: TierStack;
   budget: WriteBudget;
   stats: CacheStats;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   /** Closes what the app opened (its Redis connection); an embedding server's client stays open. */
   close(): Promise<void>;
@@ -76,6 +76,9 @@ export function createApp(deps: AppDeps): AppHandle {
     logger,
     keyPrefix: config.redis.keyPrefix,
     defaultTtlSeconds: config.cache.defaultTtlSeconds,
+    breaker: { failureThreshold: config.redis.breakerThreshold, cooldownMs: config.redis.breakerCooldownMs },
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    target: describeRedisTarget(config.redis),
   });
   const stats = createCacheStats();
   const policies = createPolicyTable(deps.cachePolicies ?? pageCachePolicies(config.cache));
@@ -85,6 +88,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const bus = memory
     ? new InvalidationBus({
         publisher: redis,
+        canPublish: () => cache.isUsable(),
         subscriber: redis.duplicate(),
         channel: `${config.redis.keyPrefix}ssr:invalidations`,
         logger,
@@ -94,6 +98,7 @@ export function createApp(deps: AppDeps): AppHandle {
     : undefined;
   const budget = new WriteBudget({
     redis,
+    isUsable: () => cache.isUsable(),
     logger,
     maxFraction: config.cache.redisMemoryFraction,
     intervalMs: config.cache.redisMemoryCheckMs,
@@ -106,10 +111,12 @@ export function createApp(deps: AppDeps): AppHandle {
       keyPrefix: config.redis.keyPrefix,
       ttlMs: config.cache.lockTtlMs,
       isHealthy: () => cache.isHealthy(),
+      isUsable: () => cache.isUsable(),
     }),
     waitMs: config.cache.lockWaitMs,
     flightTtlMs: config.cache.lockTtlMs,
     readEntry: (key) => cache.get(key),
+    canPoll: () => cache.isHealthy(),
     onWaitTimeout: () => {
       stats.lockWaitTimeouts += 1;
     },
@@ -175,6 +182,7 @@ export function createApp(deps: AppDeps): AppHandle {
     logger,
     async close() {
       budget.stop();
+      cache.stop();
       await bus?.close();
       if (!owned) return;
       // QUIT lets replies in flight arrive; while reconnecting it would not stop the retry loop.

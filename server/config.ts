@@ -82,6 +82,23 @@ const redisUrl = z
 
 const ttl = integer(1, MAX_TTL_SECONDS);
 
+/** `host:port,host:port`: the seed nodes of a Redis Cluster or the Sentinels. */
+const hostPortList = z
+  .string()
+  .trim()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'must be a comma-separated list of host:port'))
+      .min(1, 'must name at least one host:port'),
+  )
+  .transform((items) =>
+    items.map((item) => {
+      const colon = item.lastIndexOf(':');
+      return { host: item.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(item.slice(colon + 1)) };
+    }),
+  );
+
 /** Every env var the server reads; names are the documented ones (README, .env.example). */
 const envSchema = z.object({
   PORT: integer(0, 65535).default(3002),
@@ -97,6 +114,11 @@ const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().max(64, 'must be at most 64 characters').default(''),
   REDIS_COMMAND_TIMEOUT_MS: integer(10, 5000).default(250),
   REDIS_CONNECT_TIMEOUT_MS: integer(100, 60_000).default(2000),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_NAME: z.string().trim().min(1).default('mymaster'),
+  REDIS_BREAKER_THRESHOLD: integer(1, 1000).default(5),
+  REDIS_BREAKER_COOLDOWN_MS: integer(100, 600_000).default(5000),
 
   SSR_CACHE_ENABLED: boolean.default(true),
   SSR_CACHE_ALL_AGENTS: boolean.default(false),
@@ -139,9 +161,22 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
 export interface RedisConfig {
   /** `redis://` / `rediss://` URL; when absent, host/port/password/db are used. */
   url?: string;
+  /** Seed nodes of a Redis Cluster: set, the Cluster client is used (and url/host/port/db are not). */
+  clusterNodes?: HostPort[];
+  /** Sentinels that name the master `sentinelName`: set, the client asks them where the master is. */
+  sentinels?: HostPort[];
+  sentinelName: string;
+  /** Failures in a row that open the circuit breaker, and how long it stays open before a probe. */
+  breakerThreshold: number;
+  breakerCooldownMs: number;
   host: string;
   port: number;
   password?: string;
@@ -251,6 +286,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(presentValues(env));
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
   const values = parsed.data;
+  if (values.REDIS_CLUSTER_NODES && values.REDIS_SENTINELS) {
+    throw new ConfigError('Invalid configuration: set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
+  }
+  if (values.REDIS_CLUSTER_NODES && values.REDIS_DB !== undefined && values.REDIS_DB !== 0) {
+    throw new ConfigError('Invalid configuration: REDIS_DB: Redis Cluster has only database 0; use REDIS_KEY_PREFIX to share it');
+  }
   return {
     port: values.PORT,
     publicUrl: values.PUBLIC_URL ?? `http://localhost:${values.PORT}`,
@@ -265,6 +306,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keyPrefix: values.REDIS_KEY_PREFIX,
       commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS,
       connectTimeoutMs: values.REDIS_CONNECT_TIMEOUT_MS,
+      clusterNodes: values.REDIS_CLUSTER_NODES,
+      sentinels: values.REDIS_SENTINELS,
+      sentinelName: values.REDIS_SENTINEL_NAME,
+      breakerThreshold: values.REDIS_BREAKER_THRESHOLD,
+      breakerCooldownMs: values.REDIS_BREAKER_COOLDOWN_MS,
     },
     cache: {
       enabled: values.SSR_CACHE_ENABLED,

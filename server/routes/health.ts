@@ -13,17 +13,28 @@ export interface HealthOptions {
   cacheConfigured: boolean;
 }
 
-/** GET /health: 200 while pages are served; `degraded` when Redis is down (pages go uncached). */
+/**
+ * GET /health: 200 while pages are served; `degraded` when Redis is down or the circuit breaker
+ * keeps it off the request path (pages render through).
+ */
 export function createHealthRouter({ cache, tiers, budget, stats, cacheConfigured }: HealthOptions): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     const redisUp = cache.isAvailable();
+    const breaker = cache.breakerState();
     const memory = budget.lastMemory;
     res.set('Cache-Control', 'no-store').json({
-      status: redisUp || !cacheConfigured ? 'ok' : 'degraded',
+      status: (redisUp && breaker.state === 'closed') || !cacheConfigured ? 'ok' : 'degraded',
       timestamp: new Date().toISOString(),
       redis: {
         status: redisUp ? 'up' : 'down',
+        breaker: {
+          state: breaker.state,
+          opens: breaker.opens,
+          rejectedCommands: breaker.rejected,
+          consecutiveFailures: breaker.consecutiveFailures,
+          changedAt: breaker.changedAt === null ? null : new Date(breaker.changedAt).toISOString(),
+        },
         usedMemoryBytes: memory?.usedBytes ?? null,
         maxMemoryBytes: memory?.maxBytes ?? null,
         writesPaused: budget.isOverBudget,

@@ -1,11 +1,19 @@
+import { ReplyError } from 'ioredis';
 import { loadConfig } from '../config';
 import { decodeEntry, encodeEntry, encodeInvalidatedAt, INVALIDATED_AT_OFFSET, type CacheEntry } from './cache-entry';
+import { CircuitBreaker, type BreakerSnapshot } from './circuit-breaker';
 import { createLogger, type Logger } from './logger';
-import { createRedisClient, type Redis } from './redis-client';
+import { clientKeyPrefix, createRedisClient, isCluster, masters, type RedisClient } from './redis-client';
 
 export interface CacheManagerOptions {
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
+  /** Failures in a row that open the circuit breaker, and its cool-down before a probe. */
+  breaker?: { failureThreshold: number; cooldownMs: number };
+  /** Names Redis in the breaker's log lines. */
+  target?: string;
+  /** No command waits longer (the Cluster client has no per-command timeout of its own everywhere). */
+  commandTimeoutMs?: number;
   /** Prepended to every key (REDIS_KEY_PREFIX); '' keeps keys exactly `ssr:/...`. */
   keyPrefix?: string;
   /** Used when neither `set`'s ttl nor the entry's own freshness gives one. */
@@ -81,6 +89,14 @@ for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return removed`;
 
+/**
+ * Cluster: adds a page to one tag set (the page lives in another slot, so this is a step of its
+ * own) and returns two random members for the caller to check. KEYS: tag set. ARGV: member, ttl ms.
+ */
+const ADD_TO_TAG = `redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('SRANDMEMBER', KEYS[1], 2)`;
+
 /** Marks entries stale in place (their invalidatedAt), only where they exist: never creates a key. */
 const MARK_STALE = `local marked = 0
 for _, key in ipairs(KEYS) do
@@ -96,13 +112,37 @@ export function escapeGlob(literal: string): string {
   return literal.replace(GLOB_SPECIALS, '\\$&');
 }
 
+const COMMAND_TIMED_OUT = 'Command timed out';
+
+/** Resolves as `command`, or rejects once `ms` have passed. */
+function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(COMMAND_TIMED_OUT)), ms);
+  });
+  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** A reply error (OOM, WRONGTYPE, NOSCRIPT) means Redis answered: not a sign it is down. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof ReplyError;
+}
+
 /**
  * The Redis tier of the page cache. Every method turns a Redis failure into a miss or a
- * no-op (logged) so a request is never failed by the cache; while the connection is down
- * it does not even try, so an outage costs nothing per request.
+ * no-op (logged) so a request is never failed by the cache; while the connection is down, or
+ * the circuit breaker is open after repeated failures, it does not even try, so an outage
+ * costs nothing per request.
+ *
+ * On a Redis Cluster a page and its tag sets live in different slots: each is written by a
+ * command of its own, tag sets are read and their pages changed key by key, and a pattern is
+ * scanned on every master.
  */
 export class CacheManager {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
+  private readonly cluster: boolean;
+  readonly breaker: CircuitBreaker;
+  private readonly commandTimeoutMs: number;
   private readonly logger: Logger;
   private readonly keyPrefix: string;
   /** ioredis prefixes command keys with its own keyPrefix, but not SCAN patterns or results. */
@@ -111,40 +151,88 @@ export class CacheManager {
   private readonly batchSize: number;
   private readonly failureLogIntervalMs: number;
   private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
-  /** Whether the last command answered; a timed-out Redis stays 'ready' while it fails. */
-  private lastCommandOk = true;
+  private readonly onReady = () => this.breaker.reset();
 
   constructor(options: CacheManagerOptions) {
     this.redis = options.redis;
+    this.cluster = isCluster(options.redis);
     this.logger = options.logger;
     this.keyPrefix = options.keyPrefix ?? '';
-    this.clientPrefix = options.redis.options.keyPrefix ?? '';
+    this.clientPrefix = clientKeyPrefix(options.redis);
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? 3600;
     this.batchSize = options.batchSize ?? 500;
     this.failureLogIntervalMs = options.failureLogIntervalMs ?? 10_000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.breaker?.failureThreshold ?? 5,
+      cooldownMs: options.breaker?.cooldownMs ?? 5000,
+      probe: () => withDeadline(this.redis.ping(), this.commandTimeoutMs),
+      logger: this.logger,
+      target: options.target ?? 'redis',
+    });
+    this.redis.on('ready', this.onReady);
   }
 
-  /** True while Redis is connected; the cache is then in use. */
+  /** True while Redis is connected; the cache is then in use (unless the breaker is open). */
   isAvailable(): boolean {
     return this.redis.status === 'ready';
   }
 
-  /** Connected, and the last command answered: worth asking more of it on a request's path. */
+  /** Connected, the breaker closed and the last command answered: worth a second command on a request's path. */
   isHealthy(): boolean {
-    return this.isAvailable() && this.lastCommandOk;
+    return this.isAvailable() && this.breaker.isClear;
+  }
+
+  /** Connected and the breaker closed: a command would be sent (nothing counted). */
+  isUsable(): boolean {
+    return this.isAvailable() && this.breaker.state === 'closed';
+  }
+
+  /** Whether the next command would be sent: connected and the breaker closed (a refusal is counted). */
+  canAsk(): boolean {
+    return this.isAvailable() && this.breaker.allows();
+  }
+
+  breakerState(): BreakerSnapshot {
+    return this.breaker.snapshot();
+  }
+
+  /** Stops the breaker's probe timer; the connection is the app's to close. */
+  stop(): void {
+    this.breaker.stop();
+    this.redis.off('ready', this.onReady);
+  }
+
+  /**
+   * Sends one command unless Redis is down or the breaker open; its answer, or `failed` when it
+   * was not sent or failed (logged, and counted by the breaker unless Redis answered).
+   */
+  private async call<T, F>(operation: string, key: string | undefined, failed: F, command: () => Promise<T>): Promise<T | F> {
+    if (!this.canAsk()) return failed;
+    try {
+      const value = await this.bounded(command());
+      this.breaker.recordSuccess();
+      return value;
+    } catch (error) {
+      this.noteFailure(operation, error, key);
+      return failed;
+    }
+  }
+
+  /** The Cluster client can hold a command while it refreshes its slot map: bound it too. */
+  private bounded<T>(command: Promise<T>): Promise<T> {
+    return this.cluster ? withDeadline(command, this.commandTimeoutMs) : command;
+  }
+
+  private noteFailure(operation: string, error: unknown, key: string | undefined): void {
+    if (isReplyError(error)) this.breaker.recordSuccess();
+    else this.breaker.recordFailure(error);
+    this.logFailure(operation, error, key);
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    if (!this.isAvailable()) return undefined;
-    let value: Buffer | null;
-    try {
-      value = await this.redis.getBuffer(this.keyPrefix + key);
-      this.lastCommandOk = true;
-    } catch (error) {
-      this.logFailure('get', error, key);
-      return undefined;
-    }
-    if (value === null) return undefined;
+    const value = await this.call('get', key, undefined, () => this.redis.getBuffer(this.keyPrefix + key));
+    if (value === undefined || value === null) return undefined;
     const entry = decodeEntry(value);
     if (!entry) this.logger.warn({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
     return entry;
@@ -156,24 +244,60 @@ export class CacheManager {
    */
   async set(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
     const ttl = ttlSeconds ?? (entry.freshTtl + entry.grace || this.defaultTtlSeconds);
-    if (!(ttl > 0) || !this.isAvailable()) return false;
+    if (!(ttl > 0)) return false;
     const ttlMs = Math.ceil(ttl * 1000);
-    try {
-      if (entry.tags.length === 0) await this.redis.set(this.keyPrefix + key, encodeEntry(entry), 'PX', ttlMs);
-      else {
-        const tagKeys = entry.tags.map((tag) => this.tagKey(tag));
-        await this.redis.eval(SET_WITH_TAGS, 1 + tagKeys.length, this.keyPrefix + key, ...tagKeys, encodeEntry(entry), ttlMs, key, this.clientPrefix + this.keyPrefix);
-      }
-      this.lastCommandOk = true;
-      return true;
-    } catch (error) {
-      this.logFailure('set', error, key);
-      return false;
+    const pageKey = this.keyPrefix + key;
+    const tagKeys = entry.tags.map((tag) => this.tagKey(tag));
+    if (tagKeys.length === 0) return this.call('set', key, false, async () => (await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs)) === 'OK');
+    if (!this.cluster) {
+      return this.call('set', key, false, async () => {
+        await this.redis.eval(SET_WITH_TAGS, 1 + tagKeys.length, pageKey, ...tagKeys, encodeEntry(entry), ttlMs, key, this.clientPrefix + this.keyPrefix);
+        return true;
+      });
     }
+    // Cluster: the page first, then its index entries, so a page is never indexed before it exists.
+    return this.call('set', key, false, async () => {
+      await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs);
+      const sampled = await Promise.all(tagKeys.map((tagKey) => this.redis.eval(ADD_TO_TAG, 1, tagKey, key, ttlMs) as Promise<string[]>));
+      await Promise.all(tagKeys.map((tagKey, i) => this.removeDeadMembers(tagKey, (sampled[i] ?? []).filter((member) => member !== key))));
+      return true;
+    });
+  }
+
+  /**
+   * Cluster: takes members whose pages are gone out of a tag set. A page stored meanwhile puts
+   * itself back (SET, then SADD), and a removal is undone when the page turns out to exist.
+   */
+  private async removeDeadMembers(tagKey: string, members: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const member of members) {
+      if ((await this.redis.exists(this.keyPrefix + member)) === 1) continue;
+      await this.redis.srem(tagKey, member);
+      if ((await this.redis.exists(this.keyPrefix + member)) === 1) await this.redis.sadd(tagKey, member);
+      else removed += 1;
+    }
+    return removed;
   }
 
   async delete(keys: string | readonly string[]): Promise<DeleteResult> {
-    return this.inBatches('delete', typeof keys === 'string' ? [keys] : keys, (batch) => this.redis.unlink(...batch));
+    return this.inBatches('delete', typeof keys === 'string' ? [keys] : keys, (batch) => this.unlinkAll(batch));
+  }
+
+  /** UNLINK of several keys: one command, or one per key on a cluster (keys of many slots). */
+  private unlinkAll(keys: string[]): Promise<number> {
+    if (!this.cluster) return this.redis.unlink(...keys);
+    return this.perKey(keys, (key) => this.redis.unlink(key));
+  }
+
+  private markStaleAll(keys: string[], stamp: Buffer): Promise<number> {
+    if (!this.cluster) return this.redis.eval(MARK_STALE, keys.length, ...keys, stamp) as Promise<number>;
+    return this.perKey(keys, (key) => this.redis.eval(MARK_STALE, 1, key, stamp) as Promise<number>);
+  }
+
+  /** Runs a command per key at once (auto-pipelined per node) and adds up the counts. */
+  private async perKey(keys: readonly string[], command: (key: string) => Promise<number>): Promise<number> {
+    const counts = await Promise.all(keys.map(command));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   /**
@@ -181,29 +305,23 @@ export class CacheManager {
    * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
    */
   async deletePattern(pattern: string): Promise<DeleteResult> {
-    return this.scanBatches('deletePattern', pattern, (batch) => this.redis.unlink(...batch));
+    return this.scanBatches('deletePattern', pattern, (batch) => this.unlinkAll(batch));
   }
 
   /** Soft invalidation: the entries stay, marked stale, so the next request gets them at once and one re-render. */
   async markStale(keys: readonly string[]): Promise<DeleteResult> {
     const stamp = encodeInvalidatedAt(Date.now());
-    return this.inBatches('markStale', keys, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
+    return this.inBatches('markStale', keys, (batch) => this.markStaleAll(batch, stamp));
   }
 
   async markStalePattern(pattern: string): Promise<DeleteResult> {
     const stamp = encodeInvalidatedAt(Date.now());
-    return this.scanBatches('markStalePattern', pattern, (batch) => this.redis.eval(MARK_STALE, batch.length, ...batch, stamp) as Promise<number>);
+    return this.scanBatches('markStalePattern', pattern, (batch) => this.markStaleAll(batch, stamp));
   }
 
   /** Records a webhook nonce for ttlMs: true the first time, false when seen, undefined when Redis fails. */
   async claimNonce(nonce: string, ttlMs: number): Promise<boolean | undefined> {
-    if (!this.isAvailable()) return undefined;
-    try {
-      return (await this.redis.set(`${this.keyPrefix}ssr-nonce:${nonce}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
-    } catch (error) {
-      this.logFailure('claimNonce', error, nonce);
-      return undefined;
-    }
+    return this.call('claimNonce', nonce, undefined, async () => (await this.redis.set(`${this.keyPrefix}ssr-nonce:${nonce}`, '1', 'PX', ttlMs, 'NX')) === 'OK');
   }
 
   /**
@@ -212,22 +330,22 @@ export class CacheManager {
    */
   async invalidateTags(tags: readonly string[], mode: 'hard' | 'soft'): Promise<{ deleted: number; keys: string[] } | undefined> {
     if (tags.length === 0) return { deleted: 0, keys: [] };
-    if (!this.isAvailable()) return undefined;
-    try {
-      const stamp = encodeInvalidatedAt(Date.now());
-      const [deleted, keys] = (await this.redis.eval(
-        INVALIDATE_TAGS,
-        tags.length,
-        ...tags.map((tag) => this.tagKey(tag)),
-        this.clientPrefix + this.keyPrefix,
-        mode,
-        stamp,
-      )) as [number, string[]];
-      return { deleted, keys };
-    } catch (error) {
-      this.logFailure('invalidateTags', error, tags[0]);
-      return undefined;
+    const stamp = encodeInvalidatedAt(Date.now());
+    const tagKeys = tags.map((tag) => this.tagKey(tag));
+    if (!this.cluster) {
+      return this.call('invalidateTags', tags[0], undefined, async () => {
+        const [deleted, keys] = (await this.redis.eval(INVALIDATE_TAGS, tagKeys.length, ...tagKeys, this.clientPrefix + this.keyPrefix, mode, stamp)) as [number, string[]];
+        return { deleted, keys };
+      });
     }
+    // Cluster: read the sets, then change their pages key by key. Members stay in the sets (a
+    // page stored meanwhile must stay indexed); dead ones are pruned as pages are written.
+    return this.call('invalidateTags', tags[0], undefined, async () => {
+      const keys = [...new Set((await Promise.all(tagKeys.map((tagKey) => this.redis.smembers(tagKey)))).flat())];
+      const pageKeys = keys.map((key) => this.keyPrefix + key);
+      const deleted = mode === 'hard' ? await this.unlinkAll(pageKeys) : await this.markStaleAll(pageKeys, stamp);
+      return { deleted, keys };
+    });
   }
 
   /** Removes members whose pages no longer exist from every tag index; returns how many. */
@@ -235,7 +353,11 @@ export class CacheManager {
     const prefix = this.clientPrefix + this.keyPrefix;
     const result = await this.scanBatches('pruneTagIndex', 'ssr-tag:*', async (batch) => {
       let removed = 0;
-      for (const tagKey of batch) removed += (await this.redis.eval(PRUNE_TAG, 1, tagKey, prefix)) as number;
+      for (const tagKey of batch) {
+        removed += this.cluster
+          ? await this.removeDeadMembers(tagKey, await this.redis.smembers(tagKey))
+          : ((await this.redis.eval(PRUNE_TAG, 1, tagKey, prefix)) as number);
+      }
       return removed;
     });
     return result.deleted;
@@ -248,53 +370,47 @@ export class CacheManager {
   /** Runs `apply` on the keys (prefixed) in batches; counts what it reports. */
   private async inBatches(operation: string, keys: readonly string[], apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
     if (keys.length === 0) return { deleted: 0, ok: true };
-    if (!this.isAvailable()) return { deleted: 0, ok: false };
     let deleted = 0;
-    try {
-      for (let start = 0; start < keys.length; start += this.batchSize) {
-        deleted += await apply(keys.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key));
-      }
-      return { deleted, ok: true };
-    } catch (error) {
-      this.logFailure(operation, error, keys[0]);
-      return { deleted, ok: false };
+    for (let start = 0; start < keys.length; start += this.batchSize) {
+      const batch = keys.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key);
+      const count = await this.call(operation, keys[start], undefined, () => apply(batch));
+      if (count === undefined) return { deleted, ok: false };
+      deleted += count;
     }
+    return { deleted, ok: true };
   }
 
-  /** SCAN for a pattern and run `apply` on each batch found, as the command-level names. */
+  /**
+   * SCAN for a pattern (on every master of a cluster) and run `apply` on each batch found, as
+   * the command-level names.
+   */
   private async scanBatches(operation: string, pattern: string, apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
     if (!this.isAvailable()) return { deleted: 0, ok: false };
     const match = escapeGlob(this.clientPrefix + this.keyPrefix) + pattern;
-    let cursor = '0';
     let deleted = 0;
-    try {
+    for (const node of masters(this.redis)) {
+      let cursor = '0';
       do {
-        const [next, found] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize);
+        const page = await this.call(operation, pattern, undefined, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize));
+        if (page === undefined) return { deleted, ok: false };
+        const [next, found] = page;
         cursor = next;
         // SCAN returns full names; commands through ioredis would prefix them a second time.
-        if (found.length > 0) deleted += await apply(found.map((key) => key.slice(this.clientPrefix.length)));
+        const count = found.length > 0 ? await this.call(operation, pattern, undefined, () => apply(found.map((key) => key.slice(this.clientPrefix.length)))) : 0;
+        if (count === undefined) return { deleted, ok: false };
+        deleted += count;
       } while (cursor !== '0');
-      return { deleted, ok: true };
-    } catch (error) {
-      this.logFailure(operation, error, pattern);
-      return { deleted, ok: false };
     }
+    return { deleted, ok: true };
   }
 
   /** Remaining time to live of a key in milliseconds (-2 absent, -1 no TTL), or undefined when Redis fails. */
   async ttlMs(key: string): Promise<number | undefined> {
-    if (!this.isAvailable()) return undefined;
-    try {
-      return await this.redis.pttl(this.keyPrefix + key);
-    } catch (error) {
-      this.logFailure('ttl', error, key);
-      return undefined;
-    }
+    return this.call('ttl', key, undefined, () => this.redis.pttl(this.keyPrefix + key));
   }
 
   /** A Redis that times out or is full fails every command: log each kind once per interval. */
   private logFailure(operation: string, error: unknown, key: string | undefined): void {
-    this.lastCommandOk = false;
     const kind = `${operation}:${error instanceof Error ? error.message.slice(0, 40) : String(error)}`;
     const now = Date.now();
     const seen = this.failureLog.get(kind);
@@ -325,6 +441,8 @@ export function getCacheManager(): CacheManager {
     shared = createCacheManager({
       redis: createRedisClient(config.redis, logger),
       logger,
+      breaker: { failureThreshold: config.redis.breakerThreshold, cooldownMs: config.redis.breakerCooldownMs },
+      commandTimeoutMs: config.redis.commandTimeoutMs,
       keyPrefix: config.redis.keyPrefix,
       defaultTtlSeconds: config.cache.defaultTtlSeconds,
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from './logger';
-import type { Redis } from './redis-client';
+import type { RedisClient } from './redis-client';
 
 /** What one invalidation removed, in the cache's logical key space (no prefix). */
 export interface InvalidationMessage {
@@ -16,9 +16,11 @@ interface Envelope extends InvalidationMessage {
 
 export interface InvalidationBusOptions {
   /** Publishes on the cache's own connection. */
-  publisher: Redis;
+  publisher: RedisClient;
+  /** False while Redis is down or the breaker open: nothing is sent (and the gap is not ours to fill). */
+  canPublish?(): boolean;
   /** Pub/sub needs a connection of its own; the bus owns and closes it. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   channel: string;
   logger: Logger;
   /** Another instance invalidated these keys. */
@@ -83,7 +85,7 @@ export class InvalidationBus {
 
   /** Tells the other instances; false when Redis did not take the message. */
   async publish(message: InvalidationMessage): Promise<boolean> {
-    if (this.options.publisher.status !== 'ready') return false;
+    if (this.options.publisher.status !== 'ready' || !(this.options.canPublish?.() ?? true)) return false;
     try {
       const envelope: Envelope = { origin: this.instanceId, ...message };
       await this.options.publisher.publish(this.options.channel, JSON.stringify(envelope));

@@ -1,10 +1,32 @@
-import Redis, { type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import type { HostPort, RedisConfig } from '../config';
 import type { Logger } from './logger';
 
-export type { Redis };
+export type { Redis, Cluster };
+/** The cache's connection: one Redis (direct or through Sentinel) or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
 
-const RECONNECT_MAX_DELAY_MS = 2000;
+/** Capped so that a Redis that comes back is in use again within about a second. */
+const RECONNECT_MAX_DELAY_MS = 1000;
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster;
+}
+
+/** The client's own key prefix (ioredis adds it to command keys, not to SCAN patterns or results). */
+export function clientKeyPrefix(client: RedisClient): string {
+  return (client.options as { keyPrefix?: string }).keyPrefix ?? '';
+}
+
+/** Every master of a cluster, or the one server. */
+export function masters(client: RedisClient): Redis[] {
+  return isCluster(client) ? client.nodes('master') : [client];
+}
+
+function reconnectDelay(attempt: number): number {
+  // Exponential backoff with jitter, capped, so many instances do not reconnect in lockstep.
+  return Math.min(50 * 2 ** Math.min(attempt, 6), RECONNECT_MAX_DELAY_MS) + Math.floor(Math.random() * 100);
+}
 
 /**
  * A cache must fail fast: no offline queue (commands fail at once while disconnected), no
@@ -19,12 +41,15 @@ export function failFastOptions(config: Pick<RedisConfig, 'commandTimeoutMs' | '
     // On close, a socket that does not end by itself is destroyed after this long.
     disconnectTimeout: 200,
     enableAutoPipelining: true,
-    // Exponential backoff with jitter, capped, so many instances do not reconnect in lockstep.
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), RECONNECT_MAX_DELAY_MS) + Math.floor(Math.random() * 100),
+    retryStrategy: reconnectDelay,
   };
 }
 
+const hostPorts = (nodes: HostPort[]) => nodes.map(({ host, port }) => `${host}:${port}`).join(',');
+
 export function describeRedisTarget(config: RedisConfig): string {
+  if (config.clusterNodes) return `cluster ${hostPorts(config.clusterNodes)}`;
+  if (config.sentinels) return `sentinel ${config.sentinelName}@${hostPorts(config.sentinels)}`;
   if (config.url) {
     const url = new URL(config.url);
     return `${url.protocol}//${url.hostname}:${url.port || 6379}${url.pathname}`;
@@ -40,16 +65,42 @@ function urlWithDb(url: string, db: number | undefined): string {
   return parsed.toString();
 }
 
-export function createRedisClient(config: RedisConfig, logger: Logger): Redis {
+/**
+ * The Cluster client, failing as fast: no offline queue, each node connection with the command
+ * timeout, slot map refreshed in the background, reconnection with the same capped backoff.
+ */
+function createClusterClient(config: RedisConfig, nodes: HostPort[]): Cluster {
+  const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...nodeOptions } = failFastOptions(config);
+  return new Cluster(nodes, {
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: reconnectDelay,
+    slotsRefreshTimeout: config.connectTimeoutMs,
+    // A MOVED/ASK answer is followed at once; a cluster that is down is not waited for.
+    retryDelayOnClusterDown: 0,
+    redisOptions: { ...nodeOptions, ...(config.password ? { password: config.password } : {}) },
+  });
+}
+
+export function createRedisClient(config: RedisConfig, logger: Logger): RedisClient {
   const options = failFastOptions(config);
-  const client = config.url
-    ? new Redis(urlWithDb(config.url, config.db), { ...options, ...(config.password ? { password: config.password } : {}) })
-    : new Redis({ ...options, host: config.host, port: config.port, password: config.password, db: config.db ?? 0 });
+  const password = config.password ? { password: config.password } : {};
+  const client = config.clusterNodes
+    ? createClusterClient(config, config.clusterNodes)
+    : config.sentinels
+      ? new Redis({ ...options, ...password, sentinels: config.sentinels, name: config.sentinelName, db: config.db ?? 0, sentinelRetryStrategy: reconnectDelay })
+      : config.url
+        ? new Redis(urlWithDb(config.url, config.db), { ...options, ...password })
+        : new Redis({ ...options, ...password, host: config.host, port: config.port, db: config.db ?? 0 });
   logConnectionChanges(client, logger, describeRedisTarget(config));
   return client;
 }
 
-export function isFailFast(client: Redis): boolean {
+export function isFailFast(client: RedisClient): boolean {
+  if (isCluster(client)) {
+    const { enableOfflineQueue, redisOptions } = client.options;
+    return enableOfflineQueue === false && typeof redisOptions?.commandTimeout === 'number';
+  }
   const { enableOfflineQueue, commandTimeout, maxRetriesPerRequest } = client.options;
   return enableOfflineQueue === false && typeof commandTimeout === 'number' && maxRetriesPerRequest !== null;
 }
@@ -58,8 +109,19 @@ export function isFailFast(client: Redis): boolean {
  * Uses an embedding server's client when it already fails fast; otherwise opens a fail-fast
  * connection of our own to the same server (e.g. Twenty's queue client waits forever).
  */
-export function adoptRedisClient(client: Redis, config: RedisConfig, logger: Logger): { client: Redis; owned: boolean } {
+export function adoptRedisClient(client: RedisClient, config: RedisConfig, logger: Logger): { client: RedisClient; owned: boolean } {
   if (isFailFast(client)) return { client, owned: false };
+  if (isCluster(client)) {
+    const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...nodeOptions } = failFastOptions(config);
+    const own = client.duplicate(undefined, {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: { ...client.options.redisOptions, ...nodeOptions },
+    });
+    logger.info('redis: opened a fail-fast cluster connection beside the given client');
+    logConnectionChanges(own, logger, 'cluster');
+    return { client: own, owned: true };
+  }
   const own = client.duplicate({ ...failFastOptions(config), keyPrefix: client.options.keyPrefix });
   logger.info({ redis: `${client.options.host}:${client.options.port}` }, 'redis: opened a fail-fast connection beside the given client');
   logConnectionChanges(own, logger, `${client.options.host}:${client.options.port}`);
@@ -67,7 +129,7 @@ export function adoptRedisClient(client: Redis, config: RedisConfig, logger: Log
 }
 
 /** Logs `connected` / `unavailable` once per change of state, not once per failed attempt. */
-export function logConnectionChanges(client: Redis, logger: Logger, target: string): void {
+export function logConnectionChanges(client: RedisClient, logger: Logger, target: string): void {
   let state: 'unknown' | 'up' | 'down' = 'unknown';
   let lastError: string | undefined;
   client.on('error', (error: Error) => {

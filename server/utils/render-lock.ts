@@ -1,17 +1,19 @@
 import type { Logger } from './logger';
-import type { Redis } from './redis-client';
+import type { RedisClient } from './redis-client';
 
 /** Deletes the lock only while it still holds the owner's token (an expired lock may be someone else's now). */
 const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface RenderLockOptions {
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   keyPrefix: string;
   /** A lock whose owner died expires after this long. */
   ttlMs: number;
   /** False while Redis is failing: the lock is then granted at once instead of timing out too. */
   isHealthy(): boolean;
+  /** False while Redis is down or the breaker open: a release is then left to the lock's TTL. */
+  isUsable(): boolean;
 }
 
 /**
@@ -36,8 +38,8 @@ export class RenderLock {
   }
 
   async release(cacheKey: string, token: string): Promise<void> {
-    const { redis, logger } = this.options;
-    if (redis.status !== 'ready') return;
+    const { redis, logger, isUsable } = this.options;
+    if (!isUsable()) return;
     try {
       await redis.eval(RELEASE_IF_OWNER, 1, this.lockKey(cacheKey), token);
     } catch (error) {

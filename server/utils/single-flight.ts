@@ -17,6 +17,8 @@ export interface SingleFlightOptions {
   pollMs?: number;
   /** Reads a page another instance may have stored. */
   readEntry(key: string): Promise<CacheEntry | undefined>;
+  /** False while Redis fails: a follower polling for another instance's page stops and renders. */
+  canPoll?(): boolean;
   onWaitTimeout(): void;
 }
 
@@ -120,7 +122,7 @@ export class SingleFlight {
   /** Another instance holds the lock: look for its page until the wait bound. */
   private async pollForEntry(key: string): Promise<CacheEntry | undefined> {
     const deadline = Date.now() + this.options.waitMs;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && (this.options.canPoll?.() ?? true)) {
       await sleep(Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
       const entry = await this.options.readEntry(key);
       if (entry) return entry;

@@ -93,7 +93,7 @@ export class TierStack {
     const entry =
       renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
     if (entry.invalidatedAt === 0) memory?.set(key, new PreparedPage(entry));
-    if (!redis.isAvailable()) return memory ? 'memory-only' : 'not-stored';
+    if (!redis.isUsable()) return memory ? 'memory-only' : 'not-stored';
     if (budget && !budget.allowsWrite()) return 'over-budget';
     return (await redis.set(key, entry)) ? 'stored' : 'not-stored';
   }

@@ -1,5 +1,5 @@
 import type { Logger } from './logger';
-import type { Redis } from './redis-client';
+import { masters, type RedisClient } from './redis-client';
 
 export interface RedisMemory {
   usedBytes: number;
@@ -8,8 +8,10 @@ export interface RedisMemory {
 }
 
 export interface WriteBudgetOptions {
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
+  /** False while the breaker is open: the INFO is not sent. */
+  isUsable?(): boolean;
   /** Stop writing while used_memory is at or above this fraction of maxmemory. */
   maxFraction: number;
   intervalMs: number;
@@ -23,6 +25,17 @@ export function parseInfoMemory(info: string): RedisMemory | undefined {
   const usedBytes = field('used_memory');
   const maxBytes = field('maxmemory');
   return usedBytes === undefined || maxBytes === undefined ? undefined : { usedBytes, maxBytes };
+}
+
+/** The reading with the highest share of its maxmemory (or the most used, where none has a limit). */
+function fullest(readings: readonly (RedisMemory | undefined)[]): RedisMemory | undefined {
+  const share = ({ usedBytes, maxBytes }: RedisMemory) => (maxBytes > 0 ? usedBytes / maxBytes : 0);
+  let best: RedisMemory | undefined;
+  for (const reading of readings) {
+    if (!reading) continue;
+    if (!best || share(reading) > share(best) || (share(reading) === share(best) && reading.usedBytes > best.usedBytes)) best = reading;
+  }
+  return best;
 }
 
 /**
@@ -60,15 +73,16 @@ export class WriteBudget {
   }
 
   async refresh(): Promise<void> {
-    const { redis, logger, maxFraction } = this.options;
-    if (redis.status !== 'ready') return;
-    let info: string;
+    const { redis, logger, maxFraction, isUsable } = this.options;
+    if (redis.status !== 'ready' || !(isUsable?.() ?? true)) return;
+    let readings: (RedisMemory | undefined)[];
     try {
-      info = await redis.info('memory');
+      // A cluster is as full as its fullest master (a page's slot decides where it goes).
+      readings = await Promise.all(masters(redis).map(async (node) => parseInfoMemory(await node.info('memory'))));
     } catch {
       return;
     }
-    this.memory = parseInfoMemory(info);
+    this.memory = fullest(readings);
     const wasOver = this.over;
     this.over = this.memory !== undefined && this.memory.maxBytes > 0 && this.memory.usedBytes >= this.memory.maxBytes * maxFraction;
     if (this.over) {

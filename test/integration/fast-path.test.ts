@@ -13,7 +13,7 @@ import { createPolicyTable } from '../../server/utils/cache-policy';
 import { createCacheStats } from '../../server/utils/cache-stats';
 import { createLogger } from '../../server/utils/logger';
 import { MemoryTier } from '../../server/utils/memory-tier';
-import { createRedisClient, type Redis } from '../../server/utils/redis-client';
+import { createRedisClient, type Redis, type RedisClient } from '../../server/utils/redis-client';
 import { TierStack } from '../../server/utils/tier-stack';
 import { BROWSER, GOOGLEBOT, TEST_TOKEN, redisReady, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import { capturingLogger } from '../helpers/log-capture';
@@ -145,7 +145,7 @@ describe('when the pub/sub connection drops', () => {
 describe('compressed entries and content negotiation', () => {
   const prefix = uniquePrefix('encoding');
   let inspector: Redis;
-  let redis: Redis;
+  let redis: RedisClient;
   const catalog = createEmbeddedCatalog(100);
   const config = loadConfig({ PUBLIC_URL: 'https://listings.example.com' });
   const policies = createPolicyTable(pageCachePolicies(config.cache));

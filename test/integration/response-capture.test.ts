@@ -7,7 +7,7 @@ import { TierStack } from '../../server/utils/tier-stack';
 import { createPolicyTable } from '../../server/utils/cache-policy';
 import { createCacheStats } from '../../server/utils/cache-stats';
 import { createLogger } from '../../server/utils/logger';
-import { createRedisClient, type Redis } from '../../server/utils/redis-client';
+import { createRedisClient, type Redis, type RedisClient } from '../../server/utils/redis-client';
 import { loadConfig } from '../../server/config';
 import { GOOGLEBOT, waitFor } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
@@ -49,7 +49,7 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
 describe('capturing what a route sends', () => {
   const prefix = uniquePrefix('capture');
   let inspector: Redis;
-  let redis: Redis;
+  let redis: RedisClient;
   let cache: CacheManager;
 
   beforeAll(async () => {

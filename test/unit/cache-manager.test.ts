@@ -1,3 +1,4 @@
+import { ReplyError } from 'ioredis';
 import { createEntry } from '../../server/utils/cache-entry';
 import { createCacheManager, escapeGlob } from '../../server/utils/cache-manager';
 import type { Redis } from '../../server/utils/redis-client';
@@ -106,7 +107,7 @@ describe('CacheManager (ioredis-mock)', () => {
   it('logs the same failure once per interval, with a count of the ones it held back', async () => {
     const warn = jest.fn();
     const failing = createMockRedis();
-    Object.assign(failing, { set: () => Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) });
+    Object.assign(failing, { set: () => Promise.reject(new ReplyError("OOM command not allowed when used memory > 'maxmemory'.")) });
     const cache = createCacheManager({ redis: failing, logger: { ...logger, warn } as unknown as typeof logger, failureLogIntervalMs: 60_000 });
     for (let i = 0; i < 5; i += 1) await expect(cache.set(`ssr:/${i}`, page('x'))).resolves.toBe(false);
     expect(warn).toHaveBeenCalledTimes(1);
