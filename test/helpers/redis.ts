@@ -76,13 +76,13 @@ export interface PrivateRedis {
   thaw(): void;
 }
 
-function redisServerBinary(): string {
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new Error('redis-server is not installed (apt-get install redis-server); .ci/run installs it');
+export function redisBinary(name: 'redis-server' | 'redis-cli'): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new Error(`${name} is not installed (apt-get install redis-server redis-tools); .ci/run installs it`);
   return found;
 }
 
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+export async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 100 });
@@ -100,7 +100,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
 }
 
 export async function startPrivateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
-  const binary = redisServerBinary();
+  const binary = redisBinary('redis-server');
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extraArgs];
