@@ -1,0 +1,205 @@
+import request from 'supertest';
+import type { AppHandle } from '../../server/app';
+import { createEntry, encodeEntry } from '../../server/utils/cache-entry';
+import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
+import { listen } from '../helpers/raw-http';
+import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
+import { steadyLoad, type LoadRecord } from '../helpers/steady-load';
+
+/**
+ * Faults of a real redis-server, each on a private one on a free port. The in-process tier is
+ * off, so every hit is a Redis read and every fault is on the request's path.
+ */
+const COMMAND_TIMEOUT_MS = 200;
+const PATHS = ['/', '/listings', '/listings?page=2', ...Array.from({ length: 27 }, (_, index) => `/listings/${index + 1}`)];
+const botHeaders = { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'identity' };
+
+function faultApp(redisServer: PrivateRedis, env: Record<string, string> = {}): AppHandle {
+  return testApp({
+    REDIS_URL: redisServer.url,
+    REDIS_KEY_PREFIX: uniquePrefix('fault'),
+    REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+    REDIS_BREAKER_THRESHOLD: '5',
+    REDIS_BREAKER_COOLDOWN_MS: '500',
+    SSR_CACHE_MEMORY_MB: '0',
+    ...env,
+  });
+}
+
+function summarise(records: LoadRecord[]) {
+  return {
+    total: records.length,
+    non2xx: records.filter((record) => record.status < 200 || record.status >= 300),
+    incomplete: records.filter((record) => !record.complete),
+    slowestMs: Math.max(...records.map((record) => record.answeredAt - record.sentAt)),
+  };
+}
+
+describe('Redis faults under a steady bot load (private redis-server)', () => {
+  let redisServer: PrivateRedis;
+  let handle: AppHandle;
+  let server: { url: string; close(): Promise<void> };
+
+  beforeEach(async () => {
+    redisServer = await startPrivateRedis();
+    handle = faultApp(redisServer);
+    await redisReady(handle);
+    server = await listen(handle.handler);
+  });
+  afterEach(async () => {
+    await server.close();
+    await handle.close();
+    await redisServer.stop();
+  });
+
+  it('Redis killed at 3 s and started again at 6 s of a 10 s load: every answer a whole page, hits back within 2 s', async () => {
+    let restartedAt = 0;
+    const { records, startedAt } = await steadyLoad({
+      baseUrl: server.url,
+      paths: PATHS,
+      ratePerSecond: 300,
+      durationMs: 10_000,
+      headers: botHeaders,
+      events: [
+        { atMs: 3000, run: () => redisServer.stop() },
+        {
+          atMs: 6000,
+          run: async () => {
+            await redisServer.start();
+            restartedAt = Date.now();
+          },
+        },
+      ],
+    });
+    const { total, non2xx, incomplete } = summarise(records);
+    expect(total).toBeGreaterThan(2500);
+    expect(non2xx).toEqual([]);
+    expect(incomplete).toEqual([]);
+
+    const hitsBeforeKill = records.filter((record) => record.sentAt < startedAt + 3000 && record.xCache === 'HIT');
+    expect(hitsBeforeKill.length).toBeGreaterThan(300);
+    const firstHitAfter = records.find((record) => record.sentAt >= restartedAt && record.xCache === 'HIT');
+    expect(firstHitAfter).toBeDefined();
+    expect(firstHitAfter!.answeredAt - restartedAt).toBeLessThanOrEqual(2000);
+    // And the cache carries the load again: most of the last second is hits.
+    const lastSecond = records.filter((record) => record.sentAt >= startedAt + 9000);
+    expect(lastSecond.filter((record) => record.xCache === 'HIT').length / lastSecond.length).toBeGreaterThan(0.8);
+  });
+
+  it('Redis frozen (SIGSTOP) under load: no answer waits longer than the command timeout plus a render, the breaker opens, and the cache recovers after SIGCONT', async () => {
+    let openedDuringFreeze = false;
+    let thawedAt = 0;
+    const { records } = await steadyLoad({
+      baseUrl: server.url,
+      paths: PATHS,
+      ratePerSecond: 200,
+      durationMs: 6000,
+      headers: botHeaders,
+      events: [
+        { atMs: 2000, run: () => redisServer.freeze() },
+        {
+          atMs: 4000,
+          run: async () => {
+            const health = (await request(handle.app).get('/health')).body;
+            openedDuringFreeze = health.redis.breaker.state !== 'closed' && health.redis.breaker.opens === 1;
+            redisServer.thaw();
+            thawedAt = Date.now();
+          },
+        },
+      ],
+    });
+    const { non2xx, incomplete, slowestMs } = summarise(records);
+    expect(non2xx).toEqual([]);
+    expect(incomplete).toEqual([]);
+    // A render here takes a few ms; the rest is room for a busy 2-core CI machine.
+    expect(slowestMs).toBeLessThan(COMMAND_TIMEOUT_MS + 400);
+    expect(openedDuringFreeze).toBe(true);
+    expect(handle.cache.breakerState().rejected).toBeGreaterThan(0);
+
+    await waitFor(async () => (handle.cache.breakerState().state === 'closed' ? true : undefined), 5000, 20);
+    expect(records.some((record) => record.sentAt > thawedAt && record.xCache === 'HIT')).toBe(true);
+  });
+});
+
+describe('a full Redis (tiny maxmemory, noeviction)', () => {
+  it('serves every page, skips the writes, keeps reading what is stored, and keeps the breaker closed', async () => {
+    const redisServer = await startPrivateRedis(['--maxmemory-policy', 'noeviction']);
+    // The write budget would stop writes before Redis refuses them: set it out of the way so the OOM errors are met.
+    const handle = faultApp(redisServer, { SSR_CACHE_REDIS_MEMORY_FRACTION: '1' });
+    const control = inspectionClient(redisServer.url);
+    try {
+      await redisReady(handle);
+      await request(handle.app).get('/listings/1').set('User-Agent', GOOGLEBOT);
+      await waitForStored(handle, 'ssr:/listings/1');
+      // A limit below what Redis already holds: with noeviction, every write now meets OOM.
+      const used = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
+      await control.config('SET', 'maxmemory', String(used - 64 * 1024));
+      await expect(control.set('probe', 'x')).rejects.toThrow(/OOM/);
+      for (const path of PATHS) {
+        const res = await request(handle.app).get(path).set('User-Agent', GOOGLEBOT);
+        expect(res.status).toBe(200);
+        expect(res.text).toContain('</html>');
+      }
+      expect((await request(handle.app).get('/listings/1').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('HIT');
+      const health = await waitFor(async () => {
+        const body = (await request(handle.app).get('/health')).body;
+        return body.cache.writeFailures === PATHS.length - 1 ? body : undefined;
+      }, 3000);
+      expect(health.cache.stores).toBe(1);
+      expect(health.redis.breaker).toMatchObject({ state: 'closed', opens: 0 });
+    } finally {
+      control.disconnect();
+      await handle.close();
+      await redisServer.stop();
+    }
+  });
+});
+
+describe('garbage at a cache key', () => {
+  let redisServer: PrivateRedis;
+  let handle: AppHandle;
+  let prefix: string;
+  const control = () => inspectionClient(redisServer.url);
+
+  beforeAll(async () => {
+    redisServer = await startPrivateRedis();
+    prefix = uniquePrefix('garbage');
+    handle = faultApp(redisServer, { REDIS_KEY_PREFIX: prefix });
+    await redisReady(handle);
+  });
+  afterAll(async () => {
+    await handle.close();
+    await redisServer.stop();
+  });
+
+  const valid = encodeEntry(createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 600, body: Buffer.from('<!DOCTYPE html><html>planted</html>') }));
+  const otherVersion = Buffer.from(valid);
+  otherVersion[4] = 99;
+  const cases: [string, (key: string, client: ReturnType<typeof control>) => Promise<unknown>][] = [
+    ['a value of the wrong type (a list)', (key, client) => client.rpush(key, 'a', 'b')],
+    ['a hash', (key, client) => client.hset(key, 'field', 'value')],
+    ['a truncated envelope', (key, client) => client.set(key, valid.subarray(0, valid.length - 12))],
+    ['an envelope of another format version', (key, client) => client.set(key, otherVersion)],
+    ['the magic bytes and nothing else', (key, client) => client.set(key, valid.subarray(0, 4))],
+    ['text from another program', (key, client) => client.set(key, '{"html":"<p>old cache</p>"}')],
+  ];
+
+  it.each(cases)('%s: a MISS with a whole page, overwritten by the render, then a HIT', async (_name, plant) => {
+    const id = String(cases.findIndex(([name]) => name === _name) + 150);
+    const client = control();
+    try {
+      await plant(`${prefix}ssr:/listings/${id}`, client);
+      const first = await request(handle.app).get(`/listings/${id}`).set('User-Agent', GOOGLEBOT);
+      expect(first.status).toBe(200);
+      expect(first.headers['x-cache']).toBe('MISS');
+      expect(first.text).toContain('</html>');
+      expect(first.text).not.toContain('planted');
+      await waitFor(async () => ((await client.type(`${prefix}ssr:/listings/${id}`)) === 'string' && (await client.getBuffer(`${prefix}ssr:/listings/${id}`))!.length > 100 ? true : undefined), 2000, 10);
+      const second = await request(handle.app).get(`/listings/${id}`).set('User-Agent', GOOGLEBOT);
+      expect(second.headers['x-cache']).toBe('HIT');
+      expect(second.text).toBe(first.text);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -1,0 +1,73 @@
+import { Agent, request as httpRequest } from 'node:http';
+
+/** One request of a steady load: when it was sent and answered, and what came back. */
+export interface LoadRecord {
+  path: string;
+  sentAt: number;
+  answeredAt: number;
+  status: number;
+  xCache: string | undefined;
+  /** The body is a whole page: starts with the doctype and ends with </html>. */
+  complete: boolean;
+  /** A connection error or a reset, instead of an answer. */
+  error?: string;
+}
+
+export interface SteadyLoadOptions {
+  baseUrl: string;
+  paths: readonly string[];
+  ratePerSecond: number;
+  durationMs: number;
+  headers: Record<string, string>;
+  /** Called once at each given offset (ms from the start), while the load runs. */
+  events?: { atMs: number; run(): Promise<void> | void }[];
+}
+
+const TICK_MS = 10;
+
+function send(agent: Agent, baseUrl: string, path: string, headers: Record<string, string>): Promise<LoadRecord> {
+  const sentAt = Date.now();
+  return new Promise((resolve) => {
+    const done = (record: Omit<LoadRecord, 'path' | 'sentAt' | 'answeredAt'>) => resolve({ path, sentAt, answeredAt: Date.now(), ...record });
+    const req = httpRequest(`${baseUrl}${path}`, { agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const xCache = res.headers['x-cache'];
+        done({ status: res.statusCode ?? 0, xCache: typeof xCache === 'string' ? xCache : undefined, complete: body.startsWith('<!DOCTYPE html>') && body.trimEnd().endsWith('</html>') });
+      });
+      res.on('error', (error) => done({ status: 0, xCache: undefined, complete: false, error: error.message }));
+    });
+    req.on('error', (error) => done({ status: 0, xCache: undefined, complete: false, error: error.message }));
+    req.end();
+  });
+}
+
+/**
+ * Sends `ratePerSecond` requests a second, spread over ticks of 10 ms and cycling through the
+ * paths, for `durationMs`, whatever the answers take (an open-loop load, as crawlers send it).
+ * Runs the events at their offsets and returns every request's record once all are answered.
+ */
+export async function steadyLoad(options: SteadyLoadOptions): Promise<{ records: LoadRecord[]; startedAt: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const pending: Promise<LoadRecord>[] = [];
+  const events = [...(options.events ?? [])].sort((a, b) => a.atMs - b.atMs);
+  const eventRuns: Promise<void>[] = [];
+  const startedAt = Date.now();
+  let sent = 0;
+  try {
+    for (;;) {
+      const elapsed = Date.now() - startedAt;
+      if (elapsed >= options.durationMs) break;
+      while (events.length > 0 && events[0]!.atMs <= elapsed) eventRuns.push(Promise.resolve(events.shift()!.run()));
+      const due = Math.floor((elapsed * options.ratePerSecond) / 1000);
+      for (; sent < due; sent += 1) pending.push(send(agent, options.baseUrl, options.paths[sent % options.paths.length]!, options.headers));
+      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+    }
+    await Promise.all(eventRuns);
+    return { records: await Promise.all(pending), startedAt };
+  } finally {
+    agent.destroy();
+  }
+}
