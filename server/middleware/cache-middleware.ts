@@ -110,8 +110,11 @@ function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack,
 type Decision =
   | { kind: 'not-cached' }
   | { kind: 'bypass' }
-  /** `done` reports the stored page (or none) to requests waiting on this render; it began at `since`. */
-  | { kind: 'miss'; page: ResolvedPage; since: number; done?: (entry: CacheEntry | undefined) => void };
+  /**
+   * `share` hands the rendered page to requests waiting here, `done` reports the stored page (or
+   * none) once the write is over; the render began at `since`.
+   */
+  | { kind: 'miss'; page: ResolvedPage; since: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
 const NOT_CACHED: Decision = { kind: 'not-cached' };
 const BYPASS: Decision = { kind: 'bypass' };
 
@@ -137,7 +140,14 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
   const refreshing = new Set<string>();
   const logHits = logger.isLevelEnabled('info');
 
-  async function store(req: IncomingMessage, res: ServerResponse, page: ResolvedPage, since: number, captured: CapturedBody): Promise<CacheEntry | undefined> {
+  async function store(
+    req: IncomingMessage,
+    res: ServerResponse,
+    page: ResolvedPage,
+    since: number,
+    captured: CapturedBody,
+    share?: (entry: CacheEntry) => void,
+  ): Promise<CacheEntry | undefined> {
     const reason = uncacheableReason(req, res, captured);
     const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
     if (!identity) {
@@ -156,6 +166,8 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       encoding: STORED_ENCODING,
       body: await compressForStorage(identity),
     });
+    // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
+    share?.(entry);
     const outcome = await tiers.set(page.key, entry, since);
     if (outcome === 'stored') stats.stores += 1;
     else if (outcome === 'over-budget') stats.budgetSkips += 1;
@@ -215,9 +227,10 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
 
     // fetch, once: concurrent misses of this page (here or on another instance) wait for one render.
     let done: ((entry: CacheEntry | undefined) => void) | undefined;
+    let share: ((entry: CacheEntry) => void) | undefined;
     if (singleFlight && req.method === 'GET') {
       const flight = await singleFlight.join(page.key);
-      if (flight.role === 'leader') done = flight.done;
+      if (flight.role === 'leader') ({ done, share } = flight);
       else if (flight.entry) {
         stats.hits += 1;
         stats.coalescedWaits += 1;
@@ -234,7 +247,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, since: Date.now(), done };
+    return { kind: 'miss', page, since: Date.now(), share, done };
   }
 
   async function refresh(page: ResolvedPage): Promise<void> {
@@ -317,11 +330,11 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         decision = outcome;
       }
       if (decision.kind === 'miss') {
-        const { page, since, done } = decision;
+        const { page, since, share, done } = decision;
         let timer: NodeJS.Timeout | undefined;
         const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
           clearTimeout(timer);
-          store(req, res, page, since, captured).then(
+          store(req, res, page, since, captured, share).then(
             (entry) => done?.(entry),
             (error: unknown) => {
               done?.(undefined);

@@ -12,7 +12,7 @@ export interface CacheManagerOptions {
   breaker?: { failureThreshold: number; cooldownMs: number };
   /** Names Redis in the breaker's log lines. */
   target?: string;
-  /** No command waits longer (the Cluster client has no per-command timeout of its own everywhere). */
+  /** No command waits longer, counted from the call (REDIS_COMMAND_TIMEOUT_MS). */
   commandTimeoutMs?: number;
   /** Prepended to every key (REDIS_KEY_PREFIX); '' keeps keys exactly `ssr:/...`. */
   keyPrefix?: string;
@@ -219,9 +219,14 @@ export class CacheManager {
     }
   }
 
-  /** The Cluster client can hold a command while it refreshes its slot map: bound it too. */
+  /**
+   * ioredis times a command from when it is written, but an auto-pipelined command waits for the
+   * batch before it (one batch at a time per connection), and the Cluster client can hold one
+   * while it refreshes its slot map: with a frozen Redis the waits add up. The deadline counts
+   * from the call, so no request waits on Redis longer than the command timeout.
+   */
   private bounded<T>(command: Promise<T>): Promise<T> {
-    return this.cluster ? withDeadline(command, this.commandTimeoutMs) : command;
+    return withDeadline(command, this.commandTimeoutMs);
   }
 
   private noteFailure(operation: string, error: unknown, key: string | undefined): void {

@@ -4,7 +4,13 @@ import type { RenderLock } from './render-lock';
 
 /** The first request for a cold page renders it; the others wait for what it stores. */
 export type FlightRole =
-  | { role: 'leader'; done(entry: CacheEntry | undefined): void }
+  | {
+      role: 'leader';
+      /** The page is rendered: followers in this process get it now, before it reaches Redis. */
+      share(entry: CacheEntry): void;
+      /** The page is stored (or will not be): the cross-instance lock is released. */
+      done(entry: CacheEntry | undefined): void;
+    }
   | { role: 'follower'; entry: CacheEntry | undefined };
 
 export interface SingleFlightOptions {
@@ -83,6 +89,7 @@ export class SingleFlight {
     }
     return {
       role: 'leader',
+      share: (entry) => flight.finish(entry),
       done: (entry) => {
         flight.finish(entry);
         if (locked && lock) void lock.release(key, token);

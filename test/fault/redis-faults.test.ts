@@ -111,7 +111,8 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
     const { non2xx, incomplete, slowestMs } = summarise(records);
     expect(non2xx).toEqual([]);
     expect(incomplete).toEqual([]);
-    // A render here takes a few ms; the rest is room for a busy 2-core CI machine.
+    // The command timeout, then a render; the requests that time out together render one after
+    // another (about 150 ms for 40 renders under jest), and a busy 2-core CI machine takes the rest.
     expect(slowestMs).toBeLessThan(COMMAND_TIMEOUT_MS + 400);
     expect(openedDuringFreeze).toBe(true);
     expect(handle.cache.breakerState().rejected).toBeGreaterThan(0);

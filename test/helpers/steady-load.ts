@@ -50,7 +50,9 @@ function send(agent: Agent, baseUrl: string, path: string, headers: Record<strin
  * Runs the events at their offsets and returns every request's record once all are answered.
  */
 export async function steadyLoad(options: SteadyLoadOptions): Promise<{ records: LoadRecord[]; startedAt: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle sockets are dropped after 2 s, before the server's keep-alive timeout (5 s) closes
+  // them under a request: that race is the client's to avoid, as a crawler's HTTP stack does.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 2000 });
   const pending: Promise<LoadRecord>[] = [];
   const events = [...(options.events ?? [])].sort((a, b) => a.atMs - b.atMs);
   const eventRuns: Promise<void>[] = [];
