@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const bus = memory
     ? new InvalidationBus({
         publisher: redis,
-        canPublish: () => cache.isUsable(),
+        guard: (publish) => cache.call('publish', undefined, undefined, publish),
         subscriber: redis.duplicate(),
         channel: `${config.redis.keyPrefix}ssr:invalidations`,
         logger,
@@ -105,14 +105,7 @@ export function createApp(deps: AppDeps): AppHandle {
   });
   const tiers: TierStack = new TierStack({ redis: cache, memory, bus, budget });
   const singleFlight = new SingleFlight({
-    lock: new RenderLock({
-      redis,
-      logger,
-      keyPrefix: config.redis.keyPrefix,
-      ttlMs: config.cache.lockTtlMs,
-      isHealthy: () => cache.isHealthy(),
-      isUsable: () => cache.isUsable(),
-    }),
+    lock: new RenderLock({ redis, cache, keyPrefix: config.redis.keyPrefix, ttlMs: config.cache.lockTtlMs }),
     waitMs: config.cache.lockWaitMs,
     flightTtlMs: config.cache.lockTtlMs,
     readEntry: (key) => cache.get(key),

@@ -205,9 +205,10 @@ export class CacheManager {
 
   /**
    * Sends one command unless Redis is down or the breaker open; its answer, or `failed` when it
-   * was not sent or failed (logged, and counted by the breaker unless Redis answered).
+   * was not sent or failed (logged, and counted by the breaker unless Redis answered). Other
+   * parts of the cache that talk to Redis (render locks, the invalidation bus) go through it too.
    */
-  private async call<T, F>(operation: string, key: string | undefined, failed: F, command: () => Promise<T>): Promise<T | F> {
+  async call<T, F>(operation: string, key: string | undefined, failed: F, command: () => Promise<T>): Promise<T | F> {
     if (!this.canAsk()) return failed;
     try {
       const value = await this.bounded(command());

@@ -17,8 +17,11 @@ interface Envelope extends InvalidationMessage {
 export interface InvalidationBusOptions {
   /** Publishes on the cache's own connection. */
   publisher: RedisClient;
-  /** False while Redis is down or the breaker open: nothing is sent (and the gap is not ours to fill). */
-  canPublish?(): boolean;
+  /**
+   * Runs the PUBLISH (the cache manager's `call`: bounded by the command timeout, not sent while
+   * the breaker is open); undefined when it was not sent or failed. Absent: sent directly.
+   */
+  guard?(command: () => Promise<number>): Promise<number | undefined>;
   /** Pub/sub needs a connection of its own; the bus owns and closes it. */
   subscriber: RedisClient;
   channel: string;
@@ -85,13 +88,14 @@ export class InvalidationBus {
 
   /** Tells the other instances; false when Redis did not take the message. */
   async publish(message: InvalidationMessage): Promise<boolean> {
-    if (this.options.publisher.status !== 'ready' || !(this.options.canPublish?.() ?? true)) return false;
+    const { publisher, channel, logger, guard } = this.options;
+    if (publisher.status !== 'ready') return false;
+    const envelope: Envelope = { origin: this.instanceId, ...message };
+    const send = () => publisher.publish(channel, JSON.stringify(envelope));
     try {
-      const envelope: Envelope = { origin: this.instanceId, ...message };
-      await this.options.publisher.publish(this.options.channel, JSON.stringify(envelope));
-      return true;
+      return (await (guard ? guard(send) : send())) !== undefined;
     } catch (error) {
-      this.options.logger.warn({ err: error, channel: this.options.channel }, 'invalidation bus: publish failed');
+      logger.warn({ err: error, channel }, 'invalidation bus: publish failed');
       return false;
     }
   }

@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import type { CacheManager } from './cache-manager';
 import type { RedisClient } from './redis-client';
 
 /** Deletes the lock only while it still holds the owner's token (an expired lock may be someone else's now). */
@@ -6,14 +6,11 @@ const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return r
 
 export interface RenderLockOptions {
   redis: RedisClient;
-  logger: Logger;
+  /** Commands go through it: bounded by the command timeout, refused while the breaker is open. */
+  cache: CacheManager;
   keyPrefix: string;
   /** A lock whose owner died expires after this long. */
   ttlMs: number;
-  /** False while Redis is failing: the lock is then granted at once instead of timing out too. */
-  isHealthy(): boolean;
-  /** False while Redis is down or the breaker open: a release is then left to the lock's TTL. */
-  isUsable(): boolean;
 }
 
 /**
@@ -27,24 +24,18 @@ export class RenderLock {
     return `${this.options.keyPrefix}ssr-lock:${cacheKey}`;
   }
 
+  /** A Redis that just failed (or is failing) grants the lock at once instead of timing out a second time. */
   async acquire(cacheKey: string, token: string): Promise<boolean> {
-    const { redis, ttlMs, isHealthy } = this.options;
-    if (!isHealthy()) return true;
-    try {
-      return (await redis.set(this.lockKey(cacheKey), token, 'PX', ttlMs, 'NX')) === 'OK';
-    } catch {
-      return true;
-    }
+    const { redis, cache, ttlMs } = this.options;
+    if (!cache.isHealthy()) return true;
+    const answer = await cache.call('lock', cacheKey, undefined, () => redis.set(this.lockKey(cacheKey), token, 'PX', ttlMs, 'NX'));
+    return answer === undefined || answer === 'OK';
   }
 
+  /** A release that fails is left to the lock's TTL: another instance waits at most that long. */
   async release(cacheKey: string, token: string): Promise<void> {
-    const { redis, logger, isUsable } = this.options;
-    if (!isUsable()) return;
-    try {
-      await redis.eval(RELEASE_IF_OWNER, 1, this.lockKey(cacheKey), token);
-    } catch (error) {
-      // It expires on its own; another instance waits at most its TTL.
-      logger.debug({ err: error, key: cacheKey }, 'cache: render lock release failed');
-    }
+    const { redis, cache } = this.options;
+    if (!cache.isUsable()) return;
+    await cache.call('unlock', cacheKey, undefined, () => redis.eval(RELEASE_IF_OWNER, 1, this.lockKey(cacheKey), token));
   }
 }
