@@ -119,6 +119,7 @@ function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(COMMAND_TIMED_OUT)), ms);
+    timer.unref();
   });
   return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
 }
