@@ -65,12 +65,17 @@ function urlWithDb(url: string, db: number | undefined): string {
   return parsed.toString();
 }
 
+/** failFastOptions for each node of a cluster: retries and the offline queue are the Cluster client's own. */
+function clusterNodeOptions(config: Pick<RedisConfig, 'commandTimeoutMs' | 'connectTimeoutMs'>): RedisOptions {
+  const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...nodeOptions } = failFastOptions(config);
+  return nodeOptions;
+}
+
 /**
  * The Cluster client, failing as fast: no offline queue, each node connection with the command
  * timeout, slot map refreshed in the background, reconnection with the same capped backoff.
  */
 function createClusterClient(config: RedisConfig, nodes: HostPort[]): Cluster {
-  const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...nodeOptions } = failFastOptions(config);
   return new Cluster(nodes, {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
@@ -78,7 +83,7 @@ function createClusterClient(config: RedisConfig, nodes: HostPort[]): Cluster {
     slotsRefreshTimeout: config.connectTimeoutMs,
     // A MOVED/ASK answer is followed at once; a cluster that is down is not waited for.
     retryDelayOnClusterDown: 0,
-    redisOptions: { ...nodeOptions, ...(config.password ? { password: config.password } : {}) },
+    redisOptions: { ...clusterNodeOptions(config), ...(config.password ? { password: config.password } : {}) },
   });
 }
 
@@ -112,11 +117,10 @@ export function isFailFast(client: RedisClient): boolean {
 export function adoptRedisClient(client: RedisClient, config: RedisConfig, logger: Logger): { client: RedisClient; owned: boolean } {
   if (isFailFast(client)) return { client, owned: false };
   if (isCluster(client)) {
-    const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...nodeOptions } = failFastOptions(config);
     const own = client.duplicate(undefined, {
       enableOfflineQueue: false,
       clusterRetryStrategy: reconnectDelay,
-      redisOptions: { ...client.options.redisOptions, ...nodeOptions },
+      redisOptions: { ...client.options.redisOptions, ...clusterNodeOptions(config) },
     });
     logger.info('redis: opened a fail-fast cluster connection beside the given client');
     logConnectionChanges(own, logger, 'cluster');

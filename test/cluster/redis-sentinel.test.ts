@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import type { AppHandle } from '../../server/app';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
-import { freePort, redisBinary, startPrivateRedis, uniquePrefix, waitForPing, type PrivateRedis } from '../helpers/redis';
+import { freePort, killProcess, redisBinary, startPrivateRedis, uniquePrefix, waitForPing, type PrivateRedis } from '../helpers/redis';
 
 /** REDIS_SENTINELS: the client asks a real Sentinel where the master is. */
 describe('through Redis Sentinel', () => {
@@ -33,9 +33,7 @@ describe('through Redis Sentinel', () => {
   }, 30_000);
   afterAll(async () => {
     await handle.close();
-    const exited = new Promise((resolve) => sentinel.once('exit', resolve));
-    sentinel.kill('SIGKILL');
-    await exited;
+    await killProcess(sentinel);
     await master.stop();
     rmSync(dir, { recursive: true, force: true });
   });

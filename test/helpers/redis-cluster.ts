@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
-import { freePort, redisBinary, waitForPing } from './redis';
+import { freePort, killProcess, redisBinary, waitForPing } from './redis';
 
 /** A real Redis Cluster of three masters on free loopback ports, for the cluster suite. */
 export interface PrivateCluster {
@@ -72,15 +72,7 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
     ports,
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
     async stop() {
-      await Promise.all(
-        processes.map((child) => {
-          if (child.exitCode !== null || child.signalCode !== null) return undefined;
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.kill('SIGCONT');
-          child.kill('SIGKILL');
-          return exited;
-        }),
-      );
+      await Promise.all(processes.map(killProcess));
       rmSync(dir, { recursive: true, force: true });
     },
     freeze() {

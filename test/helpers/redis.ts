@@ -65,6 +65,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Kills a redis-server (or Sentinel) the test started, frozen or not, and waits for it to exit. */
+export async function killProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** A private redis-server on a free loopback port, for tests that stop, freeze or fill Redis. */
 export interface PrivateRedis {
   port: number;
@@ -112,14 +121,7 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
       handle.process = spawn(binary, args, { stdio: 'ignore' });
       await waitForPing(url, 5000);
     },
-    async stop() {
-      const child = handle.process;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await exited;
-    },
+    stop: () => killProcess(handle.process),
     freeze() {
       handle.process.kill('SIGSTOP');
     },

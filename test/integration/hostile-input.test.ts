@@ -149,7 +149,7 @@ describe('hostile input', () => {
 
   describe('malformed requests get a 4xx or a normalised key, never a 500 or an injected header', () => {
     const head = (line: string, headers: string[] = []) =>
-      Buffer.concat([Buffer.from(`${line}\r\nHost: listings.example.com\r\nUser-Agent: ${GOOGLEBOT}\r\n${headers.map((header) => `${header}\r\n`).join('')}Connection: close\r\n\r\n`, 'latin1')]);
+      Buffer.from(`${line}\r\nHost: listings.example.com\r\nUser-Agent: ${GOOGLEBOT}\r\n${headers.map((header) => `${header}\r\n`).join('')}Connection: close\r\n\r\n`, 'latin1');
     const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
 
     const cases: [string, Buffer, RegExp][] = [
