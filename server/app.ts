@@ -19,6 +19,7 @@ import { TierStack } from './utils/tier-stack';
 import { WriteBudget } from './utils/write-budget';
 import { createPolicyTable, type CachePolicy } from './utils/cache-policy';
 import { createCacheStats, type CacheStats } from './utils/cache-stats';
+import { CacheMetrics } from './utils/cache-metrics';
 import { createLogger, type Logger } from './utils/logger';
 import { adoptRedisClient, createRedisClient, describeRedisTarget, type RedisClient } from './utils/redis-client';
 
@@ -43,6 +44,8 @@ export interface AppHandle {
   tiers: TierStack;
   budget: WriteBudget;
   stats: CacheStats;
+  /** Prometheus metrics (GET /metrics) and /health's rolling window. */
+  metrics: CacheMetrics;
   redis: RedisClient;
   logger: Logger;
   /** Closes what the app opened (its Redis connection); an embedding server's client stays open. */
@@ -104,6 +107,7 @@ export function createApp(deps: AppDeps): AppHandle {
     intervalMs: config.cache.redisMemoryCheckMs,
   });
   const tiers: TierStack = new TierStack({ redis: cache, memory, bus, budget });
+  const metrics = new CacheMetrics({ stats, cache, tiers, budget, windowMs: config.monitoring.windowSeconds * 1000 });
   const singleFlight = new SingleFlight({
     lock: new RenderLock({ redis, cache, keyPrefix: config.redis.keyPrefix, ttlMs: config.cache.lockTtlMs }),
     waitMs: config.cache.lockWaitMs,
@@ -133,6 +137,7 @@ export function createApp(deps: AppDeps): AppHandle {
         tiers,
         policies,
         stats,
+        metrics,
         logger,
         singleFlight,
         render: (req, res) => app(req, res),
@@ -142,13 +147,14 @@ export function createApp(deps: AppDeps): AppHandle {
       })
     : undefined;
   if (pageCache) app.use(pageCache.middleware);
-  app.use(createHealthRouter({ cache, tiers, budget, stats, cacheConfigured: config.cache.enabled }));
+  app.use(createHealthRouter({ cache, tiers, budget, stats, metrics, cacheConfigured: config.cache.enabled, metricsToken: config.monitoring.metricsToken }));
   app.use(
     createInvalidationRouter({
       tiers,
       cache,
       policies,
       stats,
+      metrics,
       logger,
       token: config.cache.invalidationToken,
       twenty: {
@@ -171,6 +177,7 @@ export function createApp(deps: AppDeps): AppHandle {
     tiers,
     budget,
     stats,
+    metrics,
     redis,
     logger,
     async close() {

@@ -52,6 +52,8 @@ const ROUTE_TTL_DEFAULTS: Record<CachedRouteName, number> = { home: 3600, browse
 const ROUTE_ENV_SUFFIX: Record<CachedRouteName, string> = { home: 'HOME', browse: 'BROWSE', detail: 'DETAIL' };
 const DEFAULT_GRACE_SECONDS = 3600;
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
+/** The sitemap protocol's limit of URLs in one sitemap file. */
+export const MAX_SITEMAP_URLS = 50_000;
 
 function integer(min: number, max: number) {
   return z
@@ -148,6 +150,10 @@ const envSchema = z.object({
   TWENTY_WEBHOOK_TOLERANCE_MS: integer(1000, 3_600_000).default(300_000),
   TWENTY_WEBHOOK_MODE: z.enum(INVALIDATION_MODES, { message: `must be one of ${INVALIDATION_MODES.join(', ')}` }).default('soft'),
 
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  HEALTH_WINDOW_SECONDS: integer(60, 7 * 24 * 3600).default(3600),
+  SITEMAP_MAX_URLS: integer(1, MAX_SITEMAP_URLS).default(MAX_SITEMAP_URLS),
+
   LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
   LISTING_CATALOG_SIZE: integer(1, 1_000_000).default(1000),
   TWENTY_API_URL: httpUrl.optional(),
@@ -220,6 +226,13 @@ export type ListingSourceConfig =
   | { kind: 'embedded'; catalogSize: number }
   | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string; objectNameSingular: string };
 
+export interface MonitoringConfig {
+  /** Bearer token /metrics asks for; unset: /metrics is open (it changes nothing). */
+  metricsToken?: string;
+  /** The rolling window of /health's recent hit rate and its hit-rate alert. */
+  windowSeconds: number;
+}
+
 export interface Config {
   port: number;
   publicUrl: string;
@@ -227,6 +240,9 @@ export interface Config {
   shutdownTimeoutMs: number;
   redis: RedisConfig;
   cache: CacheConfig;
+  monitoring: MonitoringConfig;
+  /** URLs per child sitemap of /sitemap.xml. */
+  sitemapMaxUrls: number;
   listings: ListingSourceConfig;
 }
 
@@ -331,6 +347,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       twentyWebhookMode: values.TWENTY_WEBHOOK_MODE,
       twentyWebhookObject: singularObjectName(values.TWENTY_LISTING_OBJECT),
     },
+    monitoring: { metricsToken: values.METRICS_TOKEN, windowSeconds: values.HEALTH_WINDOW_SECONDS },
+    sitemapMaxUrls: values.SITEMAP_MAX_URLS,
     listings: listingSource(values),
   };
 }

@@ -6,6 +6,7 @@ import { resolvePage, type ResolvedPage } from '../utils/cache-key';
 import { responseTags } from '../utils/cache-tags';
 import { compressForStorage, decodeSentBody, preferredEncoding, STORED_ENCODING } from '../utils/content-encoding';
 import type { PolicyTable } from '../utils/cache-policy';
+import type { CacheMetrics } from '../utils/cache-metrics';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
 import type { CacheEntry } from '../utils/cache-entry';
@@ -21,6 +22,8 @@ export interface CacheMiddlewareOptions {
   tiers: TierStack;
   policies: PolicyTable;
   stats: CacheStats;
+  /** Prometheus metrics and /health's rolling window; absent: only `stats` counts. */
+  metrics?: CacheMetrics;
   logger: Logger;
   /** Cache for every user agent, not only bots. */
   allAgents: boolean;
@@ -114,7 +117,7 @@ type Decision =
    * `share` hands the rendered page to requests waiting here, `done` reports the stored page (or
    * none) once the write is over; the render began at `since`.
    */
-  | { kind: 'miss'; page: ResolvedPage; since: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
+  | { kind: 'miss'; page: ResolvedPage; since: number; renderStarted: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
 const NOT_CACHED: Decision = { kind: 'not-cached' };
 const BYPASS: Decision = { kind: 'bypass' };
 
@@ -133,7 +136,7 @@ export interface PageCache {
  * fetch (let the route render) and store what it sent.
  */
 export function createPageCache(options: CacheMiddlewareOptions): PageCache {
-  const { tiers, policies, stats, logger, allAgents, maxEntryBytes, singleFlight, render, renderTimeoutMs = 10_000 } = options;
+  const { tiers, policies, stats, metrics, logger, allAgents, maxEntryBytes, singleFlight, render, renderTimeoutMs = 10_000 } = options;
   const decided = new WeakMap<IncomingMessage, Decision>();
   /** Background re-renders: they skip the lookup, always render and store, and report the stored page. */
   const forced = new WeakMap<IncomingMessage, (entry: CacheEntry | undefined) => void>();
@@ -189,11 +192,13 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       log.cache = 'MISS';
       log.key = page.key;
       stats.renders += 1;
-      return { kind: 'miss', page, since: Date.now(), done: reportStored };
+      metrics?.renderStarted(page.policy.route, 'refresh');
+      return { kind: 'miss', page, since: Date.now(), renderStarted: performance.now(), done: reportStored };
     }
 
     if (!isCacheableRequest(req, allAgents)) {
       stats.bypasses += 1;
+      metrics?.request(page.policy.route, 'BYPASS');
       res.setHeader('X-Cache', 'BYPASS');
       return BYPASS;
     }
@@ -204,13 +209,16 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     log.key = page.key;
     const started = performance.now();
     const hit = await tiers.get(page.key);
-    log.lookupMs = roundMs(performance.now() - started);
+    const lookupMs = performance.now() - started;
+    log.lookupMs = roundMs(lookupMs);
+    metrics?.lookup(hit ? hit.tier : 'miss', lookupMs / 1000);
 
     if (hit && !hit.stale) {
       stats.hits += 1;
       if (hit.tier === 'memory') stats.memoryHits += 1;
       log.cache = 'HIT';
       log.tier = hit.tier;
+      metrics?.request(page.policy.route, 'HIT');
       deliverHit(req, res, tiers, page.key, hit.page, log);
       return 'served';
     }
@@ -220,6 +228,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       stats.staleServed += 1;
       log.cache = 'STALE';
       log.tier = hit.tier;
+      metrics?.request(page.policy.route, 'STALE');
       deliverHit(req, res, tiers, page.key, hit.page, log);
       void refresh(page);
       return 'served';
@@ -237,6 +246,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         log.cache = 'HIT';
         log.tier = 'coalesced';
         log.lookupMs = roundMs(performance.now() - started);
+        metrics?.request(page.policy.route, 'HIT');
         deliverHit(req, res, tiers, page.key, tiers.prepare(page.key, flight.entry), log);
         return 'served';
       }
@@ -244,10 +254,12 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
 
     stats.misses += 1;
     stats.renders += 1;
+    metrics?.request(page.policy.route, 'MISS');
+    metrics?.renderStarted(page.policy.route, 'request');
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, since: Date.now(), share, done };
+    return { kind: 'miss', page, since: Date.now(), renderStarted: performance.now(), share, done };
   }
 
   async function refresh(page: ResolvedPage): Promise<void> {
@@ -330,10 +342,12 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         decision = outcome;
       }
       if (decision.kind === 'miss') {
-        const { page, since, share, done } = decision;
+        const { page, since, renderStarted, share, done } = decision;
+        const trigger = forced.has(req) ? 'refresh' : 'request';
         let timer: NodeJS.Timeout | undefined;
         const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
           clearTimeout(timer);
+          metrics?.rendered(page.policy.route, trigger, (performance.now() - renderStarted) / 1000);
           store(req, res, page, since, captured, share).then(
             (entry) => done?.(entry),
             (error: unknown) => {
@@ -343,7 +357,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
           );
         });
         // A client never waits on a render longer than SSR_RENDER_TIMEOUT_MS: it gets a 504, nothing is stored.
-        if (!forced.has(req)) {
+        if (trigger === 'request') {
           timer = setTimeout(() => {
             if (!capture.takeOver(504, RENDER_TIMEOUT_PAGE)) return;
             stats.renderErrors += 1;

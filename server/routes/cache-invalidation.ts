@@ -9,6 +9,7 @@ import { CACHE_KEY_NAMESPACE, resolvePage, type ResolvedPage } from '../utils/ca
 import { escapeGlob, type CacheManager } from '../utils/cache-manager';
 import type { PolicyTable } from '../utils/cache-policy';
 import { cacheTags } from '../utils/cache-tags';
+import type { CacheMetrics } from '../utils/cache-metrics';
 import type { CacheStats } from '../utils/cache-stats';
 import type { Logger } from '../utils/logger';
 import type { TierStack } from '../utils/tier-stack';
@@ -102,6 +103,7 @@ export interface InvalidationRouteOptions {
   cache: CacheManager;
   policies: PolicyTable;
   stats: CacheStats;
+  metrics?: CacheMetrics;
   logger: Logger;
   token: string | undefined;
   twenty: TwentyWebhookOptions;
@@ -147,7 +149,7 @@ function parseJsonObject(raw: Buffer): { value: Record<string, unknown> } | { er
  * bearer token with the JSON forms above, or Twenty's own signed webhook.
  */
 export function createInvalidationRouter(options: InvalidationRouteOptions): Router {
-  const { tiers, cache, policies, stats, logger, token, twenty, refresh } = options;
+  const { tiers, cache, policies, stats, metrics, logger, token, twenty, refresh } = options;
   const router = Router();
   const bearer = requireBearerToken(token, 'cache invalidation is disabled: set CACHE_INVALIDATION_TOKEN to enable it');
   // Replay protection while Redis is away, for this instance at least.
@@ -180,7 +182,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): Rou
     res: express.Response,
     plan: InvalidationPlan,
     mode: InvalidationModeName,
-    context: Record<string, unknown>,
+    context: { source: 'api' | 'twenty' } & Record<string, unknown>,
   ): Promise<void> {
     const started = performance.now();
     const { deleted, ok, keys } = await tiers.invalidate(
@@ -193,6 +195,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): Rou
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     stats.invalidations += 1;
     stats.keysInvalidated += deleted;
+    metrics?.invalidation(context.source, mode, deleted);
     const summary = {
       ...context,
       mode,

@@ -1,0 +1,184 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheManager } from './cache-manager';
+import type { CacheStats } from './cache-stats';
+import { RollingWindow } from './rolling-window';
+import type { TierStack } from './tier-stack';
+import type { WriteBudget } from './write-budget';
+
+/** How a request was answered, as the X-Cache header says it. */
+export type RequestOutcome = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
+/** Where a lookup found the page, or `miss`. */
+export type LookupResult = 'memory' | 'redis' | 'miss';
+/** A render a client waits for, or a background re-render (stale page, refresh invalidation). */
+export type RenderTrigger = 'request' | 'refresh';
+
+export interface CacheMetricsSources {
+  stats: CacheStats;
+  cache: CacheManager;
+  tiers: TierStack;
+  budget: WriteBudget;
+  /** The rolling window of /health, in ms (HEALTH_WINDOW_SECONDS). */
+  windowMs: number;
+}
+
+export const METRIC_PREFIX = 'ssr_cache_';
+const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+const RENDER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LOOKUP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
+
+/** Since-start counters that /health also shows, exported as they are at each scrape. */
+const COUNTED_STATS: [keyof CacheStats, string, string][] = [
+  ['budgetSkips', 'write_budget_skips_total', 'Writes skipped because Redis memory was above the write budget.'],
+  ['stores', 'stores_total', 'Pages written to the cache.'],
+  ['storeSkips', 'store_skips_total', 'Rendered responses not stored (status, Set-Cookie, private, Vary).'],
+  ['oversized', 'oversized_total', 'Pages above SSR_CACHE_MAX_ENTRY_KB: served, not stored.'],
+  ['writeFailures', 'write_failures_total', 'Writes Redis refused or did not answer.'],
+  ['coalescedWaits', 'coalesced_waits_total', 'Requests that got another request\'s render instead of rendering.'],
+  ['lockWaitTimeouts', 'lock_wait_timeouts_total', 'Waits for another render that timed out (the request rendered itself).'],
+  ['backgroundRefreshes', 'background_refreshes_total', 'Background re-renders run (stale pages, refresh invalidations).'],
+  ['renderErrors', 'render_errors_total', 'Renders that failed, answered 5xx or timed out.'],
+  ['memoryHits', 'memory_hits_total', 'Hits served from the in-process tier.'],
+  ['webhooks', 'webhooks_total', 'Signed Twenty webhooks received.'],
+  ['webhooksRejected', 'webhooks_rejected_total', 'Twenty webhooks refused (bad signature, replay, disabled).'],
+  ['webhooksIgnored', 'webhooks_ignored_total', 'Twenty webhooks about other objects, answered 202.'],
+];
+
+/** prom-client hashes the labels on every call; the request path looks each label set up once. */
+function cached<T>(children: Map<string, T>, key: string, create: () => T): T {
+  let child = children.get(key);
+  if (child === undefined) {
+    child = create();
+    children.set(key, child);
+  }
+  return child;
+}
+
+let processRegistry: Registry | undefined;
+
+/** Node's process metrics (CPU, memory, event loop lag, GC): one set per process, however many apps. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
+ * The cache's Prometheus metrics (one registry per app, so tests and embedding servers can run
+ * several) and the rolling window behind /health's recent hit rate. Counters on the request path
+ * are prom-client children looked up once per label set; the rest is read at scrape time.
+ */
+export class CacheMetrics {
+  readonly registry = new Registry();
+  readonly window: RollingWindow;
+  private readonly requests: Counter<'route' | 'outcome'>;
+  private readonly renders: Counter<'route' | 'trigger'>;
+  private readonly renderDuration: Histogram<'route' | 'trigger'>;
+  private readonly lookupDuration: Histogram<'result'>;
+  private readonly invalidations: Counter<'source' | 'mode'>;
+  private readonly invalidatedKeys: Counter<'source' | 'mode'>;
+  private readonly counted = new Map<string, { inc(): void }>();
+  private readonly timed = new Map<string, { observe(value: number): void }>();
+
+  constructor({ stats, cache, tiers, budget, windowMs }: CacheMetricsSources) {
+    this.window = new RollingWindow(windowMs);
+    const registers = [this.registry];
+    const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
+    this.requests = new Counter({ name: name('requests_total'), help: 'Requests on cached routes by cache outcome (hit, stale, miss, bypass) and route.', labelNames: ['route', 'outcome'], registers });
+    this.renders = new Counter({ name: name('renders_total'), help: 'Renders started, by route and trigger (request: a client waits; refresh: in the background).', labelNames: ['route', 'trigger'], registers });
+    this.renderDuration = new Histogram({ name: name('render_duration_seconds'), help: 'Time from the cache\'s decision to render until the page was rendered.', labelNames: ['route', 'trigger'], buckets: RENDER_BUCKETS, registers });
+    this.lookupDuration = new Histogram({ name: name('lookup_duration_seconds'), help: 'Time of a cache lookup (in-process tier, then Redis), by where the page was found.', labelNames: ['result'], buckets: LOOKUP_BUCKETS, registers });
+    this.invalidations = new Counter({ name: name('invalidations_total'), help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).', labelNames: ['source', 'mode'], registers });
+    this.invalidatedKeys = new Counter({ name: name('invalidated_keys_total'), help: 'Cached pages removed (hard) or marked stale (soft, refresh) by invalidations.', labelNames: ['source', 'mode'], registers });
+
+    for (const [field, suffix, help] of COUNTED_STATS) {
+      new Counter({
+        name: name(suffix),
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(stats[field]);
+        },
+      });
+    }
+    new Counter({
+      name: name('redis_breaker_opens_total'),
+      help: 'Times the Redis circuit breaker opened.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(cache.breakerState().opens);
+      },
+    });
+    new Gauge({
+      name: name('redis_breaker_state'),
+      help: 'The Redis circuit breaker\'s state: 1 for the current one (closed: Redis on the request path; open: pages render through).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const current = cache.breakerState().state;
+        for (const state of BREAKER_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: name('redis_up'),
+      help: '1 while the Redis connection is ready, else 0.',
+      registers,
+      collect() {
+        this.set(cache.isAvailable() ? 1 : 0);
+      },
+    });
+    const memoryGauge = (suffix: string, help: string, read: () => number | undefined) =>
+      new Gauge({
+        name: name(suffix),
+        help,
+        registers,
+        collect() {
+          const value = read();
+          // No reading yet (Redis never answered INFO): no sample rather than a made-up 0.
+          if (value === undefined) this.reset();
+          else this.set(value);
+        },
+      });
+    memoryGauge('redis_memory_used_bytes', 'Redis used_memory (INFO memory; the fullest master on a cluster).', () => budget.lastMemory?.usedBytes);
+    memoryGauge('redis_memory_max_bytes', 'Redis maxmemory (0: no limit).', () => budget.lastMemory?.maxBytes);
+    memoryGauge('memory_tier_bytes', 'Bytes held by the in-process tier.', () => tiers.memory?.bytes ?? 0);
+    memoryGauge('memory_tier_entries', 'Pages held by the in-process tier.', () => tiers.memory?.size ?? 0);
+  }
+
+  /** A request on a cached route got its answer (or its decision to render). */
+  request(route: string, outcome: RequestOutcome): void {
+    cached(this.counted, `${route}\u0000${outcome}`, () => this.requests.labels(route, outcome.toLowerCase())).inc();
+    if (outcome === 'HIT' || outcome === 'STALE') this.window.recordHit();
+    else if (outcome === 'MISS') this.window.recordMiss();
+  }
+
+  lookup(result: LookupResult, seconds: number): void {
+    cached(this.timed, result, () => this.lookupDuration.labels(result)).observe(seconds);
+  }
+
+  renderStarted(route: string, trigger: RenderTrigger): void {
+    cached(this.counted, `${route}\u0000render\u0000${trigger}`, () => this.renders.labels(route, trigger)).inc();
+  }
+
+  rendered(route: string, trigger: RenderTrigger, seconds: number): void {
+    cached(this.timed, `${route}\u0000${trigger}`, () => this.renderDuration.labels(route, trigger)).observe(seconds);
+  }
+
+  invalidation(source: string, mode: string, keys: number): void {
+    this.invalidations.labels(source, mode).inc();
+    this.invalidatedKeys.labels(source, mode).inc(keys);
+  }
+
+  /** The text a Prometheus scrape reads: this app's metrics and the process's. */
+  async scrape(): Promise<string> {
+    const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return `${own}\n${process}`;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
