@@ -9,6 +9,7 @@ import { cacheLogFields, createPageCache, withCacheFront } from './middleware/ca
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
 import { createPageRouter, sendPage } from './routes/pages';
+import { createSitemapRouter } from './routes/sitemap';
 import { errorPage } from './ssr/error-page';
 import { createCacheManager, type CacheManager } from './utils/cache-manager';
 import { InvalidationBus } from './utils/invalidation-bus';
@@ -167,6 +168,7 @@ export function createApp(deps: AppDeps): AppHandle {
     }),
   );
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl }));
+  app.use(createSitemapRouter({ listings, publicUrl: config.publicUrl, maxUrls: config.sitemapMaxUrls }));
   app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
   app.use(pageErrors(config.publicUrl, logger));
 

@@ -3,7 +3,7 @@ import { queryNormalisers, type CachePolicy } from './utils/cache-policy';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
-export const CACHED_ROUTES = ['home', 'browse', 'detail'] as const;
+export const CACHED_ROUTES = ['home', 'browse', 'detail', 'sitemap'] as const;
 export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
 export type InvalidationModeName = (typeof INVALIDATION_MODES)[number];
 
@@ -48,8 +48,8 @@ export type ListingChangeEffect = 'display' | 'price' | 'featured' | 'recency' |
 export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 
 /** Default fresh TTL of each page route, in seconds, before env overrides. */
-const ROUTE_TTL_DEFAULTS: Record<CachedRouteName, number> = { home: 3600, browse: 1800, detail: 3600 };
-const ROUTE_ENV_SUFFIX: Record<CachedRouteName, string> = { home: 'HOME', browse: 'BROWSE', detail: 'DETAIL' };
+const ROUTE_TTL_DEFAULTS: Record<CachedRouteName, number> = { home: 3600, browse: 1800, detail: 3600, sitemap: 3600 };
+const ROUTE_ENV_SUFFIX: Record<CachedRouteName, string> = { home: 'HOME', browse: 'BROWSE', detail: 'DETAIL', sitemap: 'SITEMAP' };
 const DEFAULT_GRACE_SECONDS = 3600;
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 /** The sitemap protocol's limit of URLs in one sitemap file. */
@@ -128,10 +128,12 @@ const envSchema = z.object({
   SSR_CACHE_TTL_HOME: ttl.optional(),
   SSR_CACHE_TTL_BROWSE: ttl.optional(),
   SSR_CACHE_TTL_DETAIL: ttl.optional(),
+  SSR_CACHE_TTL_SITEMAP: ttl.optional(),
   SSR_CACHE_GRACE: integer(0, MAX_TTL_SECONDS).optional(),
   SSR_CACHE_GRACE_HOME: integer(0, MAX_TTL_SECONDS).optional(),
   SSR_CACHE_GRACE_BROWSE: integer(0, MAX_TTL_SECONDS).optional(),
   SSR_CACHE_GRACE_DETAIL: integer(0, MAX_TTL_SECONDS).optional(),
+  SSR_CACHE_GRACE_SITEMAP: integer(0, MAX_TTL_SECONDS).optional(),
   SSR_RENDER_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   SSR_CACHE_MAX_ENTRY_KB: integer(1, 64 * 1024).default(1024),
   SSR_CACHE_MEMORY_MB: integer(0, 64 * 1024).default(64),
@@ -333,7 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allAgents: values.SSR_CACHE_ALL_AGENTS,
       defaultTtlSeconds: values.SSR_CACHE_TTL ?? 3600,
       routeTtlSeconds: perRoute(values, 'SSR_CACHE_TTL', ROUTE_TTL_DEFAULTS),
-      routeGraceSeconds: perRoute(values, 'SSR_CACHE_GRACE', { home: DEFAULT_GRACE_SECONDS, browse: DEFAULT_GRACE_SECONDS, detail: DEFAULT_GRACE_SECONDS }),
+      routeGraceSeconds: perRoute(values, 'SSR_CACHE_GRACE', { home: DEFAULT_GRACE_SECONDS, browse: DEFAULT_GRACE_SECONDS, detail: DEFAULT_GRACE_SECONDS, sitemap: DEFAULT_GRACE_SECONDS }),
       renderTimeoutMs: values.SSR_RENDER_TIMEOUT_MS,
       maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
       memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,
@@ -375,5 +377,13 @@ export function pageCachePolicies(cache: CacheConfig): CachePolicy[] {
       graceSeconds: cache.routeGraceSeconds.detail,
       query: {},
     },
+    // routes/sitemap.ts: robots.txt names the sitemap, so it is kept as long as the sitemap.
+    ...['/robots.txt', '/sitemap.xml', '/sitemaps/:file'].map((path) => ({
+      route: 'sitemap',
+      path,
+      ttlSeconds: cache.routeTtlSeconds.sitemap,
+      graceSeconds: cache.routeGraceSeconds.sitemap,
+      query: {},
+    })),
   ];
 }

@@ -21,7 +21,8 @@ function sortedLists(sort: string, city: string | undefined): string[] {
  * the listing's city, any city's pages may hold it, so the change reaches them all.
  */
 export function tagsForListingChange(id: string, effects: readonly ChangeEffect[], city?: string): string[] {
-  const tags = new Set([cacheTags.listing(id)]);
+  // Any change moves a listing's lastmod (or its presence) in the sitemap.
+  const tags = new Set([cacheTags.listing(id), cacheTags.sitemap]);
   const add = (list: Iterable<string>) => {
     for (const tag of list) tags.add(tag);
   };

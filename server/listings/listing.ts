@@ -40,6 +40,23 @@ export interface ListingSource {
   getListing(id: string): Promise<Listing | undefined>;
   listListings(query: ListingQuery): Promise<ListingPage>;
   listFeatured(limit: number): Promise<Listing[]>;
+  /** Every listing, a batch at a time (the sitemap); absent: read through listListings' pages. */
+  eachBatch?(): AsyncIterable<Listing[]>;
+}
+
+const SITEMAP_BATCH = 500;
+
+/** Every listing of a source, newest first, a batch at a time. */
+export async function* eachListingBatch(source: ListingSource): AsyncGenerator<Listing[]> {
+  if (source.eachBatch) {
+    yield* source.eachBatch();
+    return;
+  }
+  for (let page = 1; ; page += 1) {
+    const { items, total } = await source.listListings({ page, pageSize: SITEMAP_BATCH, sort: 'newest' });
+    if (items.length > 0) yield items;
+    if (items.length < SITEMAP_BATCH || page * SITEMAP_BATCH >= total) return;
+  }
 }
 
 export type ListingSourceFailure = 'unavailable' | 'timeout';

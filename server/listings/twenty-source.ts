@@ -14,6 +14,9 @@ export interface TwentySourceOptions {
 
 type TwentyRecord = Record<string, unknown>;
 
+/** The most records Twenty's REST API returns in one list page. */
+const TWENTY_PAGE_LIMIT = 60;
+
 const ORDER_BY: Record<ListingSort, string> = {
   newest: 'createdAt[DescNullsLast]',
   price_asc: 'price[AscNullsLast]',
@@ -170,6 +173,17 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
         result = await list(params);
       }
       return { items: result.records.map(listingFromTwentyRecord), total: result.totalCount };
+    },
+
+    /** Every record by cursor, a page of TWENTY_PAGE_LIMIT at a time: one walk, not one per page. */
+    async *eachBatch() {
+      const params = new URLSearchParams({ limit: String(TWENTY_PAGE_LIMIT), order_by: ORDER_BY.newest });
+      for (;;) {
+        const result = await list(params);
+        if (result.records.length > 0) yield result.records.map(listingFromTwentyRecord);
+        if (!result.hasNextPage || !result.endCursor) return;
+        params.set('starting_after', result.endCursor);
+      }
     },
 
     async listFeatured(limit) {

@@ -69,7 +69,7 @@ export function planInvalidation(request: InvalidationRequest, policies: PolicyT
     paths.push(`/listings/${encodeURIComponent(String(request.id))}`, '/', '/listings');
     const browse = resolvePage('/listings', policies);
     if (browse) plan.patterns.push(`${escapeGlob(browse.key)}\\?*`);
-    plan.tags.push(cacheTags.listing(String(request.id)));
+    plan.tags.push(cacheTags.listing(String(request.id)), cacheTags.sitemap);
   }
   for (const path of paths) {
     const page = resolvePage(path, policies);

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
  * Tags name what a page shows, so a change invalidates exactly the pages showing it:
  * `listing:{id}` for every listing on a page; on browse pages `listings:list` (every list),
  * `listings:sort:{sort}` and `listings:sort:{sort}:{city|all}` (one ordering of one list);
- * `listings:city:{city}` for pages listing a city's newest homes; `home`.
+ * `listings:city:{city}` for pages listing a city's newest homes; `home`; `sitemap`.
  */
 export const cacheTags = {
   listing: (id: string): string => `listing:${id}`,
@@ -13,6 +13,8 @@ export const cacheTags = {
   sortedList: (sort: string, city: string | undefined): string => `listings:sort:${sort}:${city ? city.trim().toLowerCase() : 'all'}`,
   city: (city: string): string => `listings:city:${city.trim().toLowerCase()}`,
   home: 'home',
+  /** robots.txt, the sitemap index and its children: every listing change alters them. */
+  sitemap: 'sitemap',
 } as const;
 
 const MAX_TAGS_PER_PAGE = 200;

@@ -59,7 +59,7 @@ describe('Twenty webhooks', () => {
       await cache(['/listings/5']);
       const res = await post(body, twentyHeaders(body));
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effects: ['display'], mode: 'hard', deleted: 1, tags: ['listing:5'] });
+      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effects: ['display'], mode: 'hard', deleted: 1, tags: ['listing:5', 'sitemap'] });
       expect(res.body.keys).toContain('ssr:/listings/5');
     });
 
@@ -160,6 +160,7 @@ describe('Twenty webhooks', () => {
         expect(new Set(res.body.tags)).toEqual(
           new Set([
             'listing:5',
+            'sitemap',
             `listings:city:${city}`,
             'home',
             ...['newest', 'price_asc', 'price_desc'].flatMap((sort) => [`listings:sort:${sort}:all`, `listings:sort:${sort}:${city}`]),

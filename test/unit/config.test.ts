@@ -11,15 +11,16 @@ describe('loadConfig', () => {
       cache: { enabled: true, allAgents: false, defaultTtlSeconds: 3600, invalidationToken: undefined },
       listings: { kind: 'embedded', catalogSize: 1000 },
     });
-    expect(config.cache.routeTtlSeconds).toEqual({ home: 3600, browse: 1800, detail: 3600 });
+    expect(config.cache.routeTtlSeconds).toEqual({ home: 3600, browse: 1800, detail: 3600, sitemap: 3600 });
   });
 
   it('takes a route TTL from its own variable, else SSR_CACHE_TTL, else the route default', () => {
-    expect(loadConfig({ SSR_CACHE_TTL_BROWSE: '60' }).cache.routeTtlSeconds).toEqual({ home: 3600, browse: 60, detail: 3600 });
+    expect(loadConfig({ SSR_CACHE_TTL_BROWSE: '60' }).cache.routeTtlSeconds).toEqual({ home: 3600, browse: 60, detail: 3600, sitemap: 3600 });
     expect(loadConfig({ SSR_CACHE_TTL: '600', SSR_CACHE_TTL_DETAIL: '7200' }).cache.routeTtlSeconds).toEqual({
       home: 600,
       browse: 600,
       detail: 7200,
+      sitemap: 600,
     });
   });
 

@@ -14,19 +14,20 @@ describe('what a listing change invalidates', () => {
     expect(effectsOfUpdate(undefined)).toEqual(['relocation']);
   });
 
+  // Every change moves the listing's lastmod in the sitemap (or adds or removes it there).
   it.each([
-    [['display'], ['listing:7']],
-    [['price'], ['listing:7', ...lists('porto', ['price_asc', 'price_desc'])]],
-    [['featured'], ['listing:7', 'home']],
-    [['recency'], ['listing:7', ...lists('porto', ['newest']), 'home', 'listings:city:porto']],
-    [['membership'], ['listing:7', ...lists('porto'), 'home', 'listings:city:porto']],
-    [['relocation'], ['listing:7', 'home', 'listings:city:porto', 'listings:list']],
+    [['display'], ['listing:7', 'sitemap']],
+    [['price'], ['listing:7', 'sitemap', ...lists('porto', ['price_asc', 'price_desc'])]],
+    [['featured'], ['listing:7', 'sitemap', 'home']],
+    [['recency'], ['listing:7', 'sitemap', ...lists('porto', ['newest']), 'home', 'listings:city:porto']],
+    [['membership'], ['listing:7', 'sitemap', ...lists('porto'), 'home', 'listings:city:porto']],
+    [['relocation'], ['listing:7', 'sitemap', 'home', 'listings:city:porto', 'listings:list']],
   ] as const)('%j in Porto -> %j', (effects, expected) => {
     expect(new Set(tagsForListingChange('7', effects, 'Porto'))).toEqual(new Set(expected));
   });
 
   it('reaches every city when the record has none', () => {
-    expect(new Set(tagsForListingChange('7', ['price']))).toEqual(new Set(['listing:7', 'listings:sort:price_asc', 'listings:sort:price_desc']));
+    expect(new Set(tagsForListingChange('7', ['price']))).toEqual(new Set(['listing:7', 'sitemap', 'listings:sort:price_asc', 'listings:sort:price_desc']));
     expect(tagsForListingChange('7', ['membership'])).toContain('listings:list');
   });
 });

@@ -1,0 +1,115 @@
+import { Router, type Response } from 'express';
+import { eachListingBatch, type ListingSource } from '../listings/listing';
+import { cacheTags, tagResponse } from '../utils/cache-tags';
+
+export interface SitemapOptions {
+  listings: ListingSource;
+  publicUrl: string;
+  /** URLs per child sitemap (SITEMAP_MAX_URLS; the protocol allows 50,000). */
+  maxUrls: number;
+}
+
+/** What the sitemap needs of a listing. */
+interface SitemapListing {
+  id: string;
+  /** W3C datetime, or undefined when the source gave none that parses. */
+  lastmod?: string;
+}
+
+export const SITEMAP_INDEX_PATH = '/sitemap.xml';
+const SITEMAP_NAMESPACE = 'http://www.sitemaps.org/schemas/sitemap/0.9';
+const PAGES_SITEMAP = 'pages.xml';
+const LISTINGS_SITEMAP = /^listings-([1-9]\d{0,6})\.xml$/;
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => XML_ESCAPES[char]!);
+}
+
+function w3cDate(value: string | undefined): string | undefined {
+  const time = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
+
+function latest(dates: (string | undefined)[]): string | undefined {
+  let newest: string | undefined;
+  // ISO strings of one format sort as their times do.
+  for (const date of dates) if (date !== undefined && (newest === undefined || date > newest)) newest = date;
+  return newest;
+}
+
+function entry(tag: 'url' | 'sitemap', loc: string, lastmod: string | undefined): string {
+  return `<${tag}><loc>${escapeXml(loc)}</loc>${lastmod ? `<lastmod>${lastmod}</lastmod>` : ''}</${tag}>`;
+}
+
+function sendXml(res: Response, root: 'urlset' | 'sitemapindex', entries: string[]): void {
+  // Every sitemap changes when a listing does: the tag lets an invalidation reach them all.
+  tagResponse(res, [cacheTags.sitemap]);
+  res
+    .type('application/xml; charset=utf-8')
+    .send(`<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${SITEMAP_NAMESPACE}">\n${entries.join('\n')}\n</${root}>\n`);
+}
+
+/**
+ * `/robots.txt` and `/sitemap.xml`, a sitemap index: `/sitemaps/pages.xml` (home, browse) and
+ * `/sitemaps/listings-{n}.xml`, each with at most `maxUrls` detail pages and their update times.
+ * The cache stores them as it stores pages (route `sitemap`), so a crawl of the sitemaps reads
+ * the listing source once per TTL.
+ */
+export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOptions): Router {
+  const router = Router();
+  const origin = publicUrl.replace(/\/+$/, '');
+  let reading: Promise<SitemapListing[]> | undefined;
+
+  /** Every listing's id and update time; requests that come while one read runs share it. */
+  function readListings(): Promise<SitemapListing[]> {
+    reading ??= (async () => {
+      const all: SitemapListing[] = [];
+      for await (const batch of eachListingBatch(listings)) {
+        for (const listing of batch) all.push({ id: listing.id, lastmod: w3cDate(listing.updatedAt) });
+      }
+      return all;
+    })().finally(() => {
+      reading = undefined;
+    });
+    return reading;
+  }
+
+  const detailUrl = (id: string) => `${origin}/listings/${encodeURIComponent(id)}`;
+
+  router.get('/robots.txt', (_req, res) => {
+    tagResponse(res, [cacheTags.sitemap]);
+    res.type('text/plain; charset=utf-8').send(`User-agent: *\nAllow: /\nDisallow: /api/\n\nSitemap: ${origin}${SITEMAP_INDEX_PATH}\n`);
+  });
+
+  router.get(SITEMAP_INDEX_PATH, async (_req, res) => {
+    const all = await readListings();
+    const children = [entry('sitemap', `${origin}/sitemaps/${PAGES_SITEMAP}`, latest(all.map((listing) => listing.lastmod)))];
+    for (let start = 0, part = 1; start < all.length; start += maxUrls, part += 1) {
+      const chunk = all.slice(start, start + maxUrls);
+      children.push(entry('sitemap', `${origin}/sitemaps/listings-${part}.xml`, latest(chunk.map((listing) => listing.lastmod))));
+    }
+    sendXml(res, 'sitemapindex', children);
+  });
+
+  router.get('/sitemaps/:file', async (req, res, next) => {
+    const { file } = req.params;
+    const all = await readListings();
+    if (file === PAGES_SITEMAP) {
+      const lastmod = latest(all.map((listing) => listing.lastmod));
+      return sendXml(res, 'urlset', [entry('url', `${origin}/`, lastmod), entry('url', `${origin}/listings`, lastmod)]);
+    }
+    const part = LISTINGS_SITEMAP.exec(file);
+    const start = part ? (Number(part[1]) - 1) * maxUrls : all.length;
+    // A part past the end (the catalog shrank) is a 404, never an empty sitemap.
+    if (start >= all.length) return next();
+    sendXml(
+      res,
+      'urlset',
+      all.slice(start, start + maxUrls).map((listing) => entry('url', detailUrl(listing.id), listing.lastmod)),
+    );
+  });
+
+  return router;
+}
