@@ -38,7 +38,7 @@ function percent(share: number): string {
 }
 
 /** The story's alert conditions that hold now. */
-function currentAlerts(input: {
+export function currentAlerts(input: {
   cacheConfigured: boolean;
   redisUp: boolean;
   breakerState: string;
