@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { AppHandle } from '../../server/app';
 import { createEntry, encodeEntry } from '../../server/utils/cache-entry';
 import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
+import { scrape } from '../helpers/metrics';
 import { listen } from '../helpers/raw-http';
 import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
 import { steadyLoad, type LoadRecord } from '../helpers/steady-load';
@@ -102,7 +103,14 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
           atMs: 4000,
           run: async () => {
             const health = (await request(handle.app).get('/health')).body;
-            openedDuringFreeze = health.redis.breaker.state !== 'closed' && health.redis.breaker.opens === 1;
+            const metrics = await scrape(handle.app);
+            openedDuringFreeze =
+              health.redis.breaker.state !== 'closed' &&
+              health.redis.breaker.opens === 1 &&
+              metrics.value('ssr_cache_redis_breaker_state', { state: health.redis.breaker.state }) === 1 &&
+              metrics.value('ssr_cache_redis_breaker_state', { state: 'closed' }) === 0 &&
+              metrics.value('ssr_cache_redis_breaker_opens_total') === 1 &&
+              health.alerts.some((alert: { name: string }) => alert.name === 'SsrCacheRedisDown');
             thawedAt = Date.now();
             redisServer.thaw();
           },
@@ -154,6 +162,15 @@ describe('a full Redis (tiny maxmemory, noeviction)', () => {
       }, 3000);
       expect(health.cache.stores).toBe(1);
       expect(health.redis.breaker).toMatchObject({ state: 'closed', opens: 0 });
+      // The next reading of INFO memory (every SSR_CACHE_MEMORY_CHECK_MS) finds more used than
+      // maxmemory: the memory alert, in /health and in /metrics.
+      await handle.budget.refresh();
+      const alerted = (await request(handle.app).get('/health')).body;
+      expect(alerted.alerts.map((alert: { name: string }) => alert.name)).toEqual(['SsrCacheRedisMemoryHigh']);
+      expect(alerted.redis.memoryUsed).toMatch(/^1\d\d\.\d\d%$/);
+      const metrics = await scrape(handle.app);
+      expect(metrics.value('ssr_cache_redis_memory_used_bytes')).toBeGreaterThan(metrics.value('ssr_cache_redis_memory_max_bytes'));
+      expect(metrics.value('ssr_cache_write_failures_total')).toBe(PATHS.length - 1);
     } finally {
       control.disconnect();
       await handle.close();

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { BROWSER, GOOGLEBOT, TEST_TOKEN, testApp, useAppOnRealRedis, waitForStored } from '../helpers/app';
+import { BROWSER, GOOGLEBOT, TEST_TOKEN, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import { scrape } from '../helpers/metrics';
 import { freePort } from '../helpers/redis';
 
@@ -60,6 +60,22 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
     expect(after.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' }) - before.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' })).toBe(1);
     expect(after.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' }) - before.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' })).toBe(res.body.markedStale);
     expect(res.body.markedStale).toBe(1);
+  });
+
+  it('counts a stale page served and its background re-render', async () => {
+    const { handle } = context;
+    await bot(handle.handler, '/listings/11');
+    await waitForStored(handle, 'ssr:/listings/11');
+    await request(handle.app).post('/api/cache/invalidate').set('Authorization', `Bearer ${TEST_TOKEN}`).send({ keys: ['ssr:/listings/11'], mode: 'soft' });
+    const before = await scrape(handle.app, token);
+    expect((await bot(handle.handler, '/listings/11')).headers['x-cache']).toBe('STALE');
+    const after = await waitFor(async () => {
+      const metrics = await scrape(handle.app, token);
+      return metrics.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' }) > before.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' }) ? metrics : undefined;
+    }, 3000, 10);
+    expect(after.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' }) - before.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' })).toBe(1);
+    expect(after.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' }) - before.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' })).toBe(1);
+    expect(after.value('ssr_cache_background_refreshes_total') - before.value('ssr_cache_background_refreshes_total')).toBe(1);
   });
 
   it('shows Redis up, the breaker closed, Redis memory, the in-process tier and the process metrics', async () => {
