@@ -76,6 +76,10 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOpt
     return reading;
   }
 
+  async function countListings(): Promise<number> {
+    return (await listings.listListings({ page: 1, pageSize: 1, sort: 'newest' })).total;
+  }
+
   const detailUrl = (id: string) => `${origin}/listings/${encodeURIComponent(id)}`;
 
   router.get('/robots.txt', (_req, res) => {
@@ -95,14 +99,16 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOpt
 
   router.get('/sitemaps/:file', async (req, res, next) => {
     const { file } = req.params;
-    const all = await readListings();
     if (file === PAGES_SITEMAP) {
-      const lastmod = latest(all.map((listing) => listing.lastmod));
+      const lastmod = latest((await readListings()).map((listing) => listing.lastmod));
       return sendXml(res, 'urlset', [entry('url', `${origin}/`, lastmod), entry('url', `${origin}/listings`, lastmod)]);
     }
     const part = LISTINGS_SITEMAP.exec(file);
-    const start = part ? (Number(part[1]) - 1) * maxUrls : all.length;
-    // A part past the end (the catalog shrank) is a 404, never an empty sitemap.
+    const start = part ? (Number(part[1]) - 1) * maxUrls : Number.POSITIVE_INFINITY;
+    // A name it never gives, or a part past the end (the catalog shrank), is a 404, never an
+    // empty sitemap; the count costs one call, so a made-up part never reads every listing.
+    if (start >= (await countListings())) return next();
+    const all = await readListings();
     if (start >= all.length) return next();
     sendXml(
       res,

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheManager } from './cache-manager';
+import type { BreakerState } from './circuit-breaker';
 import type { CacheStats } from './cache-stats';
 import { RollingWindow } from './rolling-window';
 import type { TierStack } from './tier-stack';
@@ -22,11 +23,11 @@ export interface CacheMetricsSources {
 }
 
 export const METRIC_PREFIX = 'ssr_cache_';
-const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open'];
 const RENDER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LOOKUP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
 
-/** Since-start counters that /health also shows, exported as they are at each scrape. */
+/** Since-start counters that /health also shows. */
 const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['budgetSkips', 'write_budget_skips_total', 'Writes skipped because Redis memory was above the write budget.'],
   ['stores', 'stores_total', 'Pages written to the cache.'],
@@ -92,26 +93,19 @@ export class CacheMetrics {
     this.invalidations = new Counter({ name: name('invalidations_total'), help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).', labelNames: ['source', 'mode'], registers });
     this.invalidatedKeys = new Counter({ name: name('invalidated_keys_total'), help: 'Cached pages removed (hard) or marked stale (soft, refresh) by invalidations.', labelNames: ['source', 'mode'], registers });
 
-    for (const [field, suffix, help] of COUNTED_STATS) {
+    // Since-start counts kept elsewhere, exported as they are at each scrape.
+    const countOf = (suffix: string, help: string, read: () => number) =>
       new Counter({
         name: name(suffix),
         help,
         registers,
         collect() {
           this.reset();
-          this.inc(stats[field]);
+          this.inc(read());
         },
       });
-    }
-    new Counter({
-      name: name('redis_breaker_opens_total'),
-      help: 'Times the Redis circuit breaker opened.',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(cache.breakerState().opens);
-      },
-    });
+    for (const [field, suffix, help] of COUNTED_STATS) countOf(suffix, help, () => stats[field]);
+    countOf('redis_breaker_opens_total', 'Times the Redis circuit breaker opened.', () => cache.breakerState().opens);
     new Gauge({
       name: name('redis_breaker_state'),
       help: 'The Redis circuit breaker\'s state: 1 for the current one (closed: Redis on the request path; open: pages render through).',
