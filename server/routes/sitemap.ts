@@ -82,8 +82,8 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOpt
 
   const detailUrl = (id: string) => `${origin}/listings/${encodeURIComponent(id)}`;
 
+  // The same for every listing change, so it carries no tag: it lives its TTL.
   router.get('/robots.txt', (_req, res) => {
-    tagResponse(res, [cacheTags.sitemap]);
     res.type('text/plain; charset=utf-8').send(`User-agent: *\nAllow: /\nDisallow: /api/\n\nSitemap: ${origin}${SITEMAP_INDEX_PATH}\n`);
   });
 

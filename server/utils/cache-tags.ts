@@ -13,7 +13,7 @@ export const cacheTags = {
   sortedList: (sort: string, city: string | undefined): string => `listings:sort:${sort}:${city ? city.trim().toLowerCase() : 'all'}`,
   city: (city: string): string => `listings:city:${city.trim().toLowerCase()}`,
   home: 'home',
-  /** robots.txt, the sitemap index and its children: every listing change alters them. */
+  /** The sitemap index and its children: every listing change alters them. */
   sitemap: 'sitemap',
 } as const;
 
