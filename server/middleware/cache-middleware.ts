@@ -117,7 +117,7 @@ type Decision =
    * `share` hands the rendered page to requests waiting here, `done` reports the stored page (or
    * none) once the write is over; the render began at `since`.
    */
-  | { kind: 'miss'; page: ResolvedPage; since: number; renderStarted: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
+  | { kind: 'miss'; page: ResolvedPage; since: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
 const NOT_CACHED: Decision = { kind: 'not-cached' };
 const BYPASS: Decision = { kind: 'bypass' };
 
@@ -193,7 +193,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
       log.key = page.key;
       stats.renders += 1;
       metrics?.renderStarted(page.policy.route, 'refresh');
-      return { kind: 'miss', page, since: Date.now(), renderStarted: performance.now(), done: reportStored };
+      return { kind: 'miss', page, since: Date.now(), done: reportStored };
     }
 
     if (!isCacheableRequest(req, allAgents)) {
@@ -259,7 +259,7 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, since: Date.now(), renderStarted: performance.now(), share, done };
+    return { kind: 'miss', page, since: Date.now(), share, done };
   }
 
   async function refresh(page: ResolvedPage): Promise<void> {
@@ -342,12 +342,12 @@ export function createPageCache(options: CacheMiddlewareOptions): PageCache {
         decision = outcome;
       }
       if (decision.kind === 'miss') {
-        const { page, since, renderStarted, share, done } = decision;
+        const { page, since, share, done } = decision;
         const trigger = forced.has(req) ? 'refresh' : 'request';
         let timer: NodeJS.Timeout | undefined;
         const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
           clearTimeout(timer);
-          metrics?.rendered(page.policy.route, trigger, (performance.now() - renderStarted) / 1000);
+          metrics?.rendered(page.policy.route, trigger, (Date.now() - since) / 1000);
           store(req, res, page, since, captured, share).then(
             (entry) => done?.(entry),
             (error: unknown) => {

@@ -1,8 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { requireBearerToken } from '../middleware/require-bearer-token';
-import { hitRate, type CacheStats } from '../utils/cache-stats';
+import { hitRate, percent, type CacheStats } from '../utils/cache-stats';
 import type { CacheManager } from '../utils/cache-manager';
-import { currentAlerts, percent } from '../utils/cache-alerts';
+import { currentAlerts } from '../utils/cache-alerts';
 import type { CacheMetrics } from '../utils/cache-metrics';
 import type { TierStack } from '../utils/tier-stack';
 import type { WriteBudget } from '../utils/write-budget';

@@ -1,3 +1,4 @@
+import { percent } from './cache-stats';
 import type { RedisMemory } from './write-budget';
 
 /** The story's alert thresholds; ops/prometheus-alerts.yml holds the same ones. */
@@ -12,10 +13,6 @@ export const ALERT_THRESHOLDS = {
 export interface HealthAlert {
   name: 'SsrCacheHitRateLow' | 'SsrCacheRedisDown' | 'SsrCacheRedisMemoryHigh';
   summary: string;
-}
-
-export function percent(share: number): string {
-  return `${(share * 100).toFixed(2)}%`;
 }
 
 /** The story's alert conditions that hold now. */

@@ -24,6 +24,9 @@ export interface CacheMetricsSources {
 
 export const METRIC_PREFIX = 'ssr_cache_';
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open'];
+const OUTCOMES: readonly RequestOutcome[] = ['HIT', 'STALE', 'MISS', 'BYPASS'];
+const TRIGGERS: readonly RenderTrigger[] = ['request', 'refresh'];
+const LOOKUP_RESULTS: readonly LookupResult[] = ['memory', 'redis', 'miss'];
 const RENDER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LOOKUP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
 
@@ -44,14 +47,14 @@ const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['webhooksIgnored', 'webhooks_ignored_total', 'Twenty webhooks about other objects, answered 202.'],
 ];
 
-/** prom-client hashes the labels on every call; the request path looks each label set up once. */
-function cached<T>(children: Map<string, T>, key: string, create: () => T): T {
-  let child = children.get(key);
-  if (child === undefined) {
-    child = create();
-    children.set(key, child);
-  }
-  return child;
+interface RouteSeries {
+  requests: Record<RequestOutcome, Counter.Internal>;
+  renders: Record<RenderTrigger, Counter.Internal>;
+  renderDuration: Record<RenderTrigger, Histogram.Internal<'route' | 'trigger'>>;
+}
+
+function byName<K extends string, V>(names: readonly K[], make: (name: K) => V): Record<K, V> {
+  return Object.fromEntries(names.map((name) => [name, make(name)])) as Record<K, V>;
 }
 
 let processRegistry: Registry | undefined;
@@ -67,8 +70,8 @@ function processMetrics(): Registry {
 
 /**
  * The cache's Prometheus metrics (one registry per app, so tests and embedding servers can run
- * several) and the rolling window behind /health's recent hit rate. Counters on the request path
- * are prom-client children looked up once per label set; the rest is read at scrape time.
+ * several) and the rolling window behind /health's recent hit rate. The request path increments
+ * prom-client children made once per route; the rest is read at scrape time.
  */
 export class CacheMetrics {
   readonly registry = new Registry();
@@ -76,11 +79,11 @@ export class CacheMetrics {
   private readonly requests: Counter<'route' | 'outcome'>;
   private readonly renders: Counter<'route' | 'trigger'>;
   private readonly renderDuration: Histogram<'route' | 'trigger'>;
-  private readonly lookupDuration: Histogram<'result'>;
   private readonly invalidations: Counter<'source' | 'mode'>;
   private readonly invalidatedKeys: Counter<'source' | 'mode'>;
-  private readonly counted = new Map<string, { inc(): void }>();
-  private readonly timed = new Map<string, { observe(value: number): void }>();
+  /** prom-client hashes the labels on every call: the request path uses children made once. */
+  private readonly routes = new Map<string, RouteSeries>();
+  private readonly lookups: Record<LookupResult, Histogram.Internal<'result'>>;
 
   constructor({ stats, cache, tiers, budget, windowMs }: CacheMetricsSources) {
     this.window = new RollingWindow(windowMs);
@@ -89,8 +92,9 @@ export class CacheMetrics {
     this.requests = new Counter({ name: name('requests_total'), help: 'Requests on cached routes by cache outcome (hit, stale, miss, bypass) and route.', labelNames: ['route', 'outcome'], registers });
     this.renders = new Counter({ name: name('renders_total'), help: 'Renders started, by route and trigger (request: a client waits; refresh: in the background).', labelNames: ['route', 'trigger'], registers });
     this.renderDuration = new Histogram({ name: name('render_duration_seconds'), help: 'Time from the cache\'s decision to render until the page was rendered.', labelNames: ['route', 'trigger'], buckets: RENDER_BUCKETS, registers });
-    this.lookupDuration = new Histogram({ name: name('lookup_duration_seconds'), help: 'Time of a cache lookup (in-process tier, then Redis), by where the page was found.', labelNames: ['result'], buckets: LOOKUP_BUCKETS, registers });
+    const lookupDuration = new Histogram({ name: name('lookup_duration_seconds'), help: 'Time of a cache lookup (in-process tier, then Redis), by where the page was found.', labelNames: ['result'], buckets: LOOKUP_BUCKETS, registers });
     this.invalidations = new Counter({ name: name('invalidations_total'), help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).', labelNames: ['source', 'mode'], registers });
+    this.lookups = byName(LOOKUP_RESULTS, (result) => lookupDuration.labels(result));
     this.invalidatedKeys = new Counter({ name: name('invalidated_keys_total'), help: 'Cached pages removed (hard) or marked stale (soft, refresh) by invalidations.', labelNames: ['source', 'mode'], registers });
 
     // Since-start counts kept elsewhere, exported as they are at each scrape.
@@ -124,7 +128,7 @@ export class CacheMetrics {
         this.set(cache.isAvailable() ? 1 : 0);
       },
     });
-    const memoryGauge = (suffix: string, help: string, read: () => number | undefined) =>
+    const gaugeOf = (suffix: string, help: string, read: () => number | undefined) =>
       new Gauge({
         name: name(suffix),
         help,
@@ -136,29 +140,29 @@ export class CacheMetrics {
           else this.set(value);
         },
       });
-    memoryGauge('redis_memory_used_bytes', 'Redis used_memory (INFO memory; the fullest master on a cluster).', () => budget.lastMemory?.usedBytes);
-    memoryGauge('redis_memory_max_bytes', 'Redis maxmemory (0: no limit).', () => budget.lastMemory?.maxBytes);
-    memoryGauge('memory_tier_bytes', 'Bytes held by the in-process tier.', () => tiers.memory?.bytes ?? 0);
-    memoryGauge('memory_tier_entries', 'Pages held by the in-process tier.', () => tiers.memory?.size ?? 0);
+    gaugeOf('redis_memory_used_bytes', 'Redis used_memory (INFO memory; the fullest master on a cluster).', () => budget.lastMemory?.usedBytes);
+    gaugeOf('redis_memory_max_bytes', 'Redis maxmemory (0: no limit).', () => budget.lastMemory?.maxBytes);
+    gaugeOf('memory_tier_bytes', 'Bytes held by the in-process tier.', () => tiers.memory?.bytes ?? 0);
+    gaugeOf('memory_tier_entries', 'Pages held by the in-process tier.', () => tiers.memory?.size ?? 0);
   }
 
   /** A request on a cached route got its answer (or its decision to render). */
   request(route: string, outcome: RequestOutcome): void {
-    cached(this.counted, `${route}\u0000${outcome}`, () => this.requests.labels(route, outcome.toLowerCase())).inc();
+    this.route(route).requests[outcome].inc();
     if (outcome === 'HIT' || outcome === 'STALE') this.window.recordHit();
     else if (outcome === 'MISS') this.window.recordMiss();
   }
 
   lookup(result: LookupResult, seconds: number): void {
-    cached(this.timed, result, () => this.lookupDuration.labels(result)).observe(seconds);
+    this.lookups[result].observe(seconds);
   }
 
   renderStarted(route: string, trigger: RenderTrigger): void {
-    cached(this.counted, `${route}\u0000render\u0000${trigger}`, () => this.renders.labels(route, trigger)).inc();
+    this.route(route).renders[trigger].inc();
   }
 
   rendered(route: string, trigger: RenderTrigger, seconds: number): void {
-    cached(this.timed, `${route}\u0000${trigger}`, () => this.renderDuration.labels(route, trigger)).observe(seconds);
+    this.route(route).renderDuration[trigger].observe(seconds);
   }
 
   invalidation(source: string, mode: string, keys: number): void {
@@ -174,5 +178,19 @@ export class CacheMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+
+  /** A route's series, made at its first request (each starts at 0, so rate() sees it from then). */
+  private route(route: string): RouteSeries {
+    let series = this.routes.get(route);
+    if (!series) {
+      series = {
+        requests: byName(OUTCOMES, (outcome) => this.requests.labels(route, outcome.toLowerCase())),
+        renders: byName(TRIGGERS, (trigger) => this.renders.labels(route, trigger)),
+        renderDuration: byName(TRIGGERS, (trigger) => this.renderDuration.labels(route, trigger)),
+      };
+      this.routes.set(route, series);
+    }
+    return series;
   }
 }

@@ -60,7 +60,12 @@ export function createCacheStats(): CacheStats {
   };
 }
 
+/** A share as /health shows it: `"42.10%"`. */
+export function percent(share: number): string {
+  return `${(share * 100).toFixed(2)}%`;
+}
+
 export function hitRate(stats: Pick<CacheStats, 'hits' | 'misses'>): string {
   const lookups = stats.hits + stats.misses;
-  return `${(lookups === 0 ? 0 : (stats.hits / lookups) * 100).toFixed(2)}%`;
+  return percent(lookups === 0 ? 0 : stats.hits / lookups);
 }

@@ -171,6 +171,16 @@ describe('a full Redis (tiny maxmemory, noeviction)', () => {
       const metrics = await scrape(handle.app);
       expect(metrics.value('ssr_cache_redis_memory_used_bytes')).toBeGreaterThan(metrics.value('ssr_cache_redis_memory_max_bytes'));
       expect(metrics.value('ssr_cache_write_failures_total')).toBe(PATHS.length - 1);
+      // That reading also puts Redis over the write budget: the next page is not even sent to it.
+      expect(health.redis.writesPaused).toBe(false);
+      expect(alerted.redis.writesPaused).toBe(true);
+      expect((await request(handle.app).get('/listings/99').set('User-Agent', GOOGLEBOT)).status).toBe(200);
+      const skipped = await waitFor(async () => {
+        const after = await scrape(handle.app);
+        return after.value('ssr_cache_write_budget_skips_total') > 0 ? after : undefined;
+      }, 3000, 10);
+      expect(skipped.value('ssr_cache_write_budget_skips_total')).toBe(1);
+      expect(skipped.value('ssr_cache_write_failures_total')).toBe(PATHS.length - 1);
     } finally {
       control.disconnect();
       await handle.close();
