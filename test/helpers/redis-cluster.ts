@@ -4,17 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
-import { freePort, killProcess, redisBinary, waitForPing } from './redis';
+import { freePort, killProcess, redisBinary, waitForPing, type Freezable } from './redis';
 
-/** A real Redis Cluster of three masters on free loopback ports, for the cluster suite. */
-export interface PrivateCluster {
+/** A real Redis Cluster of three masters on free loopback ports, for the cluster suite; freeze() stops every node. */
+export interface PrivateCluster extends Freezable {
   ports: number[];
   /** `127.0.0.1:port,...`, as REDIS_CLUSTER_NODES takes it. */
   nodes: string;
   stop(): Promise<void>;
-  /** Freezes (SIGSTOP) or thaws every node. */
-  freeze(): void;
-  thaw(): void;
 }
 
 /** A port whose cluster bus port (+10000) is free as well. */

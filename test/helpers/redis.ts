@@ -75,14 +75,44 @@ export async function killProcess(child: ChildProcess): Promise<void> {
 }
 
 /** A private redis-server on a free loopback port, for tests that stop, freeze or fill Redis. */
-export interface PrivateRedis {
+export interface PrivateRedis extends Freezable {
   port: number;
   url: string;
   process: ChildProcess;
   stop(): Promise<void>;
   start(): Promise<void>;
+}
+
+/** Something the tests can SIGSTOP and SIGCONT: a private redis-server or a whole cluster. */
+export interface Freezable {
   freeze(): void;
   thaw(): void;
+}
+
+/**
+ * Freezes now and thaws after `ms`, on a timer of this event loop. An answer that waited for
+ * Redis to come back arrives after the thaw; one bounded by the command timeout arrives before
+ * it. A stall of a busy machine delays the thaw and the answers alike, so unlike a wall-clock
+ * bound this does not flake. `end()` thaws at once if the timer has not (call it in finally).
+ */
+export function freezeFor(target: Freezable, ms: number): { readonly thawed: boolean; end(): void } {
+  let thawed = false;
+  const thaw = () => {
+    if (thawed) return;
+    thawed = true;
+    target.thaw();
+  };
+  target.freeze();
+  const timer = setTimeout(thaw, ms);
+  return {
+    get thawed() {
+      return thawed;
+    },
+    end() {
+      clearTimeout(timer);
+      thaw();
+    },
+  };
 }
 
 export function redisBinary(name: 'redis-server' | 'redis-cli'): string {
