@@ -103,6 +103,8 @@ const hostPortList = z
 
 /** Every env var the server reads; names are the documented ones (README, .env.example). */
 const envSchema = z.object({
+  // React and Express read it themselves; `npm start` sets production unless it is set.
+  NODE_ENV: z.string().trim().optional(),
   PORT: integer(0, 65535).default(3002),
   PUBLIC_URL: httpUrl.optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -236,6 +238,8 @@ export interface MonitoringConfig {
 }
 
 export interface Config {
+  /** NODE_ENV is production: React renders with its production build (about 5x faster a render). */
+  production: boolean;
   port: number;
   publicUrl: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -311,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('Invalid configuration: REDIS_DB: Redis Cluster has only database 0; use REDIS_KEY_PREFIX to share it');
   }
   return {
+    production: values.NODE_ENV === 'production',
     port: values.PORT,
     publicUrl: values.PUBLIC_URL ?? `http://localhost:${values.PORT}`,
     logLevel: values.LOG_LEVEL,

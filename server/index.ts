@@ -56,6 +56,12 @@ function main(): void {
       },
       'listings SSR server listening',
     );
+    if (!config.production) {
+      logger.warn(
+        { nodeEnv: process.env.NODE_ENV ?? null },
+        'NODE_ENV is not production: React renders with its development build, about 5x slower a render (npm start sets production)',
+      );
+    }
   });
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'server could not start');

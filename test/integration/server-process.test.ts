@@ -28,6 +28,20 @@ describe('the server process', () => {
     expect(output()).toMatch(/Invalid configuration: SSR_CACHE_TTL_BROWSE: must be a whole number/);
   });
 
+  it('warns at start-up when NODE_ENV is not production (React would render with its development build)', async () => {
+    const prefix = uniquePrefix('process-env');
+    const servers = await Promise.all(
+      ([{}, { NODE_ENV: 'development' }, { NODE_ENV: 'production' }] as Record<string, string>[]).map(async (env) => {
+        const server = startServer({ PORT: String(await freePort()), REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, ...env });
+        await waitFor(async () => (server.output().includes('listening') ? true : undefined), 15_000);
+        server.child.kill('SIGTERM');
+        await once(server.child, 'exit');
+        return server.output().includes('NODE_ENV is not production');
+      }),
+    );
+    expect(servers).toEqual([true, true, false]);
+  });
+
   describe('on SIGTERM', () => {
     let stub: TwentyStub;
     const prefix = uniquePrefix('process');

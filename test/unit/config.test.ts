@@ -41,6 +41,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
   });
 
+  it('is in production only when NODE_ENV says so', () => {
+    expect(loadConfig({}).production).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production' }).production).toBe(true);
+  });
+
   it('names every bad variable at once', () => {
     expect(() => loadConfig({ SSR_CACHE_TTL: 'x', PORT: 'y' })).toThrow(/PORT.*SSR_CACHE_TTL|SSR_CACHE_TTL.*PORT/);
   });
