@@ -27,6 +27,8 @@ export function startServer(scenario: ServerSpec, port: number, keyPrefix: strin
       REDIS_KEY_PREFIX: keyPrefix,
       PUBLIC_URL: BENCH_PUBLIC_URL,
       LOG_LEVEL: 'warn',
+      // As `npm start` runs every server: React's production build.
+      NODE_ENV: 'production',
       ...scenario.env,
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -48,8 +50,9 @@ export async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-// The tests' own helpers: a free loopback port, and SCAN + UNLINK of one prefix (never FLUSH).
-export { freePort, removeKeys } from '../test/helpers/redis';
+// The tests' own helpers: a free loopback port, SCAN + UNLINK of one prefix (never FLUSH), and a
+// private redis-server to kill and freeze.
+export { freePort, removeKeys, startPrivateRedis } from '../test/helpers/redis';
 
 /** Redis MEMORY USAGE of every key under a prefix: in all, and of the pages (`ssr:` keys) alone. */
 export async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number; pages: number; pageBytes: number }> {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { BOT_ENCODINGS, freePort, GOOGLEBOT, keyMemory, REDIS_URL, removeKeys, RUN_ID, startServer, stopServer, type ServerSpec } from './harness';
 import { runCrawlSimulation, type CrawlReport } from './crawl';
+import { runFaults, type FaultReport, type Latency } from './faults';
 import { runLoad, round, type LoadResult } from './load';
 import { BENCH_LISTING_ID, BENCH_PUBLIC_URL, benchPageHtml } from './servers/page';
 
@@ -203,12 +204,37 @@ function markdown(report: Report): string {
           '',
         ]
       : []),
+    ...(report.faults ? faultLines(report.faults) : []),
     '## Targets',
     '',
     ...report.targets.map((t) => `- ${t.met ? 'met' : 'NOT met'}: ${t.target} (measured ${t.measured})`),
     '',
   ];
   return lines.join('\n');
+}
+
+const spread = (latency: Latency) => `${latency.p50} / ${latency.p99} / ${latency.max}`;
+
+function faultLines(faults: FaultReport): string[] {
+  const { settings, kill, freeze } = faults;
+  return [
+    '## Redis faults under a steady bot load',
+    '',
+    `Our server in its own process on a private redis-server, Redis tier only (every hit a Redis read), command timeout ${settings.commandTimeoutMs} ms, breaker after ${settings.breakerThreshold} failures in a row with a ${settings.breakerCooldownMs} ms cool-down. ${settings.ratePerSecond} requests a second, open loop (sent whatever the answers take), cycling through ${settings.paths} pages. Latencies are p50 / p99 / max in ms, from the client.`,
+    '',
+    'Redis killed (SIGKILL) at 3 s and started again at 6 s of a 10 s load:',
+    '',
+    '| requests | non-2xx | incomplete bodies | HIT before the kill | answers while down | first HIT after the restart | HIT in the last second |',
+    '| ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    `| ${kill.requests} | ${kill.non2xx} | ${kill.incomplete} | ${kill.hitPercentBeforeKill}% | ${spread(kill.whileDown)} (${kill.whileDown.count}) | ${kill.firstHitAfterRestartMs ?? 'none'} ms | ${kill.hitPercentLastSecond}% |`,
+    '',
+    `Redis frozen (SIGSTOP) at 2 s for ${freeze.freezeMs} ms of a 6 s load. "Waited on Redis": answers whose lookup ran into the command timeout before the breaker opened; "render-through": answers the open breaker sent straight to a render, which is what a render costs under this load.`,
+    '',
+    '| requests | non-2xx | incomplete bodies | answers while frozen | waited on Redis (slowest lookup) | render-through | breaker opens | commands not sent | first HIT after the thaw |',
+    '| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |',
+    `| ${freeze.requests} | ${freeze.non2xx} | ${freeze.incomplete} | ${spread(freeze.whileFrozen)} (${freeze.whileFrozen.count}) | ${freeze.waitedOnRedis} (${round(freeze.maxLookupMs, 1)} ms) | ${spread(freeze.renderThrough)} (${freeze.renderThrough.count}) | ${freeze.breakerOpens} | ${freeze.rejectedCommands} | ${freeze.firstHitAfterThawMs ?? 'none'} ms |`,
+    '',
+  ];
 }
 
 interface Report {
@@ -220,6 +246,7 @@ interface Report {
   memory: { name: string; keys: number; bytesPerPage: number; percentOfHtml: number; allBytes: number }[];
   coldBurst?: ColdBurstResult;
   crawl?: CrawlReport;
+  faults?: FaultReport;
   targets: { target: string; measured: string; met: boolean }[];
 }
 
@@ -246,6 +273,8 @@ async function main(): Promise<void> {
   const crawlParts = { crawl: only.length === 0 || only.includes('crawl'), scale: only.length === 0 || only.includes('scale') };
   if (crawlParts.crawl || crawlParts.scale) crawl = await runCrawlSimulation(redis, (line) => process.stdout.write(line), crawlParts);
   redis.disconnect();
+  let faults: FaultReport | undefined;
+  if (only.length === 0 || only.includes('faults')) faults = await runFaults((line) => process.stdout.write(line));
 
   const byName = new Map(results.map((result) => [result.name, result]));
   const express = byName.get('express-send')?.requestsPerSecond;
@@ -293,6 +322,13 @@ async function main(): Promise<void> {
   const soft = crawl?.strategies.find((result) => result.strategy === 'tags-soft');
   if (soft) addTarget('crawl hit rate with exact soft invalidation >= 95%', soft.hitRatePercent, 95);
   if (crawl?.scale) addTarget('invalidating one listing (display-only) among 100,000 entries < 5 ms server time (p95 of 100)', crawl.scale.displayOnly.p95Ms, 5, true);
+  if (faults) {
+    const { kill, freeze, settings } = faults;
+    addTarget(`Redis killed and restarted under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, kill.non2xx + kill.incomplete, 0, true);
+    addTarget('Redis killed: first HIT within 2,000 ms of the restart', kill.firstHitAfterRestartMs ?? Infinity, 2000, true);
+    addTarget(`Redis frozen under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, freeze.non2xx + freeze.incomplete, 0, true);
+    addTarget(`Redis frozen for ${freeze.freezeMs} ms: no answer waits for it to come back (slowest answer, ms)`, freeze.whileFrozen.max, freeze.freezeMs - 1, true);
+  }
   const ours = memory.find((m) => m.name === 'hit-redis');
   if (ours) addTarget('Redis bytes per cached page entry <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);
 
@@ -312,6 +348,7 @@ async function main(): Promise<void> {
     memory,
     coldBurst,
     crawl,
+    faults,
     targets,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

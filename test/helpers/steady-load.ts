@@ -7,6 +7,8 @@ export interface LoadRecord {
   answeredAt: number;
   status: number;
   xCache: string | undefined;
+  /** The server's cache lookup time (the `dur` of its Server-Timing), in ms: the time it waited on Redis. */
+  lookupMs?: number;
   /** The body is a whole page: starts with the doctype and ends with </html>. */
   complete: boolean;
   /** A connection error or a reset, instead of an answer. */
@@ -35,7 +37,13 @@ function send(agent: Agent, baseUrl: string, path: string, headers: Record<strin
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const xCache = res.headers['x-cache'];
-        done({ status: res.statusCode ?? 0, xCache: typeof xCache === 'string' ? xCache : undefined, complete: body.startsWith('<!DOCTYPE html>') && body.trimEnd().endsWith('</html>') });
+        const lookup = /;dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
+        done({
+          status: res.statusCode ?? 0,
+          xCache: typeof xCache === 'string' ? xCache : undefined,
+          lookupMs: lookup ? Number(lookup[1]) : undefined,
+          complete: body.startsWith('<!DOCTYPE html>') && body.trimEnd().endsWith('</html>'),
+        });
       });
       res.on('error', (error) => done({ status: 0, xCache: undefined, complete: false, error: error.message }));
     });
