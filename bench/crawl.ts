@@ -265,8 +265,10 @@ async function redisSettled(redis: Redis): Promise<void> {
  */
 async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
   const keyPrefix = `bench:${RUN_ID}:scale:`;
-  const writer = new Redis(REDIS_URL, { ...failFastOptions({ commandTimeoutMs: 5000, connectTimeoutMs: 5000 }), enableOfflineQueue: true });
-  const cache = createCacheManager({ redis: writer, logger: createLogger('silent'), keyPrefix });
+  const writer = new Redis(REDIS_URL, { ...failFastOptions({ commandTimeoutMs: 60_000, connectTimeoutMs: 5000 }), enableOfflineQueue: true });
+  // Thousands of writes in flight at once: a deadline per write as long as the client's, so none
+  // is given up and the breaker never opens (which would skip the rest and shrink the setup).
+  const cache = createCacheManager({ redis: writer, logger: createLogger('silent'), keyPrefix, commandTimeoutMs: 60_000 });
   const port = await freePort();
   const child = await startServer(
     { name: 'scale', script: 'ours.ts', env: { LISTING_CATALOG_SIZE: String(CATALOG_SIZE), TWENTY_WEBHOOK_SECRET: SECRET, TWENTY_WEBHOOK_MODE: 'soft' } },
@@ -279,8 +281,9 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
     const body = Buffer.alloc(200, 120);
     const next = random(99);
     const writes: Promise<boolean>[] = [];
+    let failed = 0;
     const flush = async () => {
-      await Promise.all(writes.splice(0));
+      failed += (await Promise.all(writes.splice(0))).filter((stored) => !stored).length;
     };
     for (let id = 1; id <= CATALOG_SIZE; id += 1) {
       const tags = [cacheTags.listing(String(id)), ...Array.from({ length: 12 }, () => cacheTags.listing(String(1 + Math.floor(next() * CATALOG_SIZE))))];
@@ -297,6 +300,7 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
       if (writes.length >= 2000) await flush();
     }
     await flush();
+    if (failed > 0) throw new Error(`invalidation at scale: ${failed} of ${CATALOG_SIZE + 90_000} entries were not written`);
     await redisSettled(redis);
     const durations: number[] = [];
     const keysTouched: number[] = [];
