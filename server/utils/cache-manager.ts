@@ -114,11 +114,16 @@ export function escapeGlob(literal: string): string {
 
 const COMMAND_TIMED_OUT = 'Command timed out';
 
-/** Resolves as `command`, or rejects once `ms` have passed. */
+/**
+ * Resolves as `command`, or rejects once `ms` have passed. The rejection waits for one turn of
+ * the event loop (setImmediate runs after the poll phase, where socket data is read): when the
+ * timer fires late because this process was busy, a reply that is already in the socket still
+ * wins, so a blocked event loop is not taken for a slow Redis (nor counted by the breaker).
+ */
 function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(COMMAND_TIMED_OUT)), ms);
+    timer = setTimeout(() => setImmediate(() => reject(new Error(COMMAND_TIMED_OUT))), ms);
     timer.unref();
   });
   return Promise.race([command, deadline]).finally(() => clearTimeout(timer));

@@ -8,6 +8,7 @@ export type RedisClient = Redis | Cluster;
 
 /** Capped so that a Redis that comes back is in use again within about a second. */
 const RECONNECT_MAX_DELAY_MS = 1000;
+const COMMAND_TIMEOUT_BACKSTOP_MS = 1000;
 
 export function isCluster(client: RedisClient): client is Cluster {
   return client.isCluster;
@@ -36,7 +37,11 @@ export function failFastOptions(config: Pick<RedisConfig, 'commandTimeoutMs' | '
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: config.commandTimeoutMs,
+    // The cache bounds each command itself, from its call (withDeadline in cache-manager.ts), in
+    // a way a busy event loop cannot trip. ioredis' own timer fires in the timers phase, before a
+    // reply already in the socket is read: it stays only as a backstop for the few commands outside
+    // the cache manager (INFO for the write budget, SUBSCRIBE), a second past the deadline.
+    commandTimeout: config.commandTimeoutMs + COMMAND_TIMEOUT_BACKSTOP_MS,
     connectTimeout: config.connectTimeoutMs,
     // On close, a socket that does not end by itself is destroyed after this long.
     disconnectTimeout: 200,

@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { AppHandle } from '../../server/app';
 import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
 import { capturingLogger } from '../helpers/log-capture';
-import { freePort, freezeFor, realRedisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
+import { freePort, freezeFor, inspectionClient, realRedisUrl, removeKeys, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
 
 const COMMAND_TIMEOUT_MS = 200;
 /** Command timeout plus a render plus room for a busy CI machine; a queued command would wait far longer. */
@@ -143,6 +143,33 @@ describe('when Redis stops and comes back mid-test, Redis tier only', () => {
       freeze.end();
     }
     await waitFor(async () => ((await timedBotGet(handle, '/listings/6')).res.headers['x-cache'] === 'HIT' ? true : undefined), 10_000, 100);
+  });
+});
+
+describe('a busy process, not a slow Redis', () => {
+  it('takes a reply that arrived while the event loop was blocked past the command timeout, and counts no failure', async () => {
+    const prefix = uniquePrefix('busy');
+    const handle = testApp({ REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), SSR_CACHE_MEMORY_MB: '0' });
+    try {
+      await redisReady(handle);
+      await request(handle.app).get('/listings/7').set('User-Agent', GOOGLEBOT);
+      await waitForStored(handle, 'ssr:/listings/7');
+      for (let round = 0; round < 3; round += 1) {
+        const read = handle.cache.get('ssr:/listings/7');
+        // Let the auto-pipelined GET be written (ioredis flushes in a setImmediate), then block for
+        // longer than the command timeout: Redis answers meanwhile, and the deadline is overdue.
+        await new Promise((resolve) => setImmediate(resolve));
+        const blockedUntil = Date.now() + COMMAND_TIMEOUT_MS + 150;
+        while (Date.now() < blockedUntil);
+        expect(await read).toBeDefined();
+        expect(handle.cache.breakerState().consecutiveFailures).toBe(0);
+      }
+    } finally {
+      await handle.close();
+      const redis = inspectionClient();
+      await removeKeys(redis, prefix);
+      redis.disconnect();
+    }
   });
 });
 
