@@ -7,7 +7,9 @@ export type { Redis, Cluster };
 export type RedisClient = Redis | Cluster;
 
 /** Capped so that a Redis that comes back is in use again within about a second. */
-const RECONNECT_MAX_DELAY_MS = 1000;
+// A Redis that comes back is found within about 0.6 s (pages HIT again well inside 2 s); a
+// refused connect costs nothing, so two attempts a second against a dead one are cheap.
+const RECONNECT_MAX_DELAY_MS = 500;
 const COMMAND_TIMEOUT_BACKSTOP_MS = 1000;
 
 export function isCluster(client: RedisClient): client is Cluster {
