@@ -6,9 +6,10 @@ export type { Redis, Cluster };
 /** The cache's connection: one Redis (direct or through Sentinel) or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 
-/** Capped so that a Redis that comes back is in use again within about a second. */
-// A Redis that comes back is found within about 0.6 s (pages HIT again well inside 2 s); a
-// refused connect costs nothing, so two attempts a second against a dead one are cheap.
+/**
+ * Reconnection backoff cap: a Redis that comes back is found within about 0.6 s (pages HIT
+ * again well inside 2 s); a refused connect costs nothing, so two attempts a second are cheap.
+ */
 const RECONNECT_MAX_DELAY_MS = 500;
 const COMMAND_TIMEOUT_BACKSTOP_MS = 1000;
 

@@ -35,7 +35,8 @@ describe('the server process', () => {
         const server = startServer({ PORT: String(await freePort()), REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, ...env });
         await waitFor(async () => (server.output().includes('listening') ? true : undefined), 15_000);
         server.child.kill('SIGTERM');
-        await once(server.child, 'exit');
+        // 'close', not 'exit': all the output has been read by then.
+        await once(server.child, 'close');
         return server.output().includes('NODE_ENV is not production');
       }),
     );
