@@ -158,23 +158,27 @@ function markdown(report: Report): string {
     `# Benchmark results`,
     '',
     `Run ${report.date} on ${report.machine.cpuModel} (${report.machine.cores} cores, ${report.machine.memoryGiB} GiB), Node ${report.machine.node}, Redis ${report.machine.redis}.`,
-    `Each scenario: its own server process on loopback, autocannon with ${report.settings.connections} connections for ${report.settings.durationSeconds} s after a ${report.settings.warmupSeconds} s warm-up, Googlebot's User-Agent and \`Accept-Encoding: ${BOT_ENCODINGS}\` unless noted; logs at warn in every server. Page: the detail page of listing ${BENCH_LISTING_ID}, ${report.pageBytes} bytes of HTML.`,
-    '',
-    '| scenario | req/s | x bare Express | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx | X-Cache | encoding |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
-    ...report.scenarios.map(
-      (s) =>
-        `| ${s.name}: ${s.description} | ${s.requestsPerSecond} | ${s.vsExpress ?? ''} | ${s.vsCeiling ?? ''} | ${s.latencyMs.p50} | ${s.latencyMs.p95} | ${s.latencyMs.p99} | ${s.non2xx + s.errors} | ${s.xCache ?? ''} | ${s.contentEncoding ?? ''} |`,
-    ),
-    '',
-    '## Redis memory per cached page',
-    '',
-    `One page cached per scenario; MEMORY USAGE of the page's key, and of every key the cache wrote for it (ours: the page and one tag-index set per tag, each holding just this page here; in a full cache those sets are shared by many pages, see the crawl table).`,
-    '',
-    `| cache | keys | bytes of the page entry | of the raw HTML (${report.pageBytes} B) | bytes of all its keys |`,
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...report.memory.map((m) => `| ${m.name} | ${m.keys} | ${m.bytesPerPage} | ${m.percentOfHtml}% | ${m.allBytes} |`),
-    '',
+    ...(report.scenarios.length > 0
+      ? [
+          `Each scenario: its own server process on loopback, autocannon with ${report.settings.connections} connections for ${report.settings.durationSeconds} s after a ${report.settings.warmupSeconds} s warm-up, Googlebot's User-Agent and \`Accept-Encoding: ${BOT_ENCODINGS}\` unless noted; logs at warn in every server. Page: the detail page of listing ${BENCH_LISTING_ID}, ${report.pageBytes} bytes of HTML.`,
+          '',
+          '| scenario | req/s | x bare Express | x ceiling | p50 ms | p95 ms | p99 ms | non-2xx | X-Cache | encoding |',
+          '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+          ...report.scenarios.map(
+            (s) =>
+              `| ${s.name}: ${s.description} | ${s.requestsPerSecond} | ${s.vsExpress ?? ''} | ${s.vsCeiling ?? ''} | ${s.latencyMs.p50} | ${s.latencyMs.p95} | ${s.latencyMs.p99} | ${s.non2xx + s.errors} | ${s.xCache ?? ''} | ${s.contentEncoding ?? ''} |`,
+          ),
+          '',
+          '## Redis memory per cached page',
+          '',
+          `One page cached per scenario; MEMORY USAGE of the page's key, and of every key the cache wrote for it (ours: the page and one tag-index set per tag, each holding just this page here; in a full cache those sets are shared by many pages, see the crawl table).`,
+          '',
+          `| cache | keys | bytes of the page entry | of the raw HTML (${report.pageBytes} B) | bytes of all its keys |`,
+          '| --- | ---: | ---: | ---: | ---: |',
+          ...report.memory.map((m) => `| ${m.name} | ${m.keys} | ${m.bytesPerPage} | ${m.percentOfHtml}% | ${m.allBytes} |`),
+          '',
+        ]
+      : []),
     ...(report.coldBurst
       ? [
           '## Cold burst: one render per page across instances',
@@ -218,6 +222,7 @@ const spread = (latency: Latency) => `${latency.p50} / ${latency.p99} / ${latenc
 function faultLines(faults: FaultReport): string[] {
   const { settings, kill, freeze } = faults;
   return [
+    '',
     '## Redis faults under a steady bot load',
     '',
     `Our server in its own process on a private redis-server, Redis tier only (every hit a Redis read), command timeout ${settings.commandTimeoutMs} ms, breaker after ${settings.breakerThreshold} failures in a row with a ${settings.breakerCooldownMs} ms cool-down. ${settings.ratePerSecond} requests a second, open loop (sent whatever the answers take), cycling through ${settings.paths} pages. Latencies are p50 / p99 / max in ms, from the client.`,
@@ -351,10 +356,12 @@ async function main(): Promise<void> {
     faults,
     targets,
   };
+  // A run of some parts writes a file of its own: it never replaces the full run's results.
+  const name = only.length === 0 ? 'latest' : [...only].sort().join('+');
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown(report));
-  process.stdout.write(`\n${markdown(report)}\nwritten to bench/results/latest.md and latest.json\n`);
+  writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, `${name}.md`), markdown(report));
+  process.stdout.write(`\n${markdown(report)}\nwritten to bench/results/${name}.md and ${name}.json\n`);
 }
 
 main().catch((error: unknown) => {
