@@ -1,4 +1,4 @@
-import { steadyLoad, type LoadRecord } from '../test/helpers/steady-load';
+import { isRedisHit, steadyLoad, type LoadRecord } from '../test/helpers/steady-load';
 import { freePort, GOOGLEBOT, RUN_ID, startPrivateRedis, startServer, stopServer } from './harness';
 import { round } from './load';
 
@@ -59,10 +59,10 @@ function latency(records: LoadRecord[]): Latency {
 }
 
 const isOk = (record: LoadRecord) => record.status >= 200 && record.status < 300;
-const hitPercent = (records: LoadRecord[]) => round((records.filter((record) => record.xCache === 'HIT').length / Math.max(1, records.length)) * 100, 1);
+const hitPercent = (records: LoadRecord[]) => round((records.filter(isRedisHit).length / Math.max(1, records.length)) * 100, 1);
 const sentBetween = (records: LoadRecord[], from: number, to: number) => records.filter((record) => record.sentAt >= from && record.sentAt < to);
 const firstHitAfter = (records: LoadRecord[], at: number) => {
-  const hit = records.find((record) => record.sentAt >= at && record.xCache === 'HIT');
+  const hit = records.find((record) => record.sentAt >= at && isRedisHit(record));
   return hit ? hit.answeredAt - at : null;
 };
 
@@ -115,7 +115,7 @@ export async function runFaults(progress: (line: string) => void): Promise<Fault
       firstHitAfterRestartMs: firstHitAfter(killRun.records, restartedAt),
       hitPercentLastSecond: hitPercent(sentBetween(killRun.records, killRun.startedAt + 9000, Infinity)),
     };
-    progress(`first HIT ${kill.firstHitAfterRestartMs} ms after the restart\n`);
+    progress(`first Redis HIT ${kill.firstHitAfterRestartMs} ms after the restart\n`);
 
     // Redis frozen (SIGSTOP) from 2 s to 4 s of a 6 s load; the cache is warm again by then.
     progress('faults: Redis frozen and thawed... ');

@@ -225,17 +225,17 @@ function faultLines(faults: FaultReport): string[] {
     '',
     '## Redis faults under a steady bot load',
     '',
-    `Our server in its own process on a private redis-server, Redis tier only (every hit a Redis read), command timeout ${settings.commandTimeoutMs} ms, breaker after ${settings.breakerThreshold} failures in a row with a ${settings.breakerCooldownMs} ms cool-down. ${settings.ratePerSecond} requests a second, open loop (sent whatever the answers take), cycling through ${settings.paths} pages. Latencies are p50 / p99 / max in ms, from the client.`,
+    `Our server in its own process on a private redis-server, Redis tier only (every hit a Redis read), command timeout ${settings.commandTimeoutMs} ms, breaker after ${settings.breakerThreshold} failures in a row with a ${settings.breakerCooldownMs} ms cool-down. ${settings.ratePerSecond} requests a second, open loop (sent whatever the answers take), cycling through ${settings.paths} pages. Latencies are p50 / p99 / max in ms, from the client. A Redis HIT is a page read from Redis (Server-Timing), not a request that waited for another's render.`,
     '',
     'Redis killed (SIGKILL) at 3 s and started again at 6 s of a 10 s load:',
     '',
-    '| requests | non-2xx | incomplete bodies | HIT before the kill | answers while down | first HIT after the restart | HIT in the last second |',
+    '| requests | non-2xx | incomplete bodies | Redis HITs before the kill | answers while down | first Redis HIT after the restart | Redis HITs in the last second |',
     '| ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     `| ${kill.requests} | ${kill.non2xx} | ${kill.incomplete} | ${kill.hitPercentBeforeKill}% | ${spread(kill.whileDown)} (${kill.whileDown.count}) | ${kill.firstHitAfterRestartMs ?? 'none'} ms | ${kill.hitPercentLastSecond}% |`,
     '',
     `Redis frozen (SIGSTOP) at 2 s for ${freeze.freezeMs} ms of a 6 s load. "Waited on Redis": answers whose lookup ran into the command timeout before the breaker opened; "render-through": answers the open breaker sent straight to a render, which is what a render costs under this load.`,
     '',
-    '| requests | non-2xx | incomplete bodies | answers while frozen | waited on Redis (slowest lookup) | render-through | breaker opens | commands not sent | first HIT after the thaw |',
+    '| requests | non-2xx | incomplete bodies | answers while frozen | waited on Redis (slowest lookup) | render-through | breaker opens | commands not sent | first Redis HIT after the thaw |',
     '| ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |',
     `| ${freeze.requests} | ${freeze.non2xx} | ${freeze.incomplete} | ${spread(freeze.whileFrozen)} (${freeze.whileFrozen.count}) | ${freeze.waitedOnRedis} (${round(freeze.maxLookupMs, 1)} ms) | ${spread(freeze.renderThrough)} (${freeze.renderThrough.count}) | ${freeze.breakerOpens} | ${freeze.rejectedCommands} | ${freeze.firstHitAfterThawMs ?? 'none'} ms |`,
     '',
@@ -330,7 +330,7 @@ async function main(): Promise<void> {
   if (faults) {
     const { kill, freeze, settings } = faults;
     addTarget(`Redis killed and restarted under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, kill.non2xx + kill.incomplete, 0, true);
-    addTarget('Redis killed: first HIT within 2,000 ms of the restart', kill.firstHitAfterRestartMs ?? Infinity, 2000, true);
+    addTarget('Redis killed: first Redis HIT within 2,000 ms of the restart', kill.firstHitAfterRestartMs ?? Infinity, 2000, true);
     addTarget(`Redis frozen under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, freeze.non2xx + freeze.incomplete, 0, true);
     addTarget(`Redis frozen for ${freeze.freezeMs} ms: no answer waits for it to come back (slowest answer, ms)`, freeze.whileFrozen.max, freeze.freezeMs - 1, true);
   }

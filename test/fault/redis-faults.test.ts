@@ -5,7 +5,7 @@ import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpe
 import { scrape } from '../helpers/metrics';
 import { listen } from '../helpers/raw-http';
 import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
-import { steadyLoad, type LoadRecord } from '../helpers/steady-load';
+import { isRedisHit, steadyLoad, type LoadRecord } from '../helpers/steady-load';
 
 /**
  * Faults of a real redis-server, each on a private one on a free port. The in-process tier is
@@ -53,6 +53,8 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
   });
 
   it('Redis killed at 3 s and started again at 6 s of a 10 s load: every answer a whole page, hits back within 2 s', async () => {
+    let killedAt = 0;
+    let restartingAt = 0;
     let restartedAt = 0;
     const { records, startedAt } = await steadyLoad({
       baseUrl: server.url,
@@ -61,10 +63,17 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
       durationMs: 10_000,
       headers: botHeaders,
       events: [
-        { atMs: 3000, run: () => redisServer.stop() },
+        {
+          atMs: 3000,
+          run: () => {
+            killedAt = Date.now();
+            return redisServer.stop();
+          },
+        },
         {
           atMs: 6000,
           run: async () => {
+            restartingAt = Date.now();
             await redisServer.start();
             restartedAt = Date.now();
           },
@@ -76,18 +85,22 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
     expect(non2xx).toEqual([]);
     expect(incomplete).toEqual([]);
 
-    const hitsBeforeKill = records.filter((record) => record.sentAt < startedAt + 3000 && record.xCache === 'HIT');
+    const hitsBeforeKill = records.filter((record) => record.sentAt < startedAt + 3000 && isRedisHit(record));
     expect(hitsBeforeKill.length).toBeGreaterThan(300);
-    const firstHitAfter = records.find((record) => record.sentAt >= restartedAt && record.xCache === 'HIT');
+    expect(records.filter((record) => record.sentAt >= killedAt + 100 && record.answeredAt < restartingAt && isRedisHit(record))).toEqual([]);
+    // Hits resume within 2 s of Redis returning: a request sent then is a HIT from Redis. Timed by
+    // when it was sent, since its answer also waits behind this process's backlog (client and
+    // server share one event loop here); `npm run bench -- faults` reports the answered-at time.
+    const firstHitAfter = records.find((record) => record.sentAt >= restartedAt && isRedisHit(record));
     expect(firstHitAfter).toBeDefined();
-    expect(firstHitAfter!.answeredAt - restartedAt).toBeLessThanOrEqual(2000);
-    // And the cache carries the load again: most of the last second is hits.
+    expect(firstHitAfter!.sentAt - restartedAt).toBeLessThanOrEqual(2000);
+    // And the cache carries the load again: most of the last second is Redis hits.
     const lastSecond = records.filter((record) => record.sentAt >= startedAt + 9000);
-    expect(lastSecond.filter((record) => record.xCache === 'HIT').length / lastSecond.length).toBeGreaterThan(0.8);
+    expect(lastSecond.filter(isRedisHit).length / lastSecond.length).toBeGreaterThan(0.8);
   });
 
   it('Redis frozen (SIGSTOP) under load: no answer waits for Redis to come back, the breaker opens, and the cache recovers after SIGCONT', async () => {
-    let openedDuringFreeze = false;
+    let seenDuringFreeze: Record<string, unknown> = {};
     let thawedAt = 0;
     const { records, startedAt } = await steadyLoad({
       baseUrl: server.url,
@@ -104,13 +117,16 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
           run: async () => {
             const health = (await request(handle.app).get('/health')).body;
             const metrics = await scrape(handle.app);
-            openedDuringFreeze =
-              health.redis.breaker.state !== 'closed' &&
-              health.redis.breaker.opens === 1 &&
-              metrics.value('ssr_cache_redis_breaker_state', { state: health.redis.breaker.state }) === 1 &&
-              metrics.value('ssr_cache_redis_breaker_state', { state: 'closed' }) === 0 &&
-              metrics.value('ssr_cache_redis_breaker_opens_total') === 1 &&
-              health.alerts.some((alert: { name: string }) => alert.name === 'SsrCacheRedisDown');
+            // Read apart, /health and /metrics may see open and half-open (a probe out): either is "not closed".
+            const gauge = (state: string) => metrics.value('ssr_cache_redis_breaker_state', { state });
+            seenDuringFreeze = {
+              state: health.redis.breaker.state,
+              opens: health.redis.breaker.opens,
+              gaugeClosed: gauge('closed'),
+              gaugeNotClosed: gauge('open') + gauge('half-open'),
+              opensTotal: metrics.value('ssr_cache_redis_breaker_opens_total'),
+              redisDownAlert: health.alerts.some((alert: { name: string }) => alert.name === 'SsrCacheRedisDown'),
+            };
             thawedAt = Date.now();
             redisServer.thaw();
           },
@@ -128,11 +144,18 @@ describe('Redis faults under a steady bot load (private redis-server)', () => {
     expect(sentEarlyInFreeze.length).toBeGreaterThan(50);
     const answeredAfterThaw = sentEarlyInFreeze.filter((record) => record.answeredAt >= thawedAt);
     expect(answeredAfterThaw.map((record) => `${record.path} sent at +${record.sentAt - startedAt} ms, answered ${record.answeredAt - thawedAt} ms after the thaw`)).toEqual([]);
-    expect(openedDuringFreeze).toBe(true);
+    expect(seenDuringFreeze).toEqual({
+      state: expect.stringMatching(/^(open|half-open)$/),
+      opens: 1,
+      gaugeClosed: 0,
+      gaugeNotClosed: 1,
+      opensTotal: 1,
+      redisDownAlert: true,
+    });
     expect(handle.cache.breakerState().rejected).toBeGreaterThan(0);
 
     await waitFor(async () => (handle.cache.breakerState().state === 'closed' ? true : undefined), 5000, 20);
-    expect(records.some((record) => record.sentAt > thawedAt && record.xCache === 'HIT')).toBe(true);
+    expect(records.some((record) => record.sentAt > thawedAt && isRedisHit(record))).toBe(true);
   });
 });
 

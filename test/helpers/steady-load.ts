@@ -7,12 +7,22 @@ export interface LoadRecord {
   answeredAt: number;
   status: number;
   xCache: string | undefined;
+  /** Where a HIT came from (its Server-Timing): `redis`, `memory`, or `coalesced` (another request's render). */
+  tier?: string;
   /** The server's cache lookup time (the `dur` of its Server-Timing), in ms: the time it waited on Redis. */
   lookupMs?: number;
   /** The body is a whole page: starts with the doctype and ends with </html>. */
   complete: boolean;
   /** A connection error or a reset, instead of an answer. */
   error?: string;
+}
+
+/**
+ * A HIT read from Redis. A request that waited for another's render is a HIT too (`coalesced`),
+ * and those go on while Redis is down, so they say nothing of Redis.
+ */
+export function isRedisHit(record: LoadRecord): boolean {
+  return record.xCache === 'HIT' && record.tier === 'redis';
 }
 
 export interface SteadyLoadOptions {
@@ -37,11 +47,12 @@ function send(agent: Agent, baseUrl: string, path: string, headers: Record<strin
       res.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const xCache = res.headers['x-cache'];
-        const lookup = /;dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
+        const timing = /desc="\w+(?: (\w+))?";dur=([\d.]+)/.exec(String(res.headers['server-timing'] ?? ''));
         done({
           status: res.statusCode ?? 0,
           xCache: typeof xCache === 'string' ? xCache : undefined,
-          lookupMs: lookup ? Number(lookup[1]) : undefined,
+          tier: timing?.[1],
+          lookupMs: timing ? Number(timing[2]) : undefined,
           complete: body.startsWith('<!DOCTYPE html>') && body.trimEnd().endsWith('</html>'),
         });
       });
