@@ -1,28 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { freePort, inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 import { GOOGLEBOT, waitFor } from '../helpers/app';
+import { spawnServer } from '../helpers/server-process';
 import { startTwentyStub, twentyRecord, type TwentyStub } from '../helpers/twenty-stub';
-
-const ROOT = path.resolve(__dirname, '../..');
-
-/** Runs server/index.ts as `npm start` would, with only the given environment. */
-function startServer(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  return { child, output: () => output };
-}
 
 describe('the server process', () => {
   it('stops at start-up with a message naming a bad variable', async () => {
-    const { child, output } = startServer({ SSR_CACHE_TTL_BROWSE: 'half an hour' });
+    const { child, output } = spawnServer({ SSR_CACHE_TTL_BROWSE: 'half an hour' });
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
     expect(output()).toMatch(/Invalid configuration: SSR_CACHE_TTL_BROWSE: must be a whole number/);
@@ -32,7 +16,7 @@ describe('the server process', () => {
     const prefix = uniquePrefix('process-env');
     const servers = await Promise.all(
       ([{}, { NODE_ENV: 'development' }, { NODE_ENV: 'production' }] as Record<string, string>[]).map(async (env) => {
-        const server = startServer({ PORT: String(await freePort()), REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, ...env });
+        const server = spawnServer({ PORT: String(await freePort()), REDIS_URL: realRedisUrl(), REDIS_KEY_PREFIX: prefix, ...env });
         await waitFor(async () => (server.output().includes('listening') ? true : undefined), 15_000);
         server.child.kill('SIGTERM');
         // 'close', not 'exit': all the output has been read by then.
@@ -60,7 +44,7 @@ describe('the server process', () => {
       const answer = stub.respond;
       stub.respond = (req, path, query) => ({ ...answer(req, path, query), delayMs: path === '/rest/listings/slow-1' ? 800 : 0 });
       const port = await freePort();
-      const { child, output } = startServer({
+      const { child, output } = spawnServer({
         PORT: String(port),
         REDIS_URL: realRedisUrl(),
         REDIS_KEY_PREFIX: prefix,
