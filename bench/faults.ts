@@ -1,4 +1,4 @@
-import { isRedisHit, steadyLoad, type LoadRecord } from '../test/helpers/steady-load';
+import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../test/helpers/steady-load';
 import { freePort, GOOGLEBOT, RUN_ID, startPrivateRedis, startServer, stopServer } from './harness';
 import { round } from './load';
 
@@ -81,38 +81,15 @@ export async function runFaults(progress: (line: string) => void): Promise<Fault
   try {
     // Redis killed (SIGKILL) at 3 s and started again at 6 s of a 10 s load.
     progress('faults: Redis killed and restarted... ');
-    let killedAt = 0;
-    let restartedAt = 0;
-    const killRun = await steadyLoad({
-      baseUrl,
-      paths: PATHS,
-      ratePerSecond: RATE,
-      durationMs: 10_000,
-      headers: HEADERS,
-      events: [
-        {
-          atMs: 3000,
-          run: () => {
-            killedAt = Date.now();
-            return redis.stop();
-          },
-        },
-        {
-          atMs: 6000,
-          run: async () => {
-            await redis.start();
-            restartedAt = Date.now();
-          },
-        },
-      ],
-    });
+    const { at, events } = killAndRestart(redis, 3000, 6000);
+    const killRun = await steadyLoad({ baseUrl, paths: PATHS, ratePerSecond: RATE, durationMs: 10_000, headers: HEADERS, events });
     const kill: FaultReport['kill'] = {
       requests: killRun.records.length,
       non2xx: killRun.records.filter((record) => !isOk(record)).length,
       incomplete: killRun.records.filter((record) => !record.complete).length,
-      hitPercentBeforeKill: hitPercent(sentBetween(killRun.records, killRun.startedAt, killedAt)),
-      whileDown: latency(sentBetween(killRun.records, killedAt, restartedAt)),
-      firstHitAfterRestartMs: firstHitAfter(killRun.records, restartedAt),
+      hitPercentBeforeKill: hitPercent(sentBetween(killRun.records, killRun.startedAt, at.killed)),
+      whileDown: latency(sentBetween(killRun.records, at.killed, at.restarted)),
+      firstHitAfterRestartMs: firstHitAfter(killRun.records, at.restarted),
       hitPercentLastSecond: hitPercent(sentBetween(killRun.records, killRun.startedAt + 9000, Infinity)),
     };
     progress(`first Redis HIT ${kill.firstHitAfterRestartMs} ms after the restart\n`);

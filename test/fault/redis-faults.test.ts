@@ -5,7 +5,7 @@ import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpe
 import { parseScrape, scrape } from '../helpers/metrics';
 import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { isRedisHit, steadyLoad, type LoadRecord } from '../helpers/steady-load';
+import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../helpers/steady-load';
 
 /**
  * Faults of a real redis-server, each on a private one on a free port. The in-process tier is
@@ -68,33 +68,8 @@ describe('Redis faults under a steady bot load (private redis-server, the server
   });
 
   it('Redis killed at 3 s and started again at 6 s of a 10 s load: every answer a whole page, hits back within 2 s', async () => {
-    let killedAt = 0;
-    let restartingAt = 0;
-    let restartedAt = 0;
-    const { records, startedAt } = await steadyLoad({
-      baseUrl: server.url,
-      paths: PATHS,
-      ratePerSecond: 300,
-      durationMs: 10_000,
-      headers: botHeaders,
-      events: [
-        {
-          atMs: 3000,
-          run: () => {
-            killedAt = Date.now();
-            return redisServer.stop();
-          },
-        },
-        {
-          atMs: 6000,
-          run: async () => {
-            restartingAt = Date.now();
-            await redisServer.start();
-            restartedAt = Date.now();
-          },
-        },
-      ],
-    });
+    const { at, events } = killAndRestart(redisServer, 3000, 6000);
+    const { records, startedAt } = await steadyLoad({ baseUrl: server.url, paths: PATHS, ratePerSecond: 300, durationMs: 10_000, headers: botHeaders, events });
     const { total, non2xx, incomplete } = summarise(records);
     expect(total).toBeGreaterThan(2500);
     expect(non2xx).toEqual([]);
@@ -102,13 +77,13 @@ describe('Redis faults under a steady bot load (private redis-server, the server
 
     const hitsBeforeKill = records.filter((record) => record.sentAt < startedAt + 3000 && isRedisHit(record));
     expect(hitsBeforeKill.length).toBeGreaterThan(300);
-    expect(records.filter((record) => record.sentAt >= killedAt + 100 && record.answeredAt < restartingAt && isRedisHit(record))).toEqual([]);
+    expect(records.filter((record) => record.sentAt >= at.killed + 100 && record.answeredAt < at.restarting && isRedisHit(record))).toEqual([]);
     // Hits resume within 2 s of Redis returning: a request sent then is a HIT from Redis. Timed by
     // when it was sent, since its answer also waits behind the server's backlog on a busy
     // machine; `npm run bench -- faults` reports the answered-at time.
-    const firstHitAfter = records.find((record) => record.sentAt >= restartedAt && isRedisHit(record));
+    const firstHitAfter = records.find((record) => record.sentAt >= at.restarted && isRedisHit(record));
     expect(firstHitAfter).toBeDefined();
-    expect(firstHitAfter!.sentAt - restartedAt).toBeLessThanOrEqual(2000);
+    expect(firstHitAfter!.sentAt - at.restarted).toBeLessThanOrEqual(2000);
     // And the cache carries the load again: most of the last second is Redis hits.
     const lastSecond = records.filter((record) => record.sentAt >= startedAt + 9000);
     expect(lastSecond.filter(isRedisHit).length / lastSecond.length).toBeGreaterThan(0.8);

@@ -25,14 +25,51 @@ export function isRedisHit(record: LoadRecord): boolean {
   return record.xCache === 'HIT' && record.tier === 'redis';
 }
 
+/** Something a load can kill and start again: a private redis-server. */
+export interface Restartable {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/**
+ * Load events that kill `target` at `killAtMs` and start it again at `restartAtMs`, and the
+ * times they did (`restarting` when the start began, `restarted` once it answers).
+ */
+export function killAndRestart(target: Restartable, killAtMs: number, restartAtMs: number) {
+  const at = { killed: 0, restarting: 0, restarted: 0 };
+  const events: LoadEvent[] = [
+    {
+      atMs: killAtMs,
+      run: () => {
+        at.killed = Date.now();
+        return target.stop();
+      },
+    },
+    {
+      atMs: restartAtMs,
+      run: async () => {
+        at.restarting = Date.now();
+        await target.start();
+        at.restarted = Date.now();
+      },
+    },
+  ];
+  return { at, events };
+}
+
+/** Called once at its offset (ms from the start), while the load runs. */
+export interface LoadEvent {
+  atMs: number;
+  run(): Promise<void> | void;
+}
+
 export interface SteadyLoadOptions {
   baseUrl: string;
   paths: readonly string[];
   ratePerSecond: number;
   durationMs: number;
   headers: Record<string, string>;
-  /** Called once at each given offset (ms from the start), while the load runs. */
-  events?: { atMs: number; run(): Promise<void> | void }[];
+  events?: LoadEvent[];
 }
 
 const TICK_MS = 10;

@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import { freePort, inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 import { GOOGLEBOT, waitFor } from '../helpers/app';
@@ -10,6 +13,16 @@ describe('the server process', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
     expect(output()).toMatch(/Invalid configuration: SSR_CACHE_TTL_BROWSE: must be a whole number/);
+  });
+
+  it('is started by npm start with NODE_ENV=production unless NODE_ENV is set', () => {
+    const start = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+    expect(start).toContain('node dist/server/index.js');
+    // The script as sh runs it, with the server swapped for a print of what it would see.
+    const seen = (env: Record<string, string>) =>
+      execFileSync('sh', ['-c', start.replace('node dist/server/index.js', 'node -p process.env.NODE_ENV')], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' }).trim();
+    expect(seen({})).toBe('production');
+    expect(seen({ NODE_ENV: 'development' })).toBe('development');
   });
 
   it('warns at start-up when NODE_ENV is not production (React would render with its development build)', async () => {
