@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { queryNormalisers, type CachePolicy } from './utils/cache-policy';
+import { INVALIDATION_MODES, queryNormalisers, type InvalidationModeName, type PageCacheOptions, type RoutePolicy } from './page-cache';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
 export const CACHED_ROUTES = ['home', 'browse', 'detail', 'sitemap'] as const;
-export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
-export type InvalidationModeName = (typeof INVALIDATION_MODES)[number];
+export { INVALIDATION_MODES, type InvalidationModeName };
 
 /**
  * What an update of each listing field changes, and so which pages it invalidates (the tags
@@ -362,33 +361,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /**
  * The per-route cache policy table: which page routes are cached, for how long, and which
- * query parameters make a different page. Paths are the Express routes in routes/pages.ts.
+ * query parameters make a different page. Paths are the Express routes in routes/pages.ts and
+ * routes/sitemap.ts; the names are the `route` label of metrics and logs.
  */
-export function pageCachePolicies(cache: CacheConfig): CachePolicy[] {
+export function pageCacheRoutes(cache: CacheConfig): Record<string, RoutePolicy> {
   const { positiveInteger, lowercaseWords } = queryNormalisers;
-  return [
-    { route: 'home', path: '/', ttlSeconds: cache.routeTtlSeconds.home, graceSeconds: cache.routeGraceSeconds.home, query: {} },
-    {
-      route: 'browse',
-      path: '/listings',
-      ttlSeconds: cache.routeTtlSeconds.browse,
-      graceSeconds: cache.routeGraceSeconds.browse,
-      query: { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords },
-    },
-    {
-      route: 'detail',
-      path: '/listings/:id',
-      ttlSeconds: cache.routeTtlSeconds.detail,
-      graceSeconds: cache.routeGraceSeconds.detail,
-      query: {},
-    },
-    // routes/sitemap.ts: robots.txt names the sitemap, so it is kept as long as the sitemap.
-    ...['/robots.txt', '/sitemap.xml', '/sitemaps/:file'].map((path) => ({
-      route: 'sitemap',
-      path,
-      ttlSeconds: cache.routeTtlSeconds.sitemap,
-      graceSeconds: cache.routeGraceSeconds.sitemap,
-      query: {},
-    })),
-  ];
+  const route = (name: CachedRouteName, query: RoutePolicy['query'] = []): RoutePolicy => ({
+    name,
+    ttl: cache.routeTtlSeconds[name],
+    grace: cache.routeGraceSeconds[name],
+    query,
+  });
+  return {
+    '/': route('home'),
+    '/listings': route('browse', { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords }),
+    '/listings/:id': route('detail'),
+    // robots.txt names the sitemap, so it is kept as long as the sitemap.
+    '/robots.txt': route('sitemap'),
+    '/sitemap.xml': route('sitemap'),
+    '/sitemaps/:file': route('sitemap'),
+  };
+}
+
+/** Our env vars as the page cache's options (everything but the Redis client and the logger). */
+export function pageCacheOptions(config: Config): Omit<PageCacheOptions, 'redis' | 'logger'> {
+  const { cache, redis, monitoring } = config;
+  return {
+    routes: pageCacheRoutes(cache),
+    keyPrefix: redis.keyPrefix,
+    enabled: cache.enabled,
+    allAgents: cache.allAgents,
+    renderTimeoutMs: cache.renderTimeoutMs,
+    maxEntryBytes: cache.maxEntryBytes,
+    memoryTierBytes: cache.memoryTierBytes,
+    commandTimeoutMs: redis.commandTimeoutMs,
+    breaker: { failureThreshold: redis.breakerThreshold, cooldownMs: redis.breakerCooldownMs },
+    lockWaitMs: cache.lockWaitMs,
+    lockTtlMs: cache.lockTtlMs,
+    redisMemoryFraction: cache.redisMemoryFraction,
+    redisMemoryCheckMs: cache.redisMemoryCheckMs,
+    healthWindowSeconds: monitoring.windowSeconds,
+  };
 }

@@ -1,5 +1,5 @@
 import { LISTING_FIELD_EFFECTS, type ListingChangeEffect } from '../config';
-import { cacheTags } from '../utils/cache-tags';
+import { cacheTags } from './listing-tags';
 
 export type ChangeEffect = ListingChangeEffect;
 
@@ -41,4 +41,17 @@ export function tagsForListingChange(id: string, effects: readonly ChangeEffect[
     }
   }
   return [...tags];
+}
+
+/**
+ * What the story's `{"type":"listing","id":"123"}` invalidates: the listing's detail page, the
+ * homepage, every browse page (each query variant of `/listings`) and every page tagged with the
+ * listing (the detail pages whose "more homes" section shows it), but no other detail page.
+ */
+export function listingInvalidation(id: string): { paths: string[]; patterns: string[]; tags: string[] } {
+  return {
+    paths: [`/listings/${encodeURIComponent(id)}`, '/', '/listings'],
+    patterns: ['/listings\\?*'],
+    tags: [cacheTags.listing(id), cacheTags.sitemap],
+  };
 }

@@ -5,8 +5,8 @@ import { errorPage } from '../ssr/error-page';
 import { homePage } from '../ssr/home-page';
 import { listingPage } from '../ssr/listing-page';
 import { renderPage, type RenderedPage } from '../ssr/render-page';
-import { queryNormalisers } from '../utils/cache-policy';
-import { cacheTags, tagResponse } from '../utils/cache-tags';
+import { cacheTags } from '../listings/listing-tags';
+import { queryNormalisers, type PageCache } from '../page-cache';
 
 export const BROWSE_PAGE_SIZE = 24;
 export const FEATURED_COUNT = 12;
@@ -17,6 +17,8 @@ const MAX_ID_LENGTH = 128;
 export interface PageRoutesOptions {
   listings: ListingSource;
   publicUrl: string;
+  /** Names what a page shows, for exact invalidation (the page cache's `tag`). */
+  tag: PageCache['tag'];
 }
 
 type QueryValue = string | string[] | undefined;
@@ -60,14 +62,14 @@ export function sendPage(res: Response, page: RenderedPage): void {
 }
 
 /** The SSR server's own routes; the cache middleware sits in front of them. */
-export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Router {
+export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions): Router {
   const router = Router();
 
   const listingTags = (shown: Listing[]) => shown.map((listing) => cacheTags.listing(listing.id));
 
   router.get('/', async (_req, res) => {
     const featured = await listings.listFeatured(FEATURED_COUNT);
-    tagResponse(res, [cacheTags.home, ...listingTags(featured)]);
+    tag(res, cacheTags.home, ...listingTags(featured));
     sendPage(res, homePage(publicUrl, featured));
   });
 
@@ -78,7 +80,7 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     // An empty list (unknown city, page past the end) is a 404, not a soft-404: it is never stored.
     if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
     const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
-    tagResponse(res, [cacheTags.lists, cacheTags.sort(params.sort), cacheTags.sortedList(params.sort, params.city), ...listingTags(items)]);
+    tag(res, cacheTags.lists, cacheTags.sort(params.sort), cacheTags.sortedList(params.sort, params.city), ...listingTags(items));
     sendPage(
       res,
       browsePage(publicUrl, {
@@ -98,7 +100,7 @@ export function createPageRouter({ listings, publicUrl }: PageRoutesOptions): Ro
     const nearby = await listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city: listing.city.toLowerCase() });
     const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
     // The "more homes in {city}" section changes when that city's newest listings do.
-    tagResponse(res, [cacheTags.listing(listing.id), cacheTags.city(listing.city), ...listingTags(similar)]);
+    tag(res, cacheTags.listing(listing.id), cacheTags.city(listing.city), ...listingTags(similar));
     sendPage(res, listingPage(publicUrl, listing, similar));
   });
 

@@ -1,12 +1,15 @@
 import { Router, type Response } from 'express';
 import { eachListingBatch, type ListingSource } from '../listings/listing';
-import { cacheTags, tagResponse } from '../utils/cache-tags';
+import { cacheTags } from '../listings/listing-tags';
+import type { PageCache } from '../page-cache';
 
 export interface SitemapOptions {
   listings: ListingSource;
   publicUrl: string;
   /** URLs per child sitemap (SITEMAP_MAX_URLS; the protocol allows 50,000). */
   maxUrls: number;
+  /** The page cache's `tag`. */
+  tag: PageCache['tag'];
 }
 
 /** What the sitemap needs of a listing. */
@@ -43,9 +46,9 @@ function entry(tag: 'url' | 'sitemap', loc: string, lastmod: string | undefined)
   return `<${tag}><loc>${escapeXml(loc)}</loc>${lastmod ? `<lastmod>${lastmod}</lastmod>` : ''}</${tag}>`;
 }
 
-function sendXml(res: Response, root: 'urlset' | 'sitemapindex', entries: string[]): void {
+function sendXml(tag: PageCache['tag'], res: Response, root: 'urlset' | 'sitemapindex', entries: string[]): void {
   // Every sitemap changes when a listing does: the tag lets an invalidation reach them all.
-  tagResponse(res, [cacheTags.sitemap]);
+  tag(res, cacheTags.sitemap);
   res
     .type('application/xml; charset=utf-8')
     .send(`<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${SITEMAP_NAMESPACE}">\n${entries.join('\n')}\n</${root}>\n`);
@@ -57,7 +60,7 @@ function sendXml(res: Response, root: 'urlset' | 'sitemapindex', entries: string
  * The cache stores them as it stores pages (route `sitemap`), so a crawl of the sitemaps reads
  * the listing source once per TTL.
  */
-export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOptions): Router {
+export function createSitemapRouter({ listings, publicUrl, maxUrls, tag }: SitemapOptions): Router {
   const router = Router();
   const origin = publicUrl.replace(/\/+$/, '');
   let reading: Promise<SitemapListing[]> | undefined;
@@ -94,14 +97,14 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOpt
       const chunk = all.slice(start, start + maxUrls);
       children.push(entry('sitemap', `${origin}/sitemaps/listings-${part}.xml`, latest(chunk.map((listing) => listing.lastmod))));
     }
-    sendXml(res, 'sitemapindex', children);
+    sendXml(tag, res, 'sitemapindex', children);
   });
 
   router.get('/sitemaps/:file', async (req, res, next) => {
     const { file } = req.params;
     if (file === PAGES_SITEMAP) {
       const lastmod = latest((await readListings()).map((listing) => listing.lastmod));
-      return sendXml(res, 'urlset', [entry('url', `${origin}/`, lastmod), entry('url', `${origin}/listings`, lastmod)]);
+      return sendXml(tag, res, 'urlset', [entry('url', `${origin}/`, lastmod), entry('url', `${origin}/listings`, lastmod)]);
     }
     const part = LISTINGS_SITEMAP.exec(file);
     const start = part ? (Number(part[1]) - 1) * maxUrls : Number.POSITIVE_INFINITY;
@@ -111,6 +114,7 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls }: SitemapOpt
     const all = await readListings();
     if (start >= all.length) return next();
     sendXml(
+      tag,
       res,
       'urlset',
       all.slice(start, start + maxUrls).map((listing) => entry('url', detailUrl(listing.id), listing.lastmod)),

@@ -3,8 +3,8 @@ import type { HostPort, RedisConfig } from '../config';
 import type { Logger } from './logger';
 
 export type { Redis, Cluster };
-/** The cache's connection: one Redis (direct or through Sentinel) or a Redis Cluster. */
-export type RedisClient = Redis | Cluster;
+import type { RedisClient } from '../page-cache';
+export type { RedisClient };
 
 /**
  * Reconnection backoff cap: a Redis that comes back is found within about 0.6 s (pages HIT
@@ -12,20 +12,6 @@ export type RedisClient = Redis | Cluster;
  */
 const RECONNECT_MAX_DELAY_MS = 500;
 const COMMAND_TIMEOUT_BACKSTOP_MS = 1000;
-
-export function isCluster(client: RedisClient): client is Cluster {
-  return client.isCluster;
-}
-
-/** The client's own key prefix (ioredis adds it to command keys, not to SCAN patterns or results). */
-export function clientKeyPrefix(client: RedisClient): string {
-  return (client.options as { keyPrefix?: string }).keyPrefix ?? '';
-}
-
-/** Every master of a cluster, or the one server. */
-export function masters(client: RedisClient): Redis[] {
-  return isCluster(client) ? client.nodes('master') : [client];
-}
 
 function reconnectDelay(attempt: number): number {
   // Exponential backoff with jitter, capped, so many instances do not reconnect in lockstep.
@@ -40,7 +26,7 @@ export function failFastOptions(config: Pick<RedisConfig, 'commandTimeoutMs' | '
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    // The cache bounds each command itself, from its call (withDeadline in cache-manager.ts), in
+    // The cache bounds each command itself, from its call (withDeadline in the engine's redis-tier.ts), in
     // a way a busy event loop cannot trip. ioredis' own timer fires in the timers phase, before a
     // reply already in the socket is read: it stays only as a backstop for the few commands outside
     // the cache manager (INFO for the write budget, SUBSCRIBE), a second past the deadline.
@@ -107,37 +93,6 @@ export function createRedisClient(config: RedisConfig, logger: Logger): RedisCli
         : new Redis({ ...options, ...password, host: config.host, port: config.port, db: config.db ?? 0 });
   logConnectionChanges(client, logger, describeRedisTarget(config));
   return client;
-}
-
-export function isFailFast(client: RedisClient): boolean {
-  if (isCluster(client)) {
-    const { enableOfflineQueue, redisOptions } = client.options;
-    return enableOfflineQueue === false && typeof redisOptions?.commandTimeout === 'number';
-  }
-  const { enableOfflineQueue, commandTimeout, maxRetriesPerRequest } = client.options;
-  return enableOfflineQueue === false && typeof commandTimeout === 'number' && maxRetriesPerRequest !== null;
-}
-
-/**
- * Uses an embedding server's client when it already fails fast; otherwise opens a fail-fast
- * connection of our own to the same server (e.g. Twenty's queue client waits forever).
- */
-export function adoptRedisClient(client: RedisClient, config: RedisConfig, logger: Logger): { client: RedisClient; owned: boolean } {
-  if (isFailFast(client)) return { client, owned: false };
-  if (isCluster(client)) {
-    const own = client.duplicate(undefined, {
-      enableOfflineQueue: false,
-      clusterRetryStrategy: reconnectDelay,
-      redisOptions: { ...client.options.redisOptions, ...clusterNodeOptions(config) },
-    });
-    logger.info('redis: opened a fail-fast cluster connection beside the given client');
-    logConnectionChanges(own, logger, 'cluster');
-    return { client: own, owned: true };
-  }
-  const own = client.duplicate({ ...failFastOptions(config), keyPrefix: client.options.keyPrefix });
-  logger.info({ redis: `${client.options.host}:${client.options.port}` }, 'redis: opened a fail-fast connection beside the given client');
-  logConnectionChanges(own, logger, `${client.options.host}:${client.options.port}`);
-  return { client: own, owned: true };
 }
 
 /** Logs `connected` / `unavailable` once per change of state, not once per failed attempt. */

@@ -1,5 +1,5 @@
-import type { CacheManager } from './cache-manager';
-import type { RedisClient } from './redis-client';
+import type { RedisTier } from '../redis/redis-tier';
+import type { RedisClient } from '../redis/connection';
 
 /** Deletes the lock only while it still holds the owner's token (an expired lock may be someone else's now). */
 const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -7,7 +7,7 @@ const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return r
 export interface RenderLockOptions {
   redis: RedisClient;
   /** Commands go through it: bounded by the command timeout, refused while the breaker is open. */
-  cache: CacheManager;
+  cache: RedisTier;
   keyPrefix: string;
   /** A lock whose owner died expires after this long. */
   ttlMs: number;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CachePolicy, PolicyTable } from './cache-policy';
+import type { CachePolicy, PolicyTable } from './policy';
 
 export const CACHE_KEY_NAMESPACE = 'ssr:';
 /** Keys longer than this keep a readable head and end in a hash of the whole URL. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
  * without reading it. New optional header fields keep the version; a change that old readers
  * cannot ignore bumps ENTRY_FORMAT_VERSION, and old values become misses.
  */
-export const ENTRY_FORMAT_VERSION = 2;
+export const ENTRY_FORMAT_VERSION = 3;
 const MAGIC = Buffer.from('SSRC', 'latin1');
 /** Byte offset of invalidatedAt (float64, big-endian, epoch ms; 0 = never). */
 export const INVALIDATED_AT_OFFSET = MAGIC.length + 1;
@@ -16,9 +16,17 @@ const PREFIX_LENGTH = HEADER_LENGTH_OFFSET + 4;
 
 export type BodyEncoding = 'identity' | 'gzip' | 'br';
 
+/** A response header as the route sent it: name (lower case) and value. */
+export type StoredHeader = readonly [name: string, value: string];
+
 export interface CacheEntry {
   status: number;
   contentType: string;
+  /**
+   * The end-to-end headers the route and earlier middleware set (Cache-Control, Link,
+   * Content-Language, security headers, ...), sent again on every hit.
+   */
+  headers: StoredHeader[];
   /** Strong validator, computed once at store time. */
   etag: string;
   encoding: BodyEncoding;
@@ -35,7 +43,7 @@ export interface CacheEntry {
 }
 
 export type EntryHeader = Omit<CacheEntry, 'body'>;
-type StoredHeader = Omit<EntryHeader, 'invalidatedAt'>;
+type StoredFields = Omit<EntryHeader, 'invalidatedAt'>;
 
 export function computeEtag(body: Buffer): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
@@ -47,9 +55,10 @@ export function computeEtag(body: Buffer): string {
  */
 export function createEntry(
   fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
-    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags' | 'invalidatedAt'>>,
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags' | 'invalidatedAt' | 'headers'>>,
 ): CacheEntry {
   return {
+    headers: [],
     encoding: 'identity',
     storedAt: Date.now(),
     grace: 0,
@@ -79,7 +88,7 @@ export function encodeEntry(entry: CacheEntry): Buffer {
   return Buffer.concat([prefix, headerBytes, body]);
 }
 
-function isStoredHeader(value: unknown): value is StoredHeader {
+function isStoredFields(value: unknown): value is StoredFields {
   if (typeof value !== 'object' || value === null) return false;
   const header = value as Record<string, unknown>;
   return (
@@ -91,7 +100,9 @@ function isStoredHeader(value: unknown): value is StoredHeader {
     typeof header.freshTtl === 'number' &&
     typeof header.grace === 'number' &&
     Array.isArray(header.tags) &&
-    header.tags.every((tag) => typeof tag === 'string')
+    header.tags.every((tag) => typeof tag === 'string') &&
+    Array.isArray(header.headers) &&
+    header.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')
   );
 }
 
@@ -110,8 +121,8 @@ export function decodeEntry(value: Buffer | null | undefined): CacheEntry | unde
   } catch {
     return undefined;
   }
-  if (!isStoredHeader(header)) return undefined;
-  const { bodyLength, ...fields } = header as StoredHeader & { bodyLength?: unknown };
+  if (!isStoredFields(header)) return undefined;
+  const { bodyLength, ...fields } = header as StoredFields & { bodyLength?: unknown };
   if (bodyLength !== value.length - headerEnd) return undefined;
   return { ...fields, invalidatedAt, body: value.subarray(headerEnd) };
 }

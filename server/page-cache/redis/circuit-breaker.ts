@@ -1,4 +1,4 @@
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
 /** closed: Redis is asked; open: it is not (cool-down); half-open: one probe is out. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -13,6 +13,8 @@ export interface CircuitBreakerOptions {
   logger: Logger;
   /** Named in the log lines. */
   target: string;
+  /** Told of every change of state (the cache's event stream). */
+  onChange?(state: BreakerState): void;
 }
 
 export interface BreakerSnapshot {
@@ -125,5 +127,6 @@ export class CircuitBreaker {
     if (state === this.current) return;
     this.current = state;
     this.changedAt = Date.now();
+    this.options.onChange?.(state);
   }
 }

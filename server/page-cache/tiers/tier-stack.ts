@@ -1,10 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from './cache-entry';
-import type { CacheManager, DeleteResult } from './cache-manager';
-import type { InvalidationBus, InvalidationMessage } from './invalidation-bus';
+import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
+import type { RedisTier, DeleteResult } from '../redis/redis-tier';
+import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
 import type { MemoryTier } from './memory-tier';
-import { PreparedPage, type PageVariant } from './prepared-page';
-import type { WriteBudget } from './write-budget';
+import { PreparedPage, type PageVariant } from '../entry/prepared-page';
+import type { WriteBudget } from '../redis/write-budget';
 
 export type TierName = 'memory' | 'redis';
 
@@ -22,7 +22,7 @@ export type InvalidationMode = 'hard' | 'soft';
 export type StoreOutcome = 'stored' | 'memory-only' | 'over-budget' | 'not-stored';
 
 export interface TierStackOptions {
-  redis: CacheManager;
+  redis: RedisTier;
   /** Absent when SSR_CACHE_MEMORY_MB=0. */
   memory?: MemoryTier;
   bus?: InvalidationBus;

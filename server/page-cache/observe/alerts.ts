@@ -1,5 +1,5 @@
-import { percent } from './cache-stats';
-import type { RedisMemory } from './write-budget';
+import { percent } from './stats';
+import type { RedisMemory } from '../redis/write-budget';
 
 /** The story's alert thresholds; ops/prometheus-alerts.yml holds the same ones. */
 export const ALERT_THRESHOLDS = {

@@ -1,5 +1,3 @@
-import type { ServerResponse } from 'node:http';
-
 /**
  * Tags name what a page shows, so a change invalidates exactly the pages showing it:
  * `listing:{id}` for every listing on a page; on browse pages `listings:list` (every list),
@@ -16,17 +14,3 @@ export const cacheTags = {
   /** The sitemap index and its children: every listing change alters them. */
   sitemap: 'sitemap',
 } as const;
-
-const MAX_TAGS_PER_PAGE = 200;
-const tagsByResponse = new WeakMap<ServerResponse, Set<string>>();
-
-/** A route reports the tags of the page it is rendering; the cache stores them with the page. */
-export function tagResponse(res: ServerResponse, tags: Iterable<string>): void {
-  const set = tagsByResponse.get(res) ?? new Set<string>();
-  for (const tag of tags) if (set.size < MAX_TAGS_PER_PAGE) set.add(tag);
-  tagsByResponse.set(res, set);
-}
-
-export function responseTags(res: ServerResponse): string[] {
-  return [...(tagsByResponse.get(res) ?? [])];
-}

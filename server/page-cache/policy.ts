@@ -7,7 +7,7 @@ export type QueryNormaliser = (value: string) => string;
 export interface CachePolicy {
   /** Short name for logs and metrics, e.g. `detail`. */
   route: string;
-  /** The Express route path (path-to-regexp syntax), e.g. `/listings/:id`. */
+  /** The route's path pattern (path-to-regexp syntax, as Express 5), e.g. `/listings/:id`. */
   path: string;
   ttlSeconds: number;
   /** Seconds after ttlSeconds during which the page is served stale while one re-render runs. */
@@ -43,6 +43,14 @@ export const queryNormalisers = {
 } satisfies Record<string, QueryNormaliser>;
 
 function compilePolicy(policy: CachePolicy): CompiledPolicy {
+  try {
+    return compileRoute(policy);
+  } catch (error) {
+    throw new Error(`"${policy.path}" is not a valid path pattern: ${(error as Error).message}`);
+  }
+}
+
+function compileRoute(policy: CachePolicy): CompiledPolicy {
   return {
     policy,
     // Same matching rules as Express 5's router: case-insensitive, optional trailing slash.

@@ -63,12 +63,14 @@ export class PreparedPage {
 
   private buildVariant(encoding: BodyEncoding, body: Buffer): PageVariant {
     const etag = variantEtag(this.entry.etag, encoding);
-    const headers: (string | number)[] = [
+    const headers: (string | number)[] = [];
+    for (const [name, value] of this.entry.headers) headers.push(name, value);
+    headers.push(
       'Content-Type', this.entry.contentType,
       'Content-Length', body.length,
       'ETag', etag,
       'Vary', 'Accept-Encoding',
-    ];
+    );
     if (encoding !== 'identity') headers.push('Content-Encoding', encoding);
     return { body, etag, headers };
   }

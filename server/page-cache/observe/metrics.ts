@@ -1,25 +1,22 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheManager } from './cache-manager';
-import type { BreakerState } from './circuit-breaker';
-import type { CacheStats } from './cache-stats';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RedisTier } from '../redis/redis-tier';
+import type { BreakerState } from '../redis/circuit-breaker';
+import type { CacheEvent, LookupResult, RenderTrigger, RequestOutcome } from './events';
+import type { CacheStats } from './stats';
 import { RollingWindow } from './rolling-window';
-import type { TierStack } from './tier-stack';
-import type { WriteBudget } from './write-budget';
+import type { TierStack } from '../tiers/tier-stack';
+import type { WriteBudget } from '../redis/write-budget';
 
-/** How a request was answered, as the X-Cache header says it. */
-export type RequestOutcome = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
-/** Where a lookup found the page, or `miss`. */
-export type LookupResult = 'memory' | 'redis' | 'miss';
-/** A render a client waits for, or a background re-render (stale page, refresh invalidation). */
-export type RenderTrigger = 'request' | 'refresh';
 
 export interface CacheMetricsSources {
   stats: CacheStats;
-  cache: CacheManager;
+  cache: RedisTier;
   tiers: TierStack;
   budget: WriteBudget;
-  /** The rolling window of /health, in ms (HEALTH_WINDOW_SECONDS). */
+  /** The rolling window of health()'s recent hit rate, in ms. */
   windowMs: number;
+  /** Where the metrics are registered; absent, a registry of the cache's own. */
+  registry?: Registry;
 }
 
 export const METRIC_PREFIX = 'ssr_cache_';
@@ -35,16 +32,14 @@ const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['budgetSkips', 'write_budget_skips_total', 'Writes skipped because Redis memory was above the write budget.'],
   ['stores', 'stores_total', 'Pages written to the cache.'],
   ['storeSkips', 'store_skips_total', 'Rendered responses not stored (status, Set-Cookie, private, Vary).'],
-  ['oversized', 'oversized_total', 'Pages above SSR_CACHE_MAX_ENTRY_KB: served, not stored.'],
+  ['oversized', 'oversized_total', 'Pages above the entry size bound: served, not stored.'],
   ['writeFailures', 'write_failures_total', 'Writes Redis refused or did not answer.'],
   ['coalescedWaits', 'coalesced_waits_total', 'Requests that got another request\'s render instead of rendering.'],
   ['lockWaitTimeouts', 'lock_wait_timeouts_total', 'Waits for another render that timed out (the request rendered itself).'],
   ['backgroundRefreshes', 'background_refreshes_total', 'Background re-renders run (stale pages, refresh invalidations).'],
   ['renderErrors', 'render_errors_total', 'Renders that failed, answered 5xx or timed out.'],
   ['memoryHits', 'memory_hits_total', 'Hits served from the in-process tier.'],
-  ['webhooks', 'webhooks_total', 'Signed Twenty webhooks received.'],
-  ['webhooksRejected', 'webhooks_rejected_total', 'Twenty webhooks refused (bad signature, replay, disabled).'],
-  ['webhooksIgnored', 'webhooks_ignored_total', 'Twenty webhooks about other objects, answered 202.'],
+  ['writePauses', 'write_pauses_total', 'Times writes paused because Redis memory reached the write budget.'],
 ];
 
 interface RouteSeries {
@@ -57,24 +52,13 @@ function byName<K extends string, V>(names: readonly K[], make: (name: K) => V):
   return Object.fromEntries(names.map((name) => [name, make(name)])) as Record<K, V>;
 }
 
-let processRegistry: Registry | undefined;
-
-/** Node's process metrics (CPU, memory, event loop lag, GC): one set per process, however many apps. */
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
-}
-
 /**
  * The cache's Prometheus metrics (one registry per app, so tests and embedding servers can run
  * several) and the rolling window behind /health's recent hit rate. The request path increments
  * prom-client children made once per route; the rest is read at scrape time.
  */
 export class CacheMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly window: RollingWindow;
   private readonly requests: Counter<'route' | 'outcome'>;
   private readonly renders: Counter<'route' | 'trigger'>;
@@ -85,7 +69,8 @@ export class CacheMetrics {
   private readonly routes = new Map<string, RouteSeries>();
   private readonly lookups: Record<LookupResult, Histogram.Internal<'result'>>;
 
-  constructor({ stats, cache, tiers, budget, windowMs }: CacheMetricsSources) {
+  constructor({ stats, cache, tiers, budget, windowMs, registry }: CacheMetricsSources) {
+    this.registry = registry ?? new Registry();
     this.window = new RollingWindow(windowMs);
     const registers = [this.registry];
     const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
@@ -146,39 +131,32 @@ export class CacheMetrics {
     gaugeOf('memory_tier_entries', 'Pages held by the in-process tier.', () => tiers.memory?.size ?? 0);
   }
 
-  /** A request on a cached route got its answer (or its decision to render). */
-  request(route: string, outcome: RequestOutcome): void {
-    this.route(route).requests[outcome].inc();
-    if (outcome === 'HIT' || outcome === 'STALE') this.window.recordHit();
-    else if (outcome === 'MISS') this.window.recordMiss();
+  /** The metrics' reader of the event stream (the rolling window's too). */
+  observe(event: CacheEvent): void {
+    switch (event.type) {
+      case 'request':
+        this.route(event.route).requests[event.outcome].inc();
+        if (event.outcome === 'HIT' || event.outcome === 'STALE') this.window.recordHit();
+        else if (event.outcome === 'MISS') this.window.recordMiss();
+        return;
+      case 'lookup':
+        this.lookups[event.result].observe(event.seconds);
+        return;
+      case 'render':
+        this.route(event.route).renders[event.trigger].inc();
+        return;
+      case 'rendered':
+        this.route(event.route).renderDuration[event.trigger].observe(event.seconds);
+        return;
+      case 'invalidation':
+        this.invalidations.labels(event.source, event.mode).inc();
+        this.invalidatedKeys.labels(event.source, event.mode).inc(event.keys);
+        return;
+      default:
+        return;
+    }
   }
 
-  lookup(result: LookupResult, seconds: number): void {
-    this.lookups[result].observe(seconds);
-  }
-
-  renderStarted(route: string, trigger: RenderTrigger): void {
-    this.route(route).renders[trigger].inc();
-  }
-
-  rendered(route: string, trigger: RenderTrigger, seconds: number): void {
-    this.route(route).renderDuration[trigger].observe(seconds);
-  }
-
-  invalidation(source: string, mode: string, keys: number): void {
-    this.invalidations.labels(source, mode).inc();
-    this.invalidatedKeys.labels(source, mode).inc(keys);
-  }
-
-  /** The text a Prometheus scrape reads: this app's metrics and the process's. */
-  async scrape(): Promise<string> {
-    const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
-    return `${own}\n${process}`;
-  }
-
-  get contentType(): string {
-    return this.registry.contentType;
-  }
 
   /** A route's series, made at its first request (each starts at 0, so rate() sees it from then). */
   private route(route: string): RouteSeries {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CacheEntry } from './cache-entry';
+import type { CacheEntry } from '../entry/cache-entry';
 import type { RenderLock } from './render-lock';
 
 /** The first request for a cold page renders it; the others wait for what it stores. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from './logger';
-import type { RedisClient } from './redis-client';
+import type { Logger } from '../logger';
+import type { RedisClient } from '../redis/connection';
 
 /** What one invalidation removed, in the cache's logical key space (no prefix). */
 export interface InvalidationMessage {

@@ -1,5 +1,5 @@
-import type { Logger } from './logger';
-import { masters, type RedisClient } from './redis-client';
+import type { Logger } from '../logger';
+import { masters, type RedisClient } from './connection';
 
 export interface RedisMemory {
   usedBytes: number;
@@ -15,6 +15,8 @@ export interface WriteBudgetOptions {
   /** Stop writing while used_memory is at or above this fraction of maxmemory. */
   maxFraction: number;
   intervalMs: number;
+  /** Told when writes pause (Redis above the budget) and resume. */
+  onChange?(paused: boolean): void;
 }
 
 export function parseInfoMemory(info: string): RedisMemory | undefined {
@@ -94,6 +96,7 @@ export class WriteBudget {
       logger.info({ usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes }, 'cache: redis memory back under the write budget');
     }
     this.skippedSinceLog = 0;
+    if (this.over !== wasOver) this.options.onChange?.(this.over);
   }
 
   stop(): void {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { freshnessLeftMs } from './cache-entry';
-import type { PreparedPage } from './prepared-page';
+import { freshnessLeftMs } from '../entry/cache-entry';
+import type { PreparedPage } from '../entry/prepared-page';
 
 /** Turns a Redis glob (`*`, `?`, `[...]`, `\` escapes) into an anchored RegExp. */
 export function globToRegExp(glob: string): RegExp {

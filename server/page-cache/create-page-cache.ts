@@ -1,0 +1,162 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { InvalidationBus } from './coordination/invalidation-bus';
+import { RenderLock } from './coordination/render-lock';
+import { SingleFlight } from './coordination/single-flight';
+import { RequestContexts, type CacheLogFields } from './flow/context';
+import { createPageFlow, type Middleware } from './flow/page-flow';
+import { createBotTest } from './flow/recv';
+import { describeValidationError, invalidateRequestSchema, pageForKey, planInvalidation, type InvalidateRequest, type InvalidateResult } from './invalidate';
+import { createInvalidationRouter, type InvalidationRouterOptions } from './invalidation-router';
+import { INTERNALS, type PageCacheInternals } from './internals';
+import { silentLogger } from './logger';
+import { CacheEvents, type CacheEventListener } from './observe/events';
+import { readHealth, type CacheHealth } from './observe/health';
+import { CacheMetrics } from './observe/metrics';
+import { countEvent, createCacheStats } from './observe/stats';
+import { resolveOptions, type PageCacheOptions } from './options';
+import { RedisTier } from './redis/redis-tier';
+import { WriteBudget } from './redis/write-budget';
+import { MemoryTier } from './tiers/memory-tier';
+import { TierStack } from './tiers/tier-stack';
+
+export interface PageCache {
+  /** `app.use(cache.middleware)` before the routes: answers hits, lets misses render and stores them. */
+  readonly middleware: Middleware;
+  /** Names what a page shows (`post:hello`), so `invalidate({ tags })` reaches exactly the pages showing it. */
+  tag(res: ServerResponse, ...tags: string[]): void;
+  /** POST /api/cache/invalidate (or `path`) with a bearer token: `{"tags":[...]}`, keys, paths, patterns, mode. */
+  invalidationRouter(options?: InvalidationRouterOptions): Middleware;
+  /** Makes pages fresh: removes (hard) or marks stale (soft, refresh) them here, in Redis and on every instance. */
+  invalidate(request: InvalidateRequest): Promise<InvalidateResult>;
+  /** Counters, hit rates, Redis and breaker state, alerts: for the host's /health. */
+  health(): Promise<CacheHealth>;
+  /** The prom-client Registry holding the ssr_cache_* metrics. */
+  readonly registry: Registry;
+  /** True for the background re-render of a stale page (skip view counters and the like). */
+  isRefresh(req: IncomingMessage): boolean;
+  /** A request listener that answers hits before the app (Express builds no request for them): `http.createServer(cache.front(app))`. */
+  front(app: RequestListener): RequestListener;
+  /** Listens to the cache's event stream (hits, misses, stores, invalidations, breaker changes, ...); returns the removal. */
+  on(listener: CacheEventListener): () => void;
+  /** What the request log line should say about the cache for this request (for pino-http's customProps). */
+  logFields(req: IncomingMessage): CacheLogFields | undefined;
+  /** Stops timers and closes the pub/sub connection; the host's Redis client stays open. */
+  close(): Promise<void>;
+}
+
+const passThrough: Middleware = (_req, _res, next) => next();
+
+/** The page cache: one call, one object (see PageCacheOptions for every setting and its default). */
+export function createPageCache(options: PageCacheOptions): PageCache {
+  const settings = resolveOptions(options);
+  const { redis, policies, keyPrefix, enabled } = settings;
+  const logger = settings.logger ?? silentLogger;
+  const events = new CacheEvents();
+  const stats = createCacheStats();
+  events.on((event) => countEvent(stats, event));
+
+  const redisTier = new RedisTier({
+    redis,
+    logger,
+    keyPrefix,
+    breaker: { ...settings.breaker },
+    commandTimeoutMs: settings.commandTimeoutMs,
+    onBreakerChange: (state) => events.emit({ type: 'breaker', state }),
+  });
+  const memory = enabled && settings.memoryTierBytes > 0 ? new MemoryTier(settings.memoryTierBytes) : undefined;
+  const bus = memory
+    ? new InvalidationBus({
+        publisher: redis,
+        guard: (publish) => redisTier.call('publish', undefined, undefined, publish),
+        // Pub/sub needs a connection of its own: the only one the cache opens.
+        subscriber: redis.duplicate(),
+        channel: `${keyPrefix}ssr:invalidations`,
+        logger,
+        onMessage: (message) => tiers.dropFromMemory(message),
+        onGap: () => memory.clear(),
+      })
+    : undefined;
+  const budget = new WriteBudget({
+    redis,
+    isUsable: () => redisTier.isUsable(),
+    logger,
+    maxFraction: settings.redisMemoryFraction,
+    intervalMs: settings.redisMemoryCheckMs,
+    onChange: (paused) => events.emit({ type: 'write-pause', paused }),
+  });
+  const tiers: TierStack = new TierStack({ redis: redisTier, memory, bus, budget });
+  const metrics = new CacheMetrics({ stats, cache: redisTier, tiers, budget, windowMs: settings.healthWindowSeconds * 1000, registry: settings.registry });
+  events.on((event) => metrics.observe(event));
+  const singleFlight = new SingleFlight({
+    lock: new RenderLock({ redis, cache: redisTier, keyPrefix, ttlMs: settings.lockTtlMs }),
+    waitMs: settings.lockWaitMs,
+    flightTtlMs: settings.lockTtlMs,
+    readEntry: (key) => redisTier.get(key),
+    canPoll: () => redisTier.isHealthy(),
+    onWaitTimeout: () => events.emit({ type: 'lock-wait-timeout' }),
+  });
+  const contexts = new RequestContexts();
+  const flow = createPageFlow({
+    tiers,
+    policies,
+    events,
+    logger,
+    contexts,
+    isBot: createBotTest(settings.isBot),
+    allAgents: settings.allAgents,
+    maxEntryBytes: settings.maxEntryBytes,
+    singleFlight,
+    renderTimeoutMs: settings.renderTimeoutMs,
+  });
+
+  async function invalidate(request: InvalidateRequest): Promise<InvalidateResult> {
+    const checked = invalidateRequestSchema.safeParse(request);
+    if (!checked.success) throw new TypeError(`invalidate: ${describeValidationError(checked.error)}`);
+    const mode = checked.data.mode;
+    const source = request.source ?? 'api';
+    const plan = planInvalidation(checked.data, policies);
+    const started = performance.now();
+    const { deleted, ok, keys } = await tiers.invalidate({ keys: plan.keys, patterns: plan.patterns, tags: plan.tags }, mode === 'hard' ? 'hard' : 'soft');
+    // refresh: the exact pages re-render now; pattern matches re-render on their next request.
+    const refreshing = mode === 'refresh' ? keys.map((key) => pageForKey(key, policies)).filter((page) => page !== undefined) : [];
+    for (const page of refreshing) void flow.refresh(page);
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    events.emit({ type: 'invalidation', source, mode, keys: deleted });
+    const result: InvalidateResult = { ok, mode, changed: deleted, keys, patterns: plan.patterns, tags: plan.tags, unmatchedPaths: plan.unmatchedPaths, refreshing: refreshing.length, durationMs };
+    logger.info({ source, ...result }, 'cache invalidation');
+    return result;
+  }
+
+  const internals: PageCacheInternals = { cache: redisTier, tiers, stats, metrics, budget, events };
+  const cache: PageCache & { [INTERNALS]: PageCacheInternals } = {
+    [INTERNALS]: internals,
+    middleware: enabled ? flow.middleware : passThrough,
+    registry: metrics.registry,
+    tag: (res, ...tags) => contexts.tag(res, tags),
+    invalidationRouter: (routerOptions = {}) => createInvalidationRouter(routerOptions, invalidate),
+    invalidate,
+    health: async () => readHealth({ enabled, redisTier, tiers, budget, stats, metrics }),
+    isRefresh: (req) => contexts.get(req)?.reportStored !== undefined,
+    front(app) {
+      if (!enabled) return app;
+      flow.setRenderTarget(app);
+      return (req, res) => {
+        flow.serveFromCache(req, res).then(
+          (served) => {
+            if (!served) app(req, res);
+          },
+          () => app(req, res),
+        );
+      };
+    },
+    on: (listener) => events.on(listener),
+    logFields: (req) => contexts.get(req)?.log,
+    async close() {
+      budget.stop();
+      redisTier.stop();
+      await bus?.close();
+    },
+  };
+  return cache;
+}

@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { computeEtag, createEntry, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
+import { compressForStorage, decodeSentBody, STORED_ENCODING } from '../entry/content-encoding';
+import type { ResolvedPage } from '../key';
+import type { Logger } from '../logger';
+import type { CacheEvents } from '../observe/events';
+import type { TierStack } from '../tiers/tier-stack';
+import type { CapturedBody } from './capture';
+
+const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
+const UNCACHEABLE_CACHE_CONTROL = /\b(private|no-store|no-cache)\b/i;
+/** The cache keeps one page per URL (and codings of it): a response that varies on more is not shared. */
+const VARIES_ON_MORE = /(^|,)\s*(?!accept-encoding\s*(,|$))[^,\s]/i;
+
+/**
+ * Headers a hit does not replay from the stored response: hop-by-hop ones, those that describe
+ * one representation or one answer (the hit computes its own), and cookies (never shared).
+ */
+const NOT_STORED_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'content-length', 'content-encoding', 'content-type', 'etag', 'vary', 'date', 'age',
+  'set-cookie', 'x-cache', 'x-cache-coalesced', 'server-timing',
+]);
+
+/** store: why a rendered response must not be stored, or undefined when it may be. */
+export function uncacheableReason(req: IncomingMessage, res: ServerResponse, captured: CapturedBody): string | undefined {
+  if (req.method !== 'GET') return 'method';
+  if (res.statusCode !== 200) return 'status';
+  if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
+  if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
+  if (VARIES_ON_MORE.test(String(res.getHeader('vary') ?? ''))) return 'vary';
+  if (captured.body === undefined) return 'too-large';
+  if (captured.body.length === 0) return 'empty';
+  return undefined;
+}
+
+/** The end-to-end headers of a response, as a hit will send them again. */
+export function headersToStore(res: ServerResponse): StoredHeader[] {
+  const stored: StoredHeader[] = [];
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value === undefined || NOT_STORED_HEADERS.has(name)) continue;
+    for (const one of Array.isArray(value) ? value : [value]) stored.push([name, String(one)]);
+  }
+  return stored;
+}
+
+export interface StoreDeps {
+  tiers: TierStack;
+  events: CacheEvents;
+  logger: Logger;
+}
+
+/**
+ * Turns what a route sent into an entry and hands it to the tiers; the entry, or undefined when
+ * the response may not be shared.
+ */
+export async function storeRendered(
+  deps: StoreDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  page: ResolvedPage,
+  since: number,
+  captured: CapturedBody,
+  tags: string[],
+  share?: (entry: CacheEntry) => void,
+): Promise<CacheEntry | undefined> {
+  const { tiers, events, logger } = deps;
+  const route = page.policy.route;
+  const reason = uncacheableReason(req, res, captured);
+  const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
+  if (!identity) {
+    events.emit({ type: 'store-skip', route, reason: reason ?? 'content-encoding' });
+    logger.debug({ key: page.key, reason: reason ?? 'content-encoding' }, 'cache: response not stored');
+    return undefined;
+  }
+  const entry = createEntry({
+    status: res.statusCode,
+    contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
+    headers: headersToStore(res),
+    freshTtl: page.policy.ttlSeconds,
+    grace: page.policy.graceSeconds,
+    tags,
+    etag: computeEtag(identity),
+    encoding: STORED_ENCODING,
+    body: await compressForStorage(identity),
+  });
+  // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
+  share?.(entry);
+  events.emit({ type: 'store', route, outcome: await tiers.set(page.key, entry, since) });
+  return entry;
+}

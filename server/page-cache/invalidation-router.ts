@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkBearer } from './auth';
+import type { Middleware } from './flow/page-flow';
+import { BodyError, parseJsonObject, readBody, sendJson } from './http-json';
+import { describeValidationError, invalidateRequestSchema, type InvalidateRequest, type InvalidateResult } from './invalidate';
+
+export const DEFAULT_INVALIDATION_PATH = '/api/cache/invalidate';
+export const DEFAULT_INVALIDATION_BODY_BYTES = 64 * 1024;
+
+/** A host's own body form turned into the standard one, with fields for the answer and the log. */
+export type BodyRewrite = (body: Record<string, unknown>) => { body: Record<string, unknown>; context?: Record<string, unknown> } | { error: string };
+
+export interface InvalidationRouterOptions {
+  /** Bearer token callers send; unset, every call is refused with 403 (nothing that changes the cache is open by default). */
+  token?: string;
+  /** Default `/api/cache/invalidate`. */
+  path?: string;
+  /** Larger bodies get 413; default 64 KiB. */
+  maxBodyBytes?: number;
+  /** Lets a host accept a body form of its own (e.g. `{"type":"listing","id":"7"}`) beside the standard one. */
+  rewrite?: BodyRewrite;
+  /** The 403 text while no token is configured (say which setting enables it). */
+  disabledMessage?: string;
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
+/**
+ * POST {path}: invalidation over HTTP for a CMS, a CRM or an operator. Authenticated before the
+ * body is read; every bad input is a JSON 4xx naming the problem; 503 when Redis did not take it.
+ */
+export function createInvalidationRouter(
+  options: InvalidationRouterOptions,
+  invalidate: (request: InvalidateRequest) => Promise<InvalidateResult>,
+): Middleware {
+  const path = options.path ?? DEFAULT_INVALIDATION_PATH;
+  const limit = options.maxBodyBytes ?? DEFAULT_INVALIDATION_BODY_BYTES;
+  const disabledMessage = options.disabledMessage ?? 'cache invalidation is disabled: give invalidationRouter a token to enable it';
+  const { token, rewrite } = options;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const auth = checkBearer(req, token, disabledMessage);
+    if (!auth.ok) {
+      req.resume();
+      sendJson(res, auth.status, { error: auth.error }, auth.challenge ? { 'WWW-Authenticate': auth.challenge } : {});
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, limit);
+    } catch (error) {
+      if (error instanceof BodyError) return sendJson(res, error.status, { error: error.message });
+      return sendJson(res, 400, { error: 'request body could not be read' });
+    }
+    const parsed = parseJsonObject(raw, '{"tags":["post:hello"]}');
+    if ('error' in parsed) return sendJson(res, 400, { error: parsed.error });
+    let body = parsed.value;
+    let context: Record<string, unknown> = {};
+    if (rewrite) {
+      const rewritten = rewrite(body);
+      if ('error' in rewritten) return sendJson(res, 400, { error: rewritten.error });
+      body = rewritten.body;
+      context = rewritten.context ?? {};
+    }
+    const checked = invalidateRequestSchema.safeParse(body);
+    if (!checked.success) return sendJson(res, 400, { error: describeValidationError(checked.error) });
+    const result = await invalidate({ ...checked.data, source: 'api' });
+    const { ok, changed, ...rest } = result;
+    const summary = { source: 'api', ...context, ...rest, [result.mode === 'hard' ? 'deleted' : 'markedStale']: changed };
+    if (!ok) {
+      // Stale pages may remain in Redis or on other instances: say so, so the caller retries.
+      return sendJson(res, 503, { error: 'Redis is unavailable: the invalidation did not complete, retry later', ...summary });
+    }
+    sendJson(res, 200, summary);
+  }
+
+  return (req, res, next) => {
+    if (req.method !== 'POST' || pathOf(req.url) !== path) return next();
+    handle(req, res).catch(next);
+  };
+}

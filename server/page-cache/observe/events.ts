@@ -1,0 +1,52 @@
+import type { BreakerState } from '../redis/circuit-breaker';
+import type { StoreOutcome } from '../tiers/tier-stack';
+
+/** How a request on a cached route was answered, as the X-Cache header says it. */
+export type RequestOutcome = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
+/** Where a hit came from: a tier, or another request's render it waited for. */
+export type HitSource = 'memory' | 'redis' | 'coalesced';
+/** Where a lookup found the page, or `miss`. */
+export type LookupResult = 'memory' | 'redis' | 'miss';
+/** A render a client waits for, or a background re-render (stale page, refresh invalidation). */
+export type RenderTrigger = 'request' | 'refresh';
+
+/**
+ * Everything the cache counts, each emitted once where it happens. /health's counters, the
+ * rolling window, Prometheus and the host's own listeners are readers of this one stream, so a
+ * new counter is one event type and one reader.
+ */
+export type CacheEvent =
+  | { type: 'request'; route: string; outcome: RequestOutcome; source?: HitSource }
+  | { type: 'lookup'; result: LookupResult; seconds: number }
+  | { type: 'render'; route: string; trigger: RenderTrigger }
+  | { type: 'rendered'; route: string; trigger: RenderTrigger; seconds: number }
+  /** A render that timed out, threw or answered 5xx (a stale copy, if any, stays). */
+  | { type: 'render-error'; route: string; trigger: RenderTrigger }
+  | { type: 'refresh'; route: string }
+  | { type: 'store'; route: string; outcome: StoreOutcome }
+  /** A rendered response that may not be shared (status, cookies, private, too large, ...). */
+  | { type: 'store-skip'; route: string; reason: string }
+  /** A wait for another render passed the lock-wait bound; the request rendered itself. */
+  | { type: 'lock-wait-timeout' }
+  | { type: 'invalidation'; source: string; mode: string; keys: number }
+  | { type: 'breaker'; state: BreakerState }
+  | { type: 'write-pause'; paused: boolean };
+
+export type CacheEventListener = (event: CacheEvent) => void;
+
+/** A synchronous fan-out: the hit path pays one call per listener, nothing else. */
+export class CacheEvents {
+  private listeners: CacheEventListener[] = [];
+
+  emit(event: CacheEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Adds a listener; returns its removal. */
+  on(listener: CacheEventListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((other) => other !== listener);
+    };
+  }
+}

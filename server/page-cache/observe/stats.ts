@@ -1,0 +1,115 @@
+import type { CacheEvent } from './events';
+
+/** Counters since the cache started, kept from its event stream; health() reports them. */
+export interface CacheStats {
+  /** Answers from the cache without a render on the request's path: fresh, stale and coalesced. */
+  hits: number;
+  /** Of the hits, those served from the in-process tier without a Redis round trip. */
+  memoryHits: number;
+  misses: number;
+  bypasses: number;
+  /** Renders the cache asked the routes for (misses it did not coalesce). */
+  renders: number;
+  /** Requests that waited for another request's render instead of rendering. */
+  coalescedWaits: number;
+  /** Stale pages served at once while one re-render ran (grace, soft invalidation). */
+  staleServed: number;
+  /** Re-renders run in the background (stale pages, refresh invalidations). */
+  backgroundRefreshes: number;
+  /** Renders that threw, answered 5xx or passed the render timeout (a stale page stayed). */
+  renderErrors: number;
+  /** Waits for another render that passed the lock-wait bound, after which the request rendered itself. */
+  lockWaitTimeouts: number;
+  stores: number;
+  /** Rendered responses that may not be shared (status, cookies, private, undecodable). */
+  storeSkips: number;
+  /** Pages above the entry size bound: served, not stored. */
+  oversized: number;
+  /** Writes skipped because Redis memory was above the write budget. */
+  budgetSkips: number;
+  /** Writes Redis refused or did not answer (OOM, timeout, disconnected). */
+  writeFailures: number;
+  invalidations: number;
+  keysInvalidated: number;
+  /** Times writes paused because Redis memory reached the write budget. */
+  writePauses: number;
+}
+
+export function createCacheStats(): CacheStats {
+  return {
+    hits: 0,
+    memoryHits: 0,
+    misses: 0,
+    bypasses: 0,
+    renders: 0,
+    coalescedWaits: 0,
+    staleServed: 0,
+    backgroundRefreshes: 0,
+    renderErrors: 0,
+    lockWaitTimeouts: 0,
+    stores: 0,
+    storeSkips: 0,
+    oversized: 0,
+    budgetSkips: 0,
+    writeFailures: 0,
+    invalidations: 0,
+    keysInvalidated: 0,
+    writePauses: 0,
+  };
+}
+
+/** The counters' reader of the event stream. */
+export function countEvent(stats: CacheStats, event: CacheEvent): void {
+  switch (event.type) {
+    case 'request':
+      if (event.outcome === 'MISS') stats.misses += 1;
+      else if (event.outcome === 'BYPASS') stats.bypasses += 1;
+      else {
+        stats.hits += 1;
+        if (event.outcome === 'STALE') stats.staleServed += 1;
+        else if (event.source === 'memory') stats.memoryHits += 1;
+        else if (event.source === 'coalesced') stats.coalescedWaits += 1;
+      }
+      return;
+    case 'render':
+      stats.renders += 1;
+      return;
+    case 'render-error':
+      stats.renderErrors += 1;
+      return;
+    case 'refresh':
+      stats.backgroundRefreshes += 1;
+      return;
+    case 'store':
+      if (event.outcome === 'stored') stats.stores += 1;
+      else if (event.outcome === 'over-budget') stats.budgetSkips += 1;
+      else if (event.outcome === 'not-stored') stats.writeFailures += 1;
+      return;
+    case 'store-skip':
+      if (event.reason === 'too-large') stats.oversized += 1;
+      else stats.storeSkips += 1;
+      return;
+    case 'lock-wait-timeout':
+      stats.lockWaitTimeouts += 1;
+      return;
+    case 'invalidation':
+      stats.invalidations += 1;
+      stats.keysInvalidated += event.keys;
+      return;
+    case 'write-pause':
+      if (event.paused) stats.writePauses += 1;
+      return;
+    default:
+      return;
+  }
+}
+
+/** A share as /health shows it: `"42.10%"`. */
+export function percent(share: number): string {
+  return `${(share * 100).toFixed(2)}%`;
+}
+
+export function hitRate(stats: Pick<CacheStats, 'hits' | 'misses'>): string {
+  const lookups = stats.hits + stats.misses;
+  return percent(lookups === 0 ? 0 : stats.hits / lookups);
+}

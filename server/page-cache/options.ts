@@ -1,0 +1,155 @@
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { Logger } from './logger';
+import { createPolicyTable, type CachePolicy, type PolicyTable, type QueryNormaliser } from './policy';
+import type { RedisClient } from './redis/connection';
+
+/** How one route is cached. */
+export interface RoutePolicy {
+  /** Seconds a stored page is fresh. */
+  ttl: number;
+  /** Seconds after `ttl` during which the page is still served (stale) while one re-render runs; default the `grace` option. */
+  grace?: number;
+  /**
+   * The query parameters that make a different page (all others are dropped from the key and
+   * from the URL the route sees): names, or names with a function that spells a value canonically.
+   */
+  query?: readonly string[] | Readonly<Record<string, QueryNormaliser>>;
+  /** The `route` label of metrics and logs; default the path pattern. */
+  name?: string;
+}
+
+export interface PageCacheOptions {
+  /** The host's ioredis client (Redis, Sentinel or Cluster), used as is; the cache opens one more connection, for pub/sub. */
+  redis: RedisClient;
+  /** path-to-regexp patterns (Express 5 syntax, case-insensitive, optional trailing slash): only these are cached, first match wins. */
+  routes: Readonly<Record<string, RoutePolicy>>;
+  /** Prepended to every key the cache writes: `${keyPrefix}ssr:/posts/hello`. Default ''. */
+  keyPrefix?: string;
+  /** A pino logger (or anything with debug/info/warn/error); silent when absent. */
+  logger?: Logger;
+  /** false: the middleware passes every request through (health() says so). Default true. */
+  enabled?: boolean;
+  /** Cache for every user agent, not only crawlers. Default false. */
+  allAgents?: boolean;
+  /** The crawler test; default isbot's list. */
+  isBot?: (userAgent: string) => boolean;
+  /** Default grace of the routes, in seconds. Default 10 (as Varnish). */
+  grace?: number;
+  /** No client waits on a render longer (it gets a 504); background re-renders are abandoned after it. Default 10000. */
+  renderTimeoutMs?: number;
+  /** Larger pages are served but not stored. Default 1 MiB. */
+  maxEntryBytes?: number;
+  /** Bytes of the in-process tier in front of Redis; 0 turns it off. Default 64 MiB. */
+  memoryTierBytes?: number;
+  /** No Redis command waits longer, counted from its call. Default 250. */
+  commandTimeoutMs?: number;
+  /** The circuit breaker around Redis: failures in a row that open it (5), and its cool-down before a probe (5000 ms). */
+  breaker?: { failureThreshold?: number; cooldownMs?: number };
+  /** How long a request waits for another request's render of the same page. Default 3000. */
+  lockWaitMs?: number;
+  /** How long a render lock lives when its owner never releases it. Default 15000. */
+  lockTtlMs?: number;
+  /** Writes stop while Redis used_memory is at or above this share of maxmemory. Default 0.9. */
+  redisMemoryFraction?: number;
+  /** How often Redis memory is read for that. Default 5000. */
+  redisMemoryCheckMs?: number;
+  /** The rolling window of health()'s recent hit rate and its alert, in seconds. Default 3600. */
+  healthWindowSeconds?: number;
+  /** A prom-client Registry to register the ssr_cache_* metrics in; default one of the cache's own (`cache.registry`). */
+  registry?: Registry;
+}
+
+/** Every option with its value: what the cache runs with. */
+export interface ResolvedOptions {
+  redis: RedisClient;
+  policies: PolicyTable;
+  keyPrefix: string;
+  logger: Logger | undefined;
+  enabled: boolean;
+  allAgents: boolean;
+  isBot: ((userAgent: string) => boolean) | undefined;
+  renderTimeoutMs: number;
+  maxEntryBytes: number;
+  memoryTierBytes: number;
+  commandTimeoutMs: number;
+  breaker: { failureThreshold: number; cooldownMs: number };
+  lockWaitMs: number;
+  lockTtlMs: number;
+  redisMemoryFraction: number;
+  redisMemoryCheckMs: number;
+  healthWindowSeconds: number;
+  registry: Registry | undefined;
+}
+
+export class PageCacheOptionsError extends Error {
+  override name = 'PageCacheOptionsError';
+}
+
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
+const whole = (min: number, max: number, unit: string) =>
+  z.number({ message: `must be a number of ${unit}` }).int(`must be a whole number of ${unit}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const queryNames = z.array(z.string().min(1, 'must not be empty'), { message: 'must be a list of parameter names or an object of name: function' });
+const queryNormalisers = z.record(z.string(), z.custom<QueryNormaliser>((value) => typeof value === 'function', 'must be a function (value) => canonical value'));
+
+const routeSchema = z.strictObject(
+  {
+    ttl: whole(1, MAX_TTL_SECONDS, 'seconds'),
+    grace: whole(0, MAX_TTL_SECONDS, 'seconds').optional(),
+    query: z.union([queryNames, queryNormalisers], { message: 'must be a list of parameter names or an object of name: function' }).optional(),
+    name: z.string().min(1).max(100).optional(),
+  },
+  { message: 'must be an object such as { ttl: 300 }' },
+);
+
+const optionsSchema = z.object({
+  redis: z.custom<RedisClient>((value) => typeof value === 'object' && value !== null && typeof (value as { getBuffer?: unknown }).getBuffer === 'function', 'must be an ioredis client (new Redis(...) or new Cluster(...))'),
+  routes: z.record(z.string().startsWith('/', 'must be a path pattern starting with "/"'), routeSchema, { message: 'must be an object of path pattern: { ttl }' }),
+  keyPrefix: z.string().max(64, 'must be at most 64 characters').default(''),
+  logger: z.custom<Logger>((value) => typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].every((level) => typeof (value as Record<string, unknown>)[level] === 'function'), 'must have debug, info, warn and error methods (a pino logger)').optional(),
+  enabled: z.boolean({ message: 'must be true or false' }).default(true),
+  allAgents: z.boolean({ message: 'must be true or false' }).default(false),
+  isBot: z.custom<(userAgent: string) => boolean>((value) => typeof value === 'function', 'must be a function (userAgent) => boolean').optional(),
+  grace: whole(0, MAX_TTL_SECONDS, 'seconds').default(10),
+  renderTimeoutMs: whole(100, 600_000, 'milliseconds').default(10_000),
+  maxEntryBytes: whole(1024, 64 * 1024 * 1024, 'bytes').default(1024 * 1024),
+  memoryTierBytes: whole(0, 64 * 1024 * 1024 * 1024, 'bytes').default(64 * 1024 * 1024),
+  commandTimeoutMs: whole(10, 60_000, 'milliseconds').default(250),
+  breaker: z
+    .strictObject({ failureThreshold: whole(1, 1000, 'failures').default(5), cooldownMs: whole(100, 600_000, 'milliseconds').default(5000) })
+    .default({ failureThreshold: 5, cooldownMs: 5000 }),
+  lockWaitMs: whole(0, 60_000, 'milliseconds').default(3000),
+  lockTtlMs: whole(100, 600_000, 'milliseconds').default(15_000),
+  redisMemoryFraction: z.number({ message: 'must be a fraction' }).gt(0, 'must be above 0').max(1, 'must be at most 1').default(0.9),
+  redisMemoryCheckMs: whole(100, 600_000, 'milliseconds').default(5000),
+  healthWindowSeconds: whole(60, 7 * 24 * 3600, 'seconds').default(3600),
+  registry: z.custom<Registry>((value) => typeof value === 'object' && value !== null && typeof (value as { registerMetric?: unknown }).registerMetric === 'function', 'must be a prom-client Registry').optional(),
+});
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.') || 'options'}: ${issue.message}`).join('; ');
+}
+
+const identity: QueryNormaliser = (value) => value;
+
+function toPolicy(path: string, route: z.infer<typeof routeSchema>, grace: number): CachePolicy {
+  const query: Record<string, QueryNormaliser> = {};
+  if (Array.isArray(route.query)) for (const name of route.query) query[name] = identity;
+  else if (route.query) Object.assign(query, route.query);
+  return { route: route.name ?? path, path, ttlSeconds: route.ttl, graceSeconds: route.grace ?? grace, query };
+}
+
+/** Checks every option once, at start-up: a mistake throws a PageCacheOptionsError naming the option and what is accepted. */
+export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new PageCacheOptionsError(`createPageCache: ${describe(parsed.error)}`);
+  const values = parsed.data;
+  const policies = Object.entries(values.routes).map(([path, route]) => toPolicy(path, route, values.grace));
+  let table: PolicyTable;
+  try {
+    table = createPolicyTable(policies);
+  } catch (error) {
+    throw new PageCacheOptionsError(`createPageCache: routes: ${(error as Error).message}`);
+  }
+  return { ...values, policies: table, logger: values.logger, isBot: values.isBot, registry: values.registry };
+}

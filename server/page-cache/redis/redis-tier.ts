@@ -1,0 +1,436 @@
+import { decodeEntry, encodeEntry, encodeInvalidatedAt, INVALIDATED_AT_OFFSET, type CacheEntry } from '../entry/cache-entry';
+import type { Logger } from '../logger';
+import { CircuitBreaker, type BreakerSnapshot, type BreakerState } from './circuit-breaker';
+import { clientKeyPrefix, isCluster, masters, type RedisClient } from './connection';
+import { isReplyError } from './reply-errors';
+
+export interface RedisTierOptions {
+  redis: RedisClient;
+  logger: Logger;
+  /** Failures in a row that open the circuit breaker, and its cool-down before a probe. */
+  breaker?: { failureThreshold: number; cooldownMs: number };
+  /** Names Redis in the breaker's log lines. */
+  target?: string;
+  /** Told of every change of the breaker's state. */
+  onBreakerChange?(state: BreakerState): void;
+  /** No command waits longer, counted from the call (the commandTimeoutMs option). */
+  commandTimeoutMs?: number;
+  /** Prepended to every key (the keyPrefix option); '' keeps keys exactly `ssr:/...`. */
+  keyPrefix?: string;
+  /** Used when neither `set`'s ttl nor the entry's own freshness gives one. */
+  defaultTtlSeconds?: number;
+  /** Keys asked for per SCAN call and removed per UNLINK call. */
+  batchSize?: number;
+  /** The same kind of failure is logged at most once per this interval, with a count. */
+  failureLogIntervalMs?: number;
+}
+
+/** Outcome of a delete: how many keys went, and whether Redis answered every call. */
+export interface DeleteResult {
+  deleted: number;
+  ok: boolean;
+}
+
+const GLOB_SPECIALS = /[*?[\]\\]/g;
+
+/**
+ * Stores an entry and records it in the index of each of its tags, in one step. A tag set
+ * lives as long as its longest-lived page (its expiry only ever moves later), and two random
+ * members are checked on each write, dead ones removed, so a set converges on live pages.
+ * KEYS: entry key, then tag sets. ARGV: value, ttl ms, the entry's member name, the key prefix.
+ */
+const SET_WITH_TAGS = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
+    if redis.call('EXISTS', ARGV[4] .. member) == 0 then redis.call('SREM', KEYS[i], member) end
+  end
+end
+return 1`;
+
+/**
+ * Invalidates every page indexed under the tags in one step, and returns their keys.
+ * KEYS: tag sets. ARGV: key prefix, 'hard' or 'soft', the invalidatedAt bytes (soft).
+ * Hard unlinks the pages and takes exactly them out of the sets (pages stored meanwhile stay
+ * indexed); soft marks the existing ones stale in place.
+ */
+const INVALIDATE_TAGS = `local found = {}
+local seen = {}
+local affected = 0
+for _, tagKey in ipairs(KEYS) do
+  local members = redis.call('SMEMBERS', tagKey)
+  for _, member in ipairs(members) do
+    if not seen[member] then
+      seen[member] = true
+      found[#found + 1] = member
+      local key = ARGV[1] .. member
+      if ARGV[2] == 'hard' then
+        affected = affected + redis.call('UNLINK', key)
+      elseif redis.call('EXISTS', key) == 1 then
+        redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[3])
+        affected = affected + 1
+      end
+    end
+  end
+  if ARGV[2] == 'hard' and #members > 0 then
+    for i = 1, #members, 5000 do redis.call('SREM', tagKey, unpack(members, i, math.min(i + 4999, #members))) end
+  end
+end
+return {affected, found}`;
+
+/** Removes members whose pages are gone from a tag set; returns how many it removed. */
+const PRUNE_TAG = `local removed = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. member) == 0 then
+    redis.call('SREM', KEYS[1], member)
+    removed = removed + 1
+  end
+end
+return removed`;
+
+/**
+ * Cluster: adds a page to one tag set (the page lives in another slot, so this is a step of its
+ * own) and returns two random members for the caller to check. KEYS: tag set. ARGV: member, ttl ms.
+ */
+const ADD_TO_TAG = `redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('SRANDMEMBER', KEYS[1], 2)`;
+
+/** Marks entries stale in place (their invalidatedAt), only where they exist: never creates a key. */
+const MARK_STALE = `local marked = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[1])
+    marked = marked + 1
+  end
+end
+return marked`;
+
+/** Escapes Redis glob characters so a literal string only matches itself in SCAN MATCH. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(GLOB_SPECIALS, '\\$&');
+}
+
+const COMMAND_TIMED_OUT = 'Command timed out';
+
+/**
+ * Resolves as `command`, or rejects once `ms` have passed. The rejection waits for one turn of
+ * the event loop (setImmediate runs after the poll phase, where socket data is read): when the
+ * timer fires late because this process was busy, a reply that is already in the socket still
+ * wins, so a blocked event loop is not taken for a slow Redis (nor counted by the breaker).
+ */
+function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => setImmediate(() => reject(new Error(COMMAND_TIMED_OUT))), ms);
+    timer.unref();
+  });
+  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** `host:port` of the client, or `cluster`, for log lines. */
+function describeClient(redis: RedisClient): string {
+  if (isCluster(redis)) return 'cluster';
+  const { host, port, sentinels, name } = redis.options;
+  return sentinels ? `sentinel ${name ?? ''}` : `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}
+
+/**
+ * The Redis tier of the page cache. Every method turns a Redis failure into a miss or a
+ * no-op (logged) so a request is never failed by the cache; while the connection is down, or
+ * the circuit breaker is open after repeated failures, it does not even try, so an outage
+ * costs nothing per request.
+ *
+ * On a Redis Cluster a page and its tag sets live in different slots: each is written by a
+ * command of its own, tag sets are read and their pages changed key by key, and a pattern is
+ * scanned on every master.
+ */
+export class RedisTier {
+  private readonly redis: RedisClient;
+  private readonly cluster: boolean;
+  readonly breaker: CircuitBreaker;
+  private readonly commandTimeoutMs: number;
+  private readonly logger: Logger;
+  private readonly keyPrefix: string;
+  /** ioredis prefixes command keys with its own keyPrefix, but not SCAN patterns or results. */
+  private readonly clientPrefix: string;
+  private readonly defaultTtlSeconds: number;
+  private readonly batchSize: number;
+  private readonly failureLogIntervalMs: number;
+  private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
+  private readonly onReady = () => this.breaker.reset();
+
+  constructor(options: RedisTierOptions) {
+    this.redis = options.redis;
+    this.cluster = isCluster(options.redis);
+    this.logger = options.logger;
+    this.keyPrefix = options.keyPrefix ?? '';
+    this.clientPrefix = clientKeyPrefix(options.redis);
+    this.defaultTtlSeconds = options.defaultTtlSeconds ?? 3600;
+    this.batchSize = options.batchSize ?? 500;
+    this.failureLogIntervalMs = options.failureLogIntervalMs ?? 10_000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.breaker?.failureThreshold ?? 5,
+      cooldownMs: options.breaker?.cooldownMs ?? 5000,
+      probe: () => withDeadline(this.redis.ping(), this.commandTimeoutMs),
+      logger: this.logger,
+      target: options.target ?? describeClient(options.redis),
+      onChange: options.onBreakerChange,
+    });
+    this.redis.on('ready', this.onReady);
+  }
+
+  /** True while Redis is connected; the cache is then in use (unless the breaker is open). */
+  isAvailable(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Connected, the breaker closed and the last command answered: worth a second command on a request's path. */
+  isHealthy(): boolean {
+    return this.isAvailable() && this.breaker.isClear;
+  }
+
+  /** Connected and the breaker closed: a command would be sent (nothing counted). */
+  isUsable(): boolean {
+    return this.isAvailable() && this.breaker.state === 'closed';
+  }
+
+  /** Whether the next command would be sent: connected and the breaker closed (a refusal is counted). */
+  canAsk(): boolean {
+    return this.isAvailable() && this.breaker.allows();
+  }
+
+  breakerState(): BreakerSnapshot {
+    return this.breaker.snapshot();
+  }
+
+  /** Stops the breaker's probe timer; the connection is the app's to close. */
+  stop(): void {
+    this.breaker.stop();
+    this.redis.off('ready', this.onReady);
+  }
+
+  /**
+   * Sends one command unless Redis is down or the breaker open; its answer, or `failed` when it
+   * was not sent or failed (logged, and counted by the breaker unless Redis answered). Other
+   * parts of the cache that talk to Redis (render locks, the invalidation bus) go through it too.
+   */
+  async call<T, F>(operation: string, key: string | undefined, failed: F, command: () => Promise<T>): Promise<T | F> {
+    if (!this.canAsk()) return failed;
+    try {
+      const value = await this.bounded(command());
+      this.breaker.recordSuccess();
+      return value;
+    } catch (error) {
+      this.noteFailure(operation, error, key);
+      return failed;
+    }
+  }
+
+  /**
+   * ioredis times a command from when it is written, but an auto-pipelined command waits for the
+   * batch before it (one batch at a time per connection), and the Cluster client can hold one
+   * while it refreshes its slot map: with a frozen Redis the waits add up. The deadline counts
+   * from the call, so no request waits on Redis longer than the command timeout.
+   */
+  private bounded<T>(command: Promise<T>): Promise<T> {
+    return withDeadline(command, this.commandTimeoutMs);
+  }
+
+  private noteFailure(operation: string, error: unknown, key: string | undefined): void {
+    if (isReplyError(error)) this.breaker.recordSuccess();
+    else this.breaker.recordFailure(error);
+    this.logFailure(operation, error, key);
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const value = await this.call('get', key, undefined, () => this.redis.getBuffer(this.keyPrefix + key));
+    if (value === undefined || value === null) return undefined;
+    const entry = decodeEntry(value);
+    if (!entry) this.logger.warn({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
+    return entry;
+  }
+
+  /**
+   * Stores an entry for `ttlSeconds` (default: the entry's fresh TTL plus grace), never without
+   * a TTL, and indexes it under each of its tags.
+   */
+  async set(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
+    const ttl = ttlSeconds ?? (entry.freshTtl + entry.grace || this.defaultTtlSeconds);
+    if (!(ttl > 0)) return false;
+    const ttlMs = Math.ceil(ttl * 1000);
+    const pageKey = this.keyPrefix + key;
+    const tagKeys = entry.tags.map((tag) => this.tagKey(tag));
+    if (tagKeys.length === 0) return this.call('set', key, false, async () => (await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs)) === 'OK');
+    if (!this.cluster) {
+      return this.call('set', key, false, async () => {
+        await this.redis.eval(SET_WITH_TAGS, 1 + tagKeys.length, pageKey, ...tagKeys, encodeEntry(entry), ttlMs, key, this.clientPrefix + this.keyPrefix);
+        return true;
+      });
+    }
+    // Cluster: the page first, then its index entries, so a page is never indexed before it exists.
+    return this.call('set', key, false, async () => {
+      await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs);
+      const sampled = await Promise.all(tagKeys.map((tagKey) => this.redis.eval(ADD_TO_TAG, 1, tagKey, key, ttlMs) as Promise<string[]>));
+      await Promise.all(tagKeys.map((tagKey, i) => this.removeDeadMembers(tagKey, (sampled[i] ?? []).filter((member) => member !== key))));
+      return true;
+    });
+  }
+
+  /**
+   * Cluster: takes members whose pages are gone out of a tag set. A page stored meanwhile puts
+   * itself back (SET, then SADD), and a removal is undone when the page turns out to exist.
+   */
+  private async removeDeadMembers(tagKey: string, members: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const member of members) {
+      if ((await this.redis.exists(this.keyPrefix + member)) === 1) continue;
+      await this.redis.srem(tagKey, member);
+      if ((await this.redis.exists(this.keyPrefix + member)) === 1) await this.redis.sadd(tagKey, member);
+      else removed += 1;
+    }
+    return removed;
+  }
+
+  async delete(keys: string | readonly string[]): Promise<DeleteResult> {
+    return this.inBatches('delete', typeof keys === 'string' ? [keys] : keys, (batch) => this.unlinkAll(batch));
+  }
+
+  /** UNLINK of several keys: one command, or one per key on a cluster (keys of many slots). */
+  private unlinkAll(keys: string[]): Promise<number> {
+    if (!this.cluster) return this.redis.unlink(...keys);
+    return this.perKey(keys, (key) => this.redis.unlink(key));
+  }
+
+  private markStaleAll(keys: string[], stamp: Buffer): Promise<number> {
+    if (!this.cluster) return this.redis.eval(MARK_STALE, keys.length, ...keys, stamp) as Promise<number>;
+    return this.perKey(keys, (key) => this.redis.eval(MARK_STALE, 1, key, stamp) as Promise<number>);
+  }
+
+  /** Runs a command per key at once (auto-pipelined per node) and adds up the counts. */
+  private async perKey(keys: readonly string[], command: (key: string) => Promise<number>): Promise<number> {
+    const counts = await Promise.all(keys.map(command));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * Deletes every key matching a Redis glob pattern (in the cache's key space, e.g.
+   * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
+   */
+  async deletePattern(pattern: string): Promise<DeleteResult> {
+    return this.scanBatches('deletePattern', pattern, (batch) => this.unlinkAll(batch));
+  }
+
+  /** Soft invalidation: the entries stay, marked stale, so the next request gets them at once and one re-render. */
+  async markStale(keys: readonly string[]): Promise<DeleteResult> {
+    const stamp = encodeInvalidatedAt(Date.now());
+    return this.inBatches('markStale', keys, (batch) => this.markStaleAll(batch, stamp));
+  }
+
+  async markStalePattern(pattern: string): Promise<DeleteResult> {
+    const stamp = encodeInvalidatedAt(Date.now());
+    return this.scanBatches('markStalePattern', pattern, (batch) => this.markStaleAll(batch, stamp));
+  }
+
+  /**
+   * Deletes (hard) or marks stale (soft) every page indexed under any of the tags, in one round
+   * trip: how many it changed and the keys indexed, or undefined when Redis fails.
+   */
+  async invalidateTags(tags: readonly string[], mode: 'hard' | 'soft'): Promise<{ deleted: number; keys: string[] } | undefined> {
+    if (tags.length === 0) return { deleted: 0, keys: [] };
+    const stamp = encodeInvalidatedAt(Date.now());
+    const tagKeys = tags.map((tag) => this.tagKey(tag));
+    if (!this.cluster) {
+      return this.call('invalidateTags', tags[0], undefined, async () => {
+        const [deleted, keys] = (await this.redis.eval(INVALIDATE_TAGS, tagKeys.length, ...tagKeys, this.clientPrefix + this.keyPrefix, mode, stamp)) as [number, string[]];
+        return { deleted, keys };
+      });
+    }
+    // Cluster: read the sets, then change their pages key by key. Members stay in the sets (a
+    // page stored meanwhile must stay indexed); dead ones are pruned as pages are written.
+    return this.call('invalidateTags', tags[0], undefined, async () => {
+      const keys = [...new Set((await Promise.all(tagKeys.map((tagKey) => this.redis.smembers(tagKey)))).flat())];
+      const pageKeys = keys.map((key) => this.keyPrefix + key);
+      const deleted = mode === 'hard' ? await this.unlinkAll(pageKeys) : await this.markStaleAll(pageKeys, stamp);
+      return { deleted, keys };
+    });
+  }
+
+  /** Removes members whose pages no longer exist from every tag index; returns how many. */
+  async pruneTagIndex(): Promise<number> {
+    const prefix = this.clientPrefix + this.keyPrefix;
+    const result = await this.scanBatches('pruneTagIndex', 'ssr-tag:*', async (batch) => {
+      let removed = 0;
+      for (const tagKey of batch) {
+        removed += this.cluster
+          ? await this.removeDeadMembers(tagKey, await this.redis.smembers(tagKey))
+          : ((await this.redis.eval(PRUNE_TAG, 1, tagKey, prefix)) as number);
+      }
+      return removed;
+    });
+    return result.deleted;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.keyPrefix}ssr-tag:${tag}`;
+  }
+
+  /** Runs `apply` on the keys (prefixed) in batches; counts what it reports. */
+  private async inBatches(operation: string, keys: readonly string[], apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
+    if (keys.length === 0) return { deleted: 0, ok: true };
+    let deleted = 0;
+    for (let start = 0; start < keys.length; start += this.batchSize) {
+      const batch = keys.slice(start, start + this.batchSize).map((key) => this.keyPrefix + key);
+      const count = await this.call(operation, keys[start], undefined, () => apply(batch));
+      if (count === undefined) return { deleted, ok: false };
+      deleted += count;
+    }
+    return { deleted, ok: true };
+  }
+
+  /**
+   * SCAN for a pattern (on every master of a cluster) and run `apply` on each batch found, as
+   * the command-level names.
+   */
+  private async scanBatches(operation: string, pattern: string, apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
+    if (!this.isAvailable()) return { deleted: 0, ok: false };
+    const match = escapeGlob(this.clientPrefix + this.keyPrefix) + pattern;
+    let deleted = 0;
+    for (const node of masters(this.redis)) {
+      let cursor = '0';
+      do {
+        const page = await this.call(operation, pattern, undefined, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize));
+        if (page === undefined) return { deleted, ok: false };
+        const [next, found] = page;
+        cursor = next;
+        // SCAN returns full names; commands through ioredis would prefix them a second time.
+        const count = found.length > 0 ? await this.call(operation, pattern, undefined, () => apply(found.map((key) => key.slice(this.clientPrefix.length)))) : 0;
+        if (count === undefined) return { deleted, ok: false };
+        deleted += count;
+      } while (cursor !== '0');
+    }
+    return { deleted, ok: true };
+  }
+
+  /** Remaining time to live of a key in milliseconds (-2 absent, -1 no TTL), or undefined when Redis fails. */
+  async ttlMs(key: string): Promise<number | undefined> {
+    return this.call('ttl', key, undefined, () => this.redis.pttl(this.keyPrefix + key));
+  }
+
+  /** A Redis that times out or is full fails every command: log each kind once per interval. */
+  private logFailure(operation: string, error: unknown, key: string | undefined): void {
+    const kind = `${operation}:${error instanceof Error ? error.message.slice(0, 40) : String(error)}`;
+    const now = Date.now();
+    const seen = this.failureLog.get(kind);
+    if (seen && now - seen.loggedAt < this.failureLogIntervalMs) {
+      seen.suppressed += 1;
+      return;
+    }
+    if (this.failureLog.size > 100) this.failureLog.clear();
+    this.failureLog.set(kind, { loggedAt: now, suppressed: 0 });
+    this.logger.warn({ err: error, key, operation, suppressed: seen?.suppressed ?? 0 }, `cache: redis ${operation} failed`);
+  }
+}
