@@ -132,7 +132,7 @@ function describe(error: z.ZodError): string {
 
 const identity: QueryNormaliser = (value) => value;
 
-function toPolicy(path: string, route: z.infer<typeof routeSchema>, grace: number): CachePolicy {
+function toPolicy(path: string, route: RoutePolicy, grace: number): CachePolicy {
   const query: Record<string, QueryNormaliser> = {};
   if (Array.isArray(route.query)) for (const name of route.query) query[name] = identity;
   else if (route.query) Object.assign(query, route.query);
@@ -144,12 +144,16 @@ export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new PageCacheOptionsError(`createPageCache: ${describe(parsed.error)}`);
   const values = parsed.data;
-  const policies = Object.entries(values.routes).map(([path, route]) => toPolicy(path, route, values.grace));
-  let table: PolicyTable;
+  let policies: PolicyTable;
   try {
-    table = createPolicyTable(policies);
+    policies = compileRoutes(values.routes, values.grace);
   } catch (error) {
     throw new PageCacheOptionsError(`createPageCache: routes: ${(error as Error).message}`);
   }
-  return { ...values, policies: table, logger: values.logger, isBot: values.isBot, registry: values.registry };
+  return { ...values, policies, logger: values.logger, isBot: values.isBot, registry: values.registry };
+}
+
+/** The route table, compiled once: first match wins. */
+export function compileRoutes(routes: Readonly<Record<string, RoutePolicy>>, grace = 10): PolicyTable {
+  return createPolicyTable(Object.entries(routes).map(([path, route]) => toPolicy(path, route, grace)));
 }

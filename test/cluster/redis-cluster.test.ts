@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
 import type { ListingSource } from '../../server/listings/listing';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';

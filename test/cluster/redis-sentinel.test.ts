@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
 import { freePort, killProcess, redisBinary, startPrivateRedis, uniquePrefix, waitForPing, type PrivateRedis } from '../helpers/redis';
 

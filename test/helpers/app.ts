@@ -1,4 +1,5 @@
 import { createApp, type AppDeps, type AppHandle } from '../../server/app';
+import { internalsOf, type PageCacheInternals } from '../../server/page-cache/internals';
 import { loadConfig, type Config } from '../../server/config';
 import { createLogger } from '../../server/utils/logger';
 import type { Redis } from '../../server/utils/redis-client';
@@ -19,9 +20,13 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
   });
 }
 
-export function testApp(env: Record<string, string | undefined>, deps: Partial<AppDeps> = {}): AppHandle {
+/** The app, with the parts of its page cache that tests look at (the Redis tier as `cache`, the tiers, the counters). */
+export type TestAppHandle = AppHandle & PageCacheInternals;
+
+export function testApp(env: Record<string, string | undefined>, deps: Partial<AppDeps> = {}): TestAppHandle {
   const config = testConfig(env);
-  return createApp({ config, logger: createLogger(config.logLevel), ...deps });
+  const handle = createApp({ config, logger: createLogger(config.logLevel), ...deps });
+  return Object.assign(handle, internalsOf(handle.pageCache));
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 50): Promise<T> {
@@ -35,7 +40,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
 }
 
 /** The store after a MISS runs beside the response; wait until the page is in Redis. */
-export async function waitForStored(handle: AppHandle, key: string, timeoutMs = 2000): Promise<number> {
+export async function waitForStored(handle: TestAppHandle, key: string, timeoutMs = 2000): Promise<number> {
   return waitFor(async () => {
     const ttl = await handle.cache.ttlMs(key);
     return ttl !== undefined && ttl > 0 ? ttl : undefined;
@@ -43,14 +48,14 @@ export async function waitForStored(handle: AppHandle, key: string, timeoutMs = 
 }
 
 /** The app connects to Redis in the background; tests that expect caching wait for it. */
-export async function redisReady(handle: AppHandle, timeoutMs = 5000): Promise<void> {
+export async function redisReady(handle: TestAppHandle, timeoutMs = 5000): Promise<void> {
   await waitFor(async () => (handle.redis.status === 'ready' ? true : undefined), timeoutMs, 10);
 }
 
 export interface RealRedisAppContext {
   prefix: string;
   /** The app, created in beforeAll and connected to the real Redis. */
-  handle: AppHandle;
+  handle: TestAppHandle;
   /** A separate client for looking at what the app stored. */
   redis: Redis;
 }

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { BROWSER, GOOGLEBOT, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import type { Redis } from '../../server/utils/redis-client';
 import { listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';

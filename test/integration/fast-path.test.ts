@@ -2,19 +2,14 @@ import zlib from 'node:zlib';
 import compression from 'compression';
 import express, { type RequestHandler } from 'express';
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
-import { loadConfig, pageCachePolicies } from '../../server/config';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
+import { loadConfig, pageCacheRoutes } from '../../server/config';
 import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
-import { botDetection } from '../../server/middleware/bot-detection';
-import { createCacheMiddleware } from '../../server/middleware/cache-middleware';
 import { createPageRouter } from '../../server/routes/pages';
-import { createCacheManager } from '../../server/utils/cache-manager';
-import { createPolicyTable } from '../../server/utils/cache-policy';
-import { createCacheStats } from '../../server/utils/cache-stats';
+import { createPageCache, type PageCache } from '../../server/page-cache';
+import { internalsOf } from '../../server/page-cache/internals';
 import { createLogger } from '../../server/utils/logger';
-import { MemoryTier } from '../../server/utils/memory-tier';
 import { createRedisClient, type Redis, type RedisClient } from '../../server/utils/redis-client';
-import { TierStack } from '../../server/utils/tier-stack';
 import { BROWSER, GOOGLEBOT, TEST_TOKEN, redisReady, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import { capturingLogger } from '../helpers/log-capture';
 import { listen, rawRequest, type RawResponse } from '../helpers/raw-http';
@@ -148,7 +143,7 @@ describe('compressed entries and content negotiation', () => {
   let redis: RedisClient;
   const catalog = createEmbeddedCatalog(100);
   const config = loadConfig({ PUBLIC_URL: 'https://listings.example.com' });
-  const policies = createPolicyTable(pageCachePolicies(config.cache));
+  const caches: PageCache[] = [];
 
   beforeAll(async () => {
     inspector = inspectionClient();
@@ -156,6 +151,7 @@ describe('compressed entries and content negotiation', () => {
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 5000);
   });
   afterAll(async () => {
+    await Promise.all(caches.map((pageCache) => pageCache.close()));
     await redis.quit();
     await removeKeys(inspector, prefix);
     inspector.disconnect();
@@ -163,16 +159,15 @@ describe('compressed entries and content negotiation', () => {
 
   /** The pages app behind the cache, with compression() mounted nowhere, before or after it. */
   function embeddingApp(compressionAt: 'none' | 'before' | 'after', keyPrefix: string) {
-    const cache = createCacheManager({ redis, logger: createLogger('silent'), keyPrefix });
-    const tiers = new TierStack({ redis: cache, memory: new MemoryTier(8 * 1024 * 1024) });
+    const pageCache = createPageCache({ redis, keyPrefix, routes: pageCacheRoutes(config.cache), memoryTierBytes: 8 * 1024 * 1024 });
+    caches.push(pageCache);
     const app = express();
     const compress: RequestHandler = compression({ threshold: 0 });
     if (compressionAt === 'before') app.use(compress);
-    app.use(botDetection);
-    app.use(createCacheMiddleware({ tiers, policies, stats: createCacheStats(), logger: createLogger('silent'), allAgents: false, maxEntryBytes: 1 << 20 }));
+    app.use(pageCache.middleware);
     if (compressionAt === 'after') app.use(compress);
-    app.use(createPageRouter({ listings: catalog, publicUrl: config.publicUrl }));
-    return { app, tiers };
+    app.use(createPageRouter({ listings: catalog, publicUrl: config.publicUrl, tag: pageCache.tag }));
+    return { app, tiers: internalsOf(pageCache).tiers };
   }
 
   const codings: [string, string | undefined][] = [

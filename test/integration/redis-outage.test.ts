@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
-import { createEntry } from '../../server/utils/cache-entry';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
 import { createCacheManager } from '../../server/utils/cache-manager';
 import { createLogger } from '../../server/utils/logger';
 import { createRedisClient } from '../../server/utils/redis-client';
@@ -180,17 +180,28 @@ describe('a busy process, not a slow Redis', () => {
 });
 
 describe('an embedding server\'s own Redis client', () => {
-  it('is duplicated into a fail-fast connection when it would queue commands, and left open on close', async () => {
-    const own = new Redis(realRedisUrl(), { disconnectTimeout: 100 });
-    const handle = testApp({ REDIS_KEY_PREFIX: uniquePrefix('adopt') }, { redis: own });
+  it('is used as it is, even one that would queue commands: one more connection (pub/sub) and no more, left open on close', async () => {
+    const name = `adopt-${process.pid}-${Date.now()}`;
+    const prefix = uniquePrefix('adopt');
+    const own = new Redis(realRedisUrl(), { connectionName: name, disconnectTimeout: 100 });
+    const inspector = new Redis(realRedisUrl());
+    const handle = testApp({ REDIS_KEY_PREFIX: prefix }, { redis: own });
     try {
-      expect(handle.redis).not.toBe(own);
-      expect(handle.redis.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      expect(handle.redis).toBe(own);
       await redisReady(handle);
+      expect((await request(handle.handler).get('/listings/3').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+      await waitForStored(handle, 'ssr:/listings/3');
+      handle.tiers.memory?.clear();
+      expect((await request(handle.handler).get('/listings/3').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('HIT');
+      // The subscriber is a duplicate of the host's client, so it carries the same name.
+      const clients = String(await inspector.call('CLIENT', 'LIST')).split('\n');
+      expect(clients.filter((line) => line.includes(` name=${name} `))).toHaveLength(2);
       await handle.close();
       expect(await own.ping()).toBe('PONG');
     } finally {
       own.disconnect();
+      await removeKeys(inspector, prefix);
+      inspector.disconnect();
     }
   });
 

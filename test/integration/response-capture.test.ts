@@ -1,11 +1,6 @@
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { createCacheMiddleware } from '../../server/middleware/cache-middleware';
-import { botDetection } from '../../server/middleware/bot-detection';
-import { createCacheManager, type CacheManager } from '../../server/utils/cache-manager';
-import { TierStack } from '../../server/utils/tier-stack';
-import { createPolicyTable } from '../../server/utils/cache-policy';
-import { createCacheStats } from '../../server/utils/cache-stats';
+import { createPageCache, type PageCache } from '../../server/page-cache';
 import { createLogger } from '../../server/utils/logger';
 import { createRedisClient, type Redis, type RedisClient } from '../../server/utils/redis-client';
 import { loadConfig } from '../../server/config';
@@ -18,15 +13,31 @@ const MAX_ENTRY_BYTES = 4096;
  * An embedding server's own routes behind the middleware: every way a handler can write a
  * response, and every reason a response must not be shared.
  */
-function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string, number> } {
+function embeddingApp(redis: RedisClient, keyPrefix: string): { app: Express; renders: Map<string, number>; pageCache: PageCache } {
   const renders = new Map<string, number>();
   const count = (name: string) => renders.set(name, (renders.get(name) ?? 0) + 1);
-  const routes = ['send', 'write-end', 'end-buffer', 'json', 'cookie', 'private', 'no-store', 'vary-cookie', 'too-large', 'error', 'redirect'];
-  const policies = createPolicyTable(routes.map((route) => ({ route, path: `/${route}`, ttlSeconds: 60, graceSeconds: 0, query: {} })));
+  const routes = ['send', 'headers', 'write-end', 'end-buffer', 'json', 'cookie', 'private', 'no-store', 'vary-cookie', 'too-large', 'error', 'redirect'];
+  const pageCache = createPageCache({
+    redis,
+    keyPrefix,
+    routes: Object.fromEntries(routes.map((route) => [`/${route}`, { ttl: 60, grace: 0, name: route }])),
+    memoryTierBytes: 0,
+    maxEntryBytes: MAX_ENTRY_BYTES,
+  });
   const app = express();
-  app.use(botDetection);
-  app.use(createCacheMiddleware({ tiers: new TierStack({ redis: cache }), policies, stats: createCacheStats(), logger: createLogger('silent'), allAgents: false, maxEntryBytes: MAX_ENTRY_BYTES }));
+  // An earlier middleware's headers (security headers, say) are part of the page too.
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  app.use(pageCache.middleware);
   app.get('/send', (_req, res) => { count('send'); res.send('<p>sent</p>'); });
+  app.get('/headers', (_req, res) => {
+    count('headers');
+    res.set({ 'Cache-Control': 'public, max-age=60', 'Content-Language': 'en', 'X-Robots-Tag': 'noarchive' });
+    res.append('Link', ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script']);
+    res.send('<p>with headers</p>');
+  });
   app.get('/write-end', (_req, res) => {
     count('write-end');
     res.type('html');
@@ -43,23 +54,28 @@ function embeddingApp(cache: CacheManager): { app: Express; renders: Map<string,
   app.get('/too-large', (_req, res) => { count('too-large'); res.send('x'.repeat(MAX_ENTRY_BYTES + 1)); });
   app.get('/error', (_req, res) => { count('error'); res.status(500).send('<p>broken</p>'); });
   app.get('/redirect', (_req, res) => { count('redirect'); res.redirect(301, '/send'); });
-  return { app, renders };
+  return { app, renders, pageCache };
 }
 
 describe('capturing what a route sends', () => {
   const prefix = uniquePrefix('capture');
   let inspector: Redis;
   let redis: RedisClient;
-  let cache: CacheManager;
+  const caches: PageCache[] = [];
+  const app = (...args: Parameters<typeof embeddingApp>) => {
+    const built = embeddingApp(...args);
+    caches.push(built.pageCache);
+    return built;
+  };
 
   beforeAll(async () => {
     inspector = inspectionClient();
     const config = loadConfig({ REDIS_URL: realRedisUrl() });
     redis = createRedisClient(config.redis, createLogger('silent'));
-    cache = createCacheManager({ redis, logger: createLogger('silent'), keyPrefix: prefix });
     await waitFor(async () => (redis.status === 'ready' ? true : undefined), 5000);
   });
   afterAll(async () => {
+    await Promise.all(caches.map((pageCache) => pageCache.close()));
     await redis.quit();
     await removeKeys(inspector, prefix);
     inspector.disconnect();
@@ -80,8 +96,8 @@ describe('capturing what a route sends', () => {
     ['/end-buffer', 'text/plain', '€'],
     ['/json', 'application/json; charset=utf-8', '{"ok":true}'],
   ])('stores %s however it was written and replays status, type and body', async (path, type, body) => {
-    const { app, renders } = embeddingApp(cache);
-    const { first, second } = await twice(app, path, true);
+    const { app: server, renders } = app(redis, prefix);
+    const { first, second } = await twice(server, path, true);
     expect(first.headers['x-cache']).toBe('MISS');
     expect(second.headers['x-cache']).toBe('HIT');
     expect(second.status).toBe(200);
@@ -94,8 +110,8 @@ describe('capturing what a route sends', () => {
   it.each(['/cookie', '/private', '/no-store', '/vary-cookie', '/too-large', '/error', '/redirect'])(
     'never stores %s: the next request renders again',
     async (path) => {
-      const { app, renders } = embeddingApp(cache);
-      const { first, second } = await twice(app, path);
+      const { app: server, renders } = app(redis, prefix);
+      const { first, second } = await twice(server, path);
       expect(second.headers['x-cache']).toBe('MISS');
       expect(second.status).toBe(first.status);
       expect(second.text).toBe(first.text);
@@ -104,16 +120,33 @@ describe('capturing what a route sends', () => {
     },
   );
 
+  it('replays on a HIT the end-to-end headers the route and earlier middleware set on the MISS', async () => {
+    const { app: server, pageCache } = app(redis, prefix);
+    const { first, second } = await twice(server, '/headers', true);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(second.headers['x-cache']).toBe('HIT');
+    for (const name of ['cache-control', 'content-language', 'x-robots-tag', 'link', 'x-content-type-options', 'content-type']) {
+      expect([name, second.headers[name]]).toEqual([name, first.headers[name]]);
+    }
+    expect(second.headers.link).toContain('</b.js>; rel=preload; as=script');
+    // The same from the front, where no Express middleware runs for a hit.
+    const front = await request(pageCache.front(server)).get('/headers').set('User-Agent', GOOGLEBOT);
+    expect(front.headers['x-cache']).toBe('HIT');
+    for (const name of ['cache-control', 'content-language', 'x-robots-tag', 'link', 'x-content-type-options']) {
+      expect([name, front.headers[name]]).toEqual([name, first.headers[name]]);
+    }
+  });
+
   it('never replays one user\'s cookie to another', async () => {
-    const { app } = embeddingApp(cache);
-    const { second } = await twice(app, '/cookie');
+    const { app: server } = app(redis, prefix);
+    const { second } = await twice(server, '/cookie');
     expect(second.headers['set-cookie']?.[0]).toContain('session=secret-of-one-user');
     expect(second.headers['x-cache']).toBe('MISS');
   });
 
   it('serves a page over the size bound in full, uncut', async () => {
-    const { app } = embeddingApp(cache);
-    const { first } = await twice(app, '/too-large');
+    const { app: server } = app(redis, prefix);
+    const { first } = await twice(server, '/too-large');
     expect(first.text).toHaveLength(MAX_ENTRY_BYTES + 1);
   });
 });

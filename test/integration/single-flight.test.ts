@@ -1,4 +1,4 @@
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
 import type { ListingSource } from '../../server/listings/listing';
 import { GOOGLEBOT, redisReady, testApp } from '../helpers/app';

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { ListingSourceError } from '../../server/listings/listing';
 import { createTwentySource } from '../../server/listings/twenty-source';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import inject from 'light-my-request';
 import request from 'supertest';
-import type { AppHandle } from '../../server/app';
+import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { generateCatalog } from '../../server/listings/embedded-catalog';
-import { pageCachePolicies } from '../../server/config';
-import { generateCacheKey } from '../../server/utils/cache-key';
-import { createPolicyTable } from '../../server/utils/cache-policy';
+import { pageCacheRoutes } from '../../server/config';
+import { compileRoutes } from '../../server/page-cache/options';
+import { generateCacheKey } from '../../server/page-cache/key';
+import { createPolicyTable } from '../../server/page-cache/policy';
 import type { Redis } from '../../server/utils/redis-client';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, testConfig, waitForStored } from '../helpers/app';
 import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
@@ -14,7 +15,7 @@ import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-si
 const ENDPOINT = '/api/cache/invalidate';
 const CATALOG_SIZE = 200;
 const catalog = generateCatalog(CATALOG_SIZE);
-const policies = createPolicyTable(pageCachePolicies(testConfig().cache));
+const policies = compileRoutes(pageCacheRoutes(testConfig().cache));
 
 describe('Twenty webhooks', () => {
   const prefix = uniquePrefix('webhook');

@@ -1,25 +1,30 @@
-import type { Request, Response } from 'express';
-import { botDetection } from '../../server/middleware/bot-detection';
+import { createBotTest } from '../../server/page-cache/flow/recv';
 import { BROWSER, GOOGLEBOT } from '../helpers/app';
 
-function detect(userAgent: string | undefined): boolean | undefined {
-  const req = { headers: userAgent === undefined ? {} : { 'user-agent': userAgent } } as Request;
-  botDetection(req, {} as Response, () => undefined);
-  return req.isBot;
-}
+describe('the bot test', () => {
+  const isBot = createBotTest();
 
-describe('botDetection', () => {
   it.each([
     GOOGLEBOT,
     'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
     'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)',
     'Twitterbot/1.0',
   ])('marks %s as a bot', (userAgent) => {
-    expect(detect(userAgent)).toBe(true);
+    expect(isBot(userAgent)).toBe(true);
   });
 
   it('does not mark browsers or a missing user agent as bots', () => {
-    expect(detect(BROWSER)).toBe(false);
-    expect(detect(undefined)).toBe(false);
+    expect(isBot(BROWSER)).toBe(false);
+    expect(isBot(undefined)).toBe(false);
+  });
+
+  it('asks a host\'s own test, once per User-Agent', () => {
+    const asked: string[] = [];
+    const custom = createBotTest((userAgent) => {
+      asked.push(userAgent);
+      return userAgent.startsWith('MyCrawler');
+    });
+    expect([custom('MyCrawler/1.0'), custom('MyCrawler/1.0'), custom(GOOGLEBOT)]).toEqual([true, true, false]);
+    expect(asked).toEqual(['MyCrawler/1.0', GOOGLEBOT]);
   });
 });

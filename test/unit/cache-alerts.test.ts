@@ -1,4 +1,4 @@
-import { currentAlerts } from '../../server/utils/cache-alerts';
+import { currentAlerts } from '../../server/page-cache/observe/alerts';
 
 describe('/health alerts', () => {
   const healthy = {

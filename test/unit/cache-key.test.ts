@@ -1,8 +1,9 @@
-import { loadConfig, pageCachePolicies } from '../../server/config';
-import { generateCacheKey, MAX_KEY_LENGTH, resolvePage } from '../../server/utils/cache-key';
-import { createPolicyTable } from '../../server/utils/cache-policy';
+import { loadConfig, pageCacheRoutes } from '../../server/config';
+import { compileRoutes } from '../../server/page-cache/options';
+import { generateCacheKey, MAX_KEY_LENGTH, resolvePage } from '../../server/page-cache/key';
+import { createPolicyTable } from '../../server/page-cache/policy';
 
-const table = createPolicyTable(pageCachePolicies(loadConfig({}).cache));
+const table = compileRoutes(pageCacheRoutes(loadConfig({}).cache));
 const key = (url: string) => generateCacheKey({ url }, table);
 
 describe('generateCacheKey', () => {

@@ -1,5 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { createEntry } from '../../server/utils/cache-entry';
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
 import { createCacheManager } from '../../server/utils/cache-manager';
 import { createLogger } from '../../server/utils/logger';
 import type { Redis } from '../../server/utils/redis-client';

@@ -1,6 +1,6 @@
-import { createEntry } from '../../server/utils/cache-entry';
-import { globToRegExp, MemoryTier } from '../../server/utils/memory-tier';
-import { PreparedPage } from '../../server/utils/prepared-page';
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
+import { globToRegExp, MemoryTier } from '../../server/page-cache/tiers/memory-tier';
+import { PreparedPage } from '../../server/page-cache/entry/prepared-page';
 
 const page = (bytes: number, freshTtl = 60, storedAt = Date.now()) =>
   new PreparedPage(createEntry({ status: 200, contentType: 'text/html', freshTtl, storedAt, body: Buffer.alloc(bytes, 97) }));

@@ -1,4 +1,4 @@
-import { parseInfoMemory } from '../../server/utils/write-budget';
+import { parseInfoMemory } from '../../server/page-cache/redis/write-budget';
 
 describe('parseInfoMemory', () => {
   it('reads used_memory and maxmemory from INFO memory', () => {

@@ -6,7 +6,7 @@ export interface PageVariant {
   body: Buffer;
   etag: string;
   /** Flat [name, value, ...] list for res.writeHead; per-request headers are appended. */
-  headers: readonly (string | number)[];
+  headers: readonly (string | number | string[])[];
 }
 
 const ETAG_SUFFIX: Record<BodyEncoding, string> = { identity: '', br: '-br', gzip: '-gz' };
@@ -63,8 +63,11 @@ export class PreparedPage {
 
   private buildVariant(encoding: BodyEncoding, body: Buffer): PageVariant {
     const etag = variantEtag(this.entry.etag, encoding);
-    const headers: (string | number)[] = [];
-    for (const [name, value] of this.entry.headers) headers.push(name, value);
+    const headers: (string | number | string[])[] = [];
+    // A header sent more than once (Link, say) goes as one list: writeHead keeps one value per name.
+    const values = new Map<string, string[]>();
+    for (const [name, value] of this.entry.headers) values.set(name, [...(values.get(name) ?? []), value]);
+    for (const [name, list] of values) headers.push(name, list.length === 1 ? (list[0] as string) : list);
     headers.push(
       'Content-Type', this.entry.contentType,
       'Content-Length', body.length,
