@@ -1,4 +1,4 @@
-import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../test/helpers/steady-load';
+import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../tools/steady-load';
 import { freePort, GOOGLEBOT, RUN_ID, startPrivateRedis, startServer, stopServer } from './harness';
 import { round } from './load';
 

@@ -52,7 +52,7 @@ export async function stopServer(child: ChildProcess): Promise<void> {
 
 // The tests' own helpers: a free loopback port, SCAN + UNLINK of one prefix (never FLUSH), and a
 // private redis-server to kill and freeze.
-export { freePort, removeKeys, startPrivateRedis } from '../test/helpers/redis';
+export { freePort, removeKeys, startPrivateRedis } from '../tools/redis-processes';
 
 /** Redis MEMORY USAGE of every key under a prefix: in all, and of the pages (`ssr:` keys) alone. */
 export async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: number; bytes: number; pages: number; pageBytes: number }> {

@@ -6,7 +6,7 @@ import { BOT_ENCODINGS, freePort, GOOGLEBOT, keyMemory, REDIS_URL, removeKeys, R
 import { runCrawlSimulation, type CrawlReport } from './crawl';
 import { runFaults, type FaultReport, type Latency } from './faults';
 import { runLoad, round, type LoadResult } from './load';
-import { BENCH_LISTING_ID, BENCH_PUBLIC_URL, benchPageHtml } from './servers/page';
+import { BENCH_LISTING_ID, benchPageHtml } from './servers/page';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);

@@ -90,7 +90,7 @@ const hostPortList = z
   .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
   .pipe(
     z
-      .array(z.string().regex(/^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'must be a comma-separated list of host:port'))
+      .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'must be a comma-separated list of host:port'))
       .min(1, 'must name at least one host:port'),
   )
   .transform((items) =>

@@ -46,7 +46,7 @@ function compilePolicy(policy: CachePolicy): CompiledPolicy {
   try {
     return compileRoute(policy);
   } catch (error) {
-    throw new Error(`"${policy.path}" is not a valid path pattern: ${(error as Error).message}`);
+    throw new Error(`"${policy.path}" is not a valid path pattern: ${(error as Error).message}`, { cause: error });
   }
 }
 

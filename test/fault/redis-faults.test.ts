@@ -5,7 +5,7 @@ import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpe
 import { parseScrape, scrape } from '../helpers/metrics';
 import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../helpers/steady-load';
+import { isRedisHit, killAndRestart, steadyLoad, type LoadRecord } from '../../tools/steady-load';
 
 /**
  * Faults of a real redis-server, each on a private one on a free port. The in-process tier is

@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import request from 'supertest';
 import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
-import type { Listing, ListingSource } from '../../server/listings/listing';
+import type { Listing } from '../../server/listings/listing';
 import { GOOGLEBOT, TEST_TOKEN, testApp, useAppOnRealRedis, waitForStored } from '../helpers/app';
 import { startTwentyStub, twentyRecord } from '../helpers/twenty-stub';
 

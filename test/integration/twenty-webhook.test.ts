@@ -6,7 +6,6 @@ import { generateCatalog } from '../../server/listings/embedded-catalog';
 import { pageCacheRoutes } from '../../server/config';
 import { compileRoutes } from '../../server/page-cache/options';
 import { generateCacheKey } from '../../server/page-cache/key';
-import { createPolicyTable } from '../../server/page-cache/policy';
 import type { Redis } from '../../server/utils/redis-client';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, testConfig, waitForStored } from '../helpers/app';
 import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';

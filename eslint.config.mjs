@@ -1,0 +1,64 @@
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+const engine = 'server/page-cache';
+
+/** Imports that leave the engine's folder: the engine knows nothing of its hosts. */
+const leavesEngine = (depth) => ({
+  patterns: [{ group: [`${'../'.repeat(depth)}*`, `${'../'.repeat(depth)}`], message: 'The engine (server/page-cache) imports nothing outside its folder: take it as an option instead.' }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  prettier,
+  {
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  // The boundary: the engine reads no environment and imports nothing of the host.
+  {
+    files: [`${engine}/*.ts`],
+    rules: { 'no-restricted-imports': ['error', leavesEngine(1)] },
+  },
+  {
+    files: [`${engine}/*/*.ts`],
+    rules: { 'no-restricted-imports': ['error', leavesEngine(2)] },
+  },
+  {
+    files: [`${engine}/**/*.ts`],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'The engine reads no environment: the host maps its env vars to options.' },
+      ],
+      'no-restricted-globals': ['error', { name: 'process', message: 'The engine reads no process state: take it as an option.' }],
+    },
+  },
+  // Hosts use the engine's public entry only.
+  {
+    files: ['server/**/*.ts', 'server/**/*.tsx', 'examples/**/*.ts'],
+    ignores: [`${engine}/**`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/page-cache/*'], message: 'A host imports the engine from its index (server/page-cache) only.' }] }],
+    },
+  },
+  // The benchmarks measure the shipped code with their own tools, not the test helpers.
+  {
+    files: ['bench/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '../test', '../../test'], message: 'The bench imports no test helpers (shared tools live in tools/).' }] }] },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', fetch: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+  },
+);
