@@ -6,7 +6,12 @@ const engine = 'server/page-cache';
 
 /** Imports that leave the engine's folder: the engine knows nothing of its hosts. */
 const leavesEngine = (depth) => ({
-  patterns: [{ group: [`${'../'.repeat(depth)}*`, `${'../'.repeat(depth)}`], message: 'The engine (server/page-cache) imports nothing outside its folder: take it as an option instead.' }],
+  patterns: [
+    {
+      group: [`${'../'.repeat(depth)}*`, `${'../'.repeat(depth)}`],
+      message: 'The engine (server/page-cache) imports nothing outside its folder: take it as an option instead.',
+    },
+  ],
 });
 
 export default tseslint.config(
@@ -35,7 +40,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'The engine reads no environment: the host maps its env vars to options.' },
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'The engine reads no environment: the host maps its env vars to options.',
+        },
       ],
       'no-restricted-globals': ['error', { name: 'process', message: 'The engine reads no process state: take it as an option.' }],
     },
@@ -45,17 +53,28 @@ export default tseslint.config(
     files: ['server/**/*.ts', 'server/**/*.tsx', 'examples/**/*.ts'],
     ignores: [`${engine}/**`],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/page-cache/*'], message: 'A host imports the engine from its index (server/page-cache) only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/page-cache/*'], message: 'A host imports the engine from its index (server/page-cache) only.' }] },
+      ],
     },
   },
   // The benchmarks measure the shipped code with their own tools, not the test helpers.
   {
     files: ['bench/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '../test', '../../test'], message: 'The bench imports no test helpers (shared tools live in tools/).' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**', '../test', '../../test'], message: 'The bench imports no test helpers (shared tools live in tools/).' }] },
+      ],
+    },
   },
   {
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' },
+    },
   },
   {
     files: ['**/*.mjs'],

@@ -296,7 +296,12 @@ async function invalidationAtScale(redis: Redis): Promise<InvalidationAtScale> {
       const city = cities[Math.floor(variant / LISTING_SORTS.length) % cities.length];
       const listed = Array.from({ length: BROWSE_PAGE_SIZE }, () => cacheTags.listing(String(1 + Math.floor(next() * CATALOG_SIZE))));
       const tags = [cacheTags.lists, cacheTags.sort(sort), cacheTags.sortedList(sort, city), ...listed];
-      writes.push(cache.set(`ssr:/listings?page=${variant}&sort=${sort}`, createEntry({ status: 200, contentType: 'text/html', freshTtl: 3600, grace: 3600, tags, body })));
+      writes.push(
+        cache.set(
+          `ssr:/listings?page=${variant}&sort=${sort}`,
+          createEntry({ status: 200, contentType: 'text/html', freshTtl: 3600, grace: 3600, tags, body }),
+        ),
+      );
       if (writes.length >= 2000) await flush();
     }
     await flush();

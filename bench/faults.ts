@@ -141,7 +141,13 @@ export async function runFaults(progress: (line: string) => void): Promise<Fault
     };
     progress(`slowest answer while frozen ${freeze.whileFrozen.max} ms\n`);
     return {
-      settings: { ratePerSecond: RATE, paths: PATHS.length, commandTimeoutMs: COMMAND_TIMEOUT_MS, breakerThreshold: BREAKER_THRESHOLD, breakerCooldownMs: BREAKER_COOLDOWN_MS },
+      settings: {
+        ratePerSecond: RATE,
+        paths: PATHS.length,
+        commandTimeoutMs: COMMAND_TIMEOUT_MS,
+        breakerThreshold: BREAKER_THRESHOLD,
+        breakerCooldownMs: BREAKER_COOLDOWN_MS,
+      },
       kill,
       freeze,
     };

@@ -73,4 +73,3 @@ export async function keyMemory(redis: Redis, prefix: string): Promise<{ keys: n
   } while (cursor !== '0');
   return totals;
 }
-

@@ -128,7 +128,9 @@ async function runColdBurst(redis: Redis): Promise<ColdBurstResult> {
     });
     const results = await Promise.all(requests.map((send) => send()));
     const renders = (
-      await Promise.all(ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { cache: { renders: number } }).cache.renders))
+      await Promise.all(
+        ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { cache: { renders: number } }).cache.renders),
+      )
     ).reduce((sum, count) => sum + count, 0);
     const followers = results.filter((result) => result.cache === 'HIT').map((result) => result.ms);
     const leaders = results.filter((result) => result.cache === 'MISS').map((result) => result.ms);
@@ -204,7 +206,9 @@ function markdown(report: Report): string {
               `| ${c.strategy}: ${c.description} | ${c.requests} | ${c.hits} | ${c.stale} | ${c.misses} | ${c.hitRatePercent}% | ${c.updatesSent} | ${c.missesPerUpdate} | ${c.rendersPerMinute} | ${c.redisKeys} (${c.redisPages}) | ${c.redisBytes} (${c.redisPageBytes}) |`,
           ),
           '',
-          !report.crawl.scale ? '' : `Invalidation at scale: ${report.crawl.scale.entries.toLocaleString('en')} tagged entries in Redis; a display-only change of one listing (${report.crawl.scale.displayOnly.keysPerInvalidation} pages on average) took p50 ${report.crawl.scale.displayOnly.p50Ms} ms, p95 ${report.crawl.scale.displayOnly.p95Ms} ms, max ${report.crawl.scale.displayOnly.maxMs} ms of server time (${report.crawl.scale.displayOnly.samples} changes after 20 unmeasured, soft: each page marked stale in place). A price change, which also reaches the price-sorted lists of its city and of all cities (${report.crawl.scale.priceChange.keys.toLocaleString('en')} pages), took ${report.crawl.scale.priceChange.durationMs} ms.`,
+          !report.crawl.scale
+            ? ''
+            : `Invalidation at scale: ${report.crawl.scale.entries.toLocaleString('en')} tagged entries in Redis; a display-only change of one listing (${report.crawl.scale.displayOnly.keysPerInvalidation} pages on average) took p50 ${report.crawl.scale.displayOnly.p50Ms} ms, p95 ${report.crawl.scale.displayOnly.p95Ms} ms, max ${report.crawl.scale.displayOnly.maxMs} ms of server time (${report.crawl.scale.displayOnly.samples} changes after 20 unmeasured, soft: each page marked stale in place). A price change, which also reaches the price-sorted lists of its city and of all cities (${report.crawl.scale.priceChange.keys.toLocaleString('en')} pages), took ${report.crawl.scale.priceChange.durationMs} ms.`,
           '',
         ]
       : []),
@@ -326,13 +330,24 @@ async function main(): Promise<void> {
   if (coldBurst) addTarget('cold burst on two instances: renders per page = 1.0', coldBurst.rendersPerKey, 1, true);
   const soft = crawl?.strategies.find((result) => result.strategy === 'tags-soft');
   if (soft) addTarget('crawl hit rate with exact soft invalidation >= 95%', soft.hitRatePercent, 95);
-  if (crawl?.scale) addTarget('invalidating one listing (display-only) among 100,000 entries < 5 ms server time (p95 of 100)', crawl.scale.displayOnly.p95Ms, 5, true);
+  if (crawl?.scale)
+    addTarget('invalidating one listing (display-only) among 100,000 entries < 5 ms server time (p95 of 100)', crawl.scale.displayOnly.p95Ms, 5, true);
   if (faults) {
     const { kill, freeze, settings } = faults;
-    addTarget(`Redis killed and restarted under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, kill.non2xx + kill.incomplete, 0, true);
+    addTarget(
+      `Redis killed and restarted under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`,
+      kill.non2xx + kill.incomplete,
+      0,
+      true,
+    );
     addTarget('Redis killed: first Redis HIT within 2,000 ms of the restart', kill.firstHitAfterRestartMs ?? Infinity, 2000, true);
     addTarget(`Redis frozen under ${settings.ratePerSecond} req/s: non-2xx answers and incomplete bodies = 0`, freeze.non2xx + freeze.incomplete, 0, true);
-    addTarget(`Redis frozen for ${freeze.freezeMs} ms: no answer waits for it to come back (slowest answer, ms)`, freeze.whileFrozen.max, freeze.freezeMs - 1, true);
+    addTarget(
+      `Redis frozen for ${freeze.freezeMs} ms: no answer waits for it to come back (slowest answer, ms)`,
+      freeze.whileFrozen.max,
+      freeze.freezeMs - 1,
+      true,
+    );
   }
   const ours = memory.find((m) => m.name === 'hit-redis');
   if (ours) addTarget('Redis bytes per cached page entry <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);

@@ -87,7 +87,12 @@ const ttl = integer(1, MAX_TTL_SECONDS);
 const hostPortList = z
   .string()
   .trim()
-  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  )
   .pipe(
     z
       .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'must be a comma-separated list of host:port'))
@@ -266,9 +271,7 @@ function presentValues(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`).join('; ');
 }
 
 /** A per-route setting: `{NAME}_{ROUTE}` if set, else `{NAME}`, else the route's default. */
@@ -339,7 +342,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allAgents: values.SSR_CACHE_ALL_AGENTS,
       defaultTtlSeconds: values.SSR_CACHE_TTL ?? 3600,
       routeTtlSeconds: perRoute(values, 'SSR_CACHE_TTL', ROUTE_TTL_DEFAULTS),
-      routeGraceSeconds: perRoute(values, 'SSR_CACHE_GRACE', { home: DEFAULT_GRACE_SECONDS, browse: DEFAULT_GRACE_SECONDS, detail: DEFAULT_GRACE_SECONDS, sitemap: DEFAULT_GRACE_SECONDS }),
+      routeGraceSeconds: perRoute(values, 'SSR_CACHE_GRACE', {
+        home: DEFAULT_GRACE_SECONDS,
+        browse: DEFAULT_GRACE_SECONDS,
+        detail: DEFAULT_GRACE_SECONDS,
+        sitemap: DEFAULT_GRACE_SECONDS,
+      }),
       renderTimeoutMs: values.SSR_RENDER_TIMEOUT_MS,
       maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
       memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,

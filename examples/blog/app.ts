@@ -38,14 +38,14 @@ function sendPage(res: Response, title: string, body: string): void {
   res.type('html').send(`<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`);
 }
 
-const summary = (post: Post): string =>
-  `<li><a href="/posts/${post.slug}">${escapeHtml(post.title)}</a>: ${escapeHtml(post.text)}</li>`;
+const summary = (post: Post): string => `<li><a href="/posts/${post.slug}">${escapeHtml(post.title)}</a>: ${escapeHtml(post.text)}</li>`;
 
 export function createBlogApp({ redis, keyPrefix, token }: BlogOptions) {
   const posts = new Map(SEED.map((post) => [post.slug, { ...post, tags: [...post.tags] }]));
 
   const cache = createPageCache({
-    redis, keyPrefix,
+    redis,
+    keyPrefix,
     routes: { '/': { ttl: 300 }, '/posts/:slug': { ttl: 3600, grace: 600 }, '/tags/:tag': { ttl: 1800, query: ['page'] } },
   });
   const tagPosts = (res: Response, shown: Post[]): void => shown.forEach((post) => cache.tag(res, `post:${post.slug}`));

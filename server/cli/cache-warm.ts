@@ -45,7 +45,9 @@ function readArguments(argv: string[]): { baseUrl: string; concurrency: number; 
 
 function printSummary(summary: WarmSummary): void {
   const lines = [
-    summary.interrupted ? `Interrupted after ${summary.done} of ${summary.total} pages.` : `Done: ${summary.total} pages in ${(summary.durationMs / 1000).toFixed(1)} s.`,
+    summary.interrupted
+      ? `Interrupted after ${summary.done} of ${summary.total} pages.`
+      : `Done: ${summary.total} pages in ${(summary.durationMs / 1000).toFixed(1)} s.`,
     `  warmed:         ${summary.warmed}`,
     `  already cached: ${summary.alreadyCached}`,
     `  failed:         ${summary.failed}`,

@@ -1,15 +1,40 @@
 import type { Listing, ListingPage, ListingQuery, ListingSort, ListingSource } from './listing';
 
 const CITIES = [
-  'Lisbon', 'Porto', 'Madrid', 'Barcelona', 'Valencia', 'Paris', 'Lyon', 'Berlin',
-  'Hamburg', 'Amsterdam', 'Rotterdam', 'Vienna', 'Prague', 'Milan', 'Rome', 'New York',
+  'Lisbon',
+  'Porto',
+  'Madrid',
+  'Barcelona',
+  'Valencia',
+  'Paris',
+  'Lyon',
+  'Berlin',
+  'Hamburg',
+  'Amsterdam',
+  'Rotterdam',
+  'Vienna',
+  'Prague',
+  'Milan',
+  'Rome',
+  'New York',
 ];
 const STREETS = ['Oak', 'Harbour', 'Station', 'Garden', 'Market', 'River', 'Castle', 'Mill', 'Church', 'Park'];
 const TYPES = ['apartment', 'house', 'studio', 'loft', 'townhouse', 'penthouse'];
 const ADJECTIVES = ['Bright', 'Quiet', 'Spacious', 'Renovated', 'Charming', 'Modern', 'Sunny', 'Elegant'];
 const FEATURES = [
-  'Balcony', 'Lift', 'Parking space', 'Air conditioning', 'Garden', 'Terrace', 'Storage room',
-  'Fibre internet', 'Underfloor heating', 'Concierge', 'Pets allowed', 'Sea view', 'Fireplace',
+  'Balcony',
+  'Lift',
+  'Parking space',
+  'Air conditioning',
+  'Garden',
+  'Terrace',
+  'Storage room',
+  'Fibre internet',
+  'Underfloor heating',
+  'Concierge',
+  'Pets allowed',
+  'Sea view',
+  'Fireplace',
 ];
 const PARAGRAPHS = [
   'The living room faces south and gets light from morning to evening through floor-to-ceiling windows.',

@@ -149,9 +149,7 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
 
   return {
     async getListing(id) {
-      const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, true)) as
-        | { data?: Record<string, unknown> }
-        | undefined;
+      const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, true)) as { data?: Record<string, unknown> } | undefined;
       // The one-record answer is keyed by the singular name; take the only value if it differs.
       const data = body?.data ?? {};
       const record = data[singular] ?? Object.values(data)[0];

@@ -123,7 +123,17 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     for (const page of refreshing) void flow.refresh(page);
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     events.emit({ type: 'invalidation', source, mode, keys: deleted });
-    const result: InvalidateResult = { ok, mode, changed: deleted, keys, patterns: plan.patterns, tags: plan.tags, unmatchedPaths: plan.unmatchedPaths, refreshing: refreshing.length, durationMs };
+    const result: InvalidateResult = {
+      ok,
+      mode,
+      changed: deleted,
+      keys,
+      patterns: plan.patterns,
+      tags: plan.tags,
+      unmatchedPaths: plan.unmatchedPaths,
+      refreshing: refreshing.length,
+      durationMs,
+    };
     logger.info({ source, ...result }, 'cache invalidation');
     return result;
   }

@@ -34,7 +34,9 @@ function describeLimit(bytes: number): string {
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const parsed = (req as IncomingMessage & { body?: unknown }).body;
   if (Buffer.isBuffer(parsed)) return parsed;
-  const coding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const coding = String(req.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   const decode = coding === 'identity' ? undefined : DECODERS[coding];
   if (coding !== 'identity' && !decode) throw new BodyError(415, `unsupported content encoding "${coding}"`);
   const tooLarge = () => new BodyError(413, `request body is larger than ${describeLimit(limit)}`);

@@ -88,9 +88,16 @@ export class PageCacheOptionsError extends Error {
 
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 const whole = (min: number, max: number, unit: string) =>
-  z.number({ message: `must be a number of ${unit}` }).int(`must be a whole number of ${unit}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+  z
+    .number({ message: `must be a number of ${unit}` })
+    .int(`must be a whole number of ${unit}`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
 const queryNames = z.array(z.string().min(1, 'must not be empty'), { message: 'must be a list of parameter names or an object of name: function' });
-const queryNormalisers = z.record(z.string(), z.custom<QueryNormaliser>((value) => typeof value === 'function', 'must be a function (value) => canonical value'));
+const queryNormalisers = z.record(
+  z.string(),
+  z.custom<QueryNormaliser>((value) => typeof value === 'function', 'must be a function (value) => canonical value'),
+);
 
 const routeSchema = z.strictObject(
   {
@@ -103,10 +110,23 @@ const routeSchema = z.strictObject(
 );
 
 const optionsSchema = z.object({
-  redis: z.custom<RedisClient>((value) => typeof value === 'object' && value !== null && typeof (value as { getBuffer?: unknown }).getBuffer === 'function', 'must be an ioredis client (new Redis(...) or new Cluster(...))'),
-  routes: z.record(z.string().startsWith('/', 'must be a path pattern starting with "/"'), routeSchema, { message: 'must be an object of path pattern: { ttl }' }),
+  redis: z.custom<RedisClient>(
+    (value) => typeof value === 'object' && value !== null && typeof (value as { getBuffer?: unknown }).getBuffer === 'function',
+    'must be an ioredis client (new Redis(...) or new Cluster(...))',
+  ),
+  routes: z.record(z.string().startsWith('/', 'must be a path pattern starting with "/"'), routeSchema, {
+    message: 'must be an object of path pattern: { ttl }',
+  }),
   keyPrefix: z.string().max(64, 'must be at most 64 characters').default(''),
-  logger: z.custom<Logger>((value) => typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].every((level) => typeof (value as Record<string, unknown>)[level] === 'function'), 'must have debug, info, warn and error methods (a pino logger)').optional(),
+  logger: z
+    .custom<Logger>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['debug', 'info', 'warn', 'error'].every((level) => typeof (value as Record<string, unknown>)[level] === 'function'),
+      'must have debug, info, warn and error methods (a pino logger)',
+    )
+    .optional(),
   enabled: z.boolean({ message: 'must be true or false' }).default(true),
   allAgents: z.boolean({ message: 'must be true or false' }).default(false),
   isBot: z.custom<(userAgent: string) => boolean>((value) => typeof value === 'function', 'must be a function (userAgent) => boolean').optional(),
@@ -123,11 +143,18 @@ const optionsSchema = z.object({
   redisMemoryFraction: z.number({ message: 'must be a fraction' }).gt(0, 'must be above 0').max(1, 'must be at most 1').default(0.9),
   redisMemoryCheckMs: whole(100, 600_000, 'milliseconds').default(5000),
   healthWindowSeconds: whole(60, 7 * 24 * 3600, 'seconds').default(3600),
-  registry: z.custom<Registry>((value) => typeof value === 'object' && value !== null && typeof (value as { registerMetric?: unknown }).registerMetric === 'function', 'must be a prom-client Registry').optional(),
+  registry: z
+    .custom<Registry>(
+      (value) => typeof value === 'object' && value !== null && typeof (value as { registerMetric?: unknown }).registerMetric === 'function',
+      'must be a prom-client Registry',
+    )
+    .optional(),
 });
 
 function describe(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.') || 'options'}: ${issue.message}`).join('; ');
+  return error.issues
+    .map((issue) => `${issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.') || 'options'}: ${issue.message}`)
+    .join('; ');
 }
 
 const identity: QueryNormaliser = (value) => value;

@@ -156,7 +156,14 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const mode = event.action === 'deleted' || event.action === 'destroyed' ? 'hard' : twenty.mode;
     const tags = tagsForListingChange(event.id, event.effects, event.city);
     const { ok, changed, ...result } = await cache.invalidate({ tags, mode, source: 'twenty' });
-    const summary = { source: 'twenty', event: event.event, ids: [event.id], effects: event.effects, ...result, [mode === 'hard' ? 'deleted' : 'markedStale']: changed };
+    const summary = {
+      source: 'twenty',
+      event: event.event,
+      ids: [event.id],
+      effects: event.effects,
+      ...result,
+      [mode === 'hard' ? 'deleted' : 'markedStale']: changed,
+    };
     if (!ok) return void res.status(503).json({ error: 'Redis is unavailable: the invalidation did not complete, retry later', ...summary });
     res.json(summary);
   };
@@ -175,7 +182,12 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   // Body-parser errors of the webhook (too large, bad encoding) become a JSON 4xx, never an HTML 500.
   router.use(INVALIDATION_ENDPOINT, ((error, _req, res, _next) => {
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 400;
-    const message = error?.type === 'entity.too.large' ? `request body is larger than ${MAX_INVALIDATION_BODY}` : error?.expose && typeof error.message === 'string' ? error.message : 'request could not be read';
+    const message =
+      error?.type === 'entity.too.large'
+        ? `request body is larger than ${MAX_INVALIDATION_BODY}`
+        : error?.expose && typeof error.message === 'string'
+          ? error.message
+          : 'request could not be read';
     res.status(status).json({ error: message });
   }) as express.ErrorRequestHandler);
   return { router, webhooks };

@@ -42,11 +42,19 @@ export function browsePage(publicUrl: string, view: BrowseView): RenderedPage {
           ))}
         </ul>
         <nav className="pager">
-          {view.page > 1 ? <a href={view.urlForPage(view.page - 1)} rel="prev">Previous</a> : null}
+          {view.page > 1 ? (
+            <a href={view.urlForPage(view.page - 1)} rel="prev">
+              Previous
+            </a>
+          ) : null}
           <span>
             Page {view.page} of {view.totalPages}
           </span>
-          {view.page < view.totalPages ? <a href={view.urlForPage(view.page + 1)} rel="next">Next</a> : null}
+          {view.page < view.totalPages ? (
+            <a href={view.urlForPage(view.page + 1)} rel="next">
+              Next
+            </a>
+          ) : null}
         </nav>
       </>
     ),

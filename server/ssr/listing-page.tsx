@@ -49,8 +49,7 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
     body: (
       <article>
         <nav>
-          <a href="/">Home</a> › <a href={`/listings?city=${encodeURIComponent(listing.city.toLowerCase())}`}>{listing.city}</a> ›{' '}
-          {listing.title}
+          <a href="/">Home</a> › <a href={`/listings?city=${encodeURIComponent(listing.city.toLowerCase())}`}>{listing.city}</a> › {listing.title}
         </nav>
         <h1>{listing.title}</h1>
         <p className="price">{formatPrice(listing.price, listing.currency)}</p>

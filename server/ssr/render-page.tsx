@@ -58,9 +58,7 @@ function Document({ meta, children }: { meta: PageMeta; children: ReactNode }) {
         <meta name="twitter:title" content={meta.title} />
         <meta name="twitter:description" content={meta.description} />
         {meta.imageUrl ? <meta name="twitter:image" content={meta.imageUrl} /> : null}
-        {meta.structuredData ? (
-          <script type="application/ld+json" dangerouslySetInnerHTML={{ __html: jsonForScript(meta.structuredData) }} />
-        ) : null}
+        {meta.structuredData ? <script type="application/ld+json" dangerouslySetInnerHTML={{ __html: jsonForScript(meta.structuredData) }} /> : null}
         <style dangerouslySetInnerHTML={{ __html: STYLES }} />
       </head>
       <body>

@@ -74,7 +74,10 @@ async function readSitemap(url: string, options: WarmOptions): Promise<{ pages: 
     throw new SitemapError(`${url} is not valid XML: ${(error as Error).message}`);
   }
   const locs = (entries: { loc?: unknown }[] | undefined) =>
-    (entries ?? []).map((entry) => entry.loc).filter((loc): loc is string => typeof loc === 'string' && loc.trim() !== '').map((loc) => onServer(options.baseUrl, loc.trim()));
+    (entries ?? [])
+      .map((entry) => entry.loc)
+      .filter((loc): loc is string => typeof loc === 'string' && loc.trim() !== '')
+      .map((loc) => onServer(options.baseUrl, loc.trim()));
   if (document.sitemapindex) return { pages: [], children: locs(document.sitemapindex.sitemap) };
   if (document.urlset) return { pages: locs(document.urlset.url), children: [] };
   throw new SitemapError(`${url} is neither a <urlset> nor a <sitemapindex>`);

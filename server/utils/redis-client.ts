@@ -87,7 +87,14 @@ export function createRedisClient(config: RedisConfig, logger: Logger): RedisCli
   const client = config.clusterNodes
     ? createClusterClient(config, config.clusterNodes)
     : config.sentinels
-      ? new Redis({ ...options, ...password, sentinels: config.sentinels, name: config.sentinelName, db: config.db ?? 0, sentinelRetryStrategy: reconnectDelay })
+      ? new Redis({
+          ...options,
+          ...password,
+          sentinels: config.sentinels,
+          name: config.sentinelName,
+          db: config.db ?? 0,
+          sentinelRetryStrategy: reconnectDelay,
+        })
       : config.url
         ? new Redis(urlWithDb(config.url, config.db), { ...options, ...password })
         : new Redis({ ...options, ...password, host: config.host, port: config.port, db: config.db ?? 0 });

@@ -21,7 +21,10 @@ describe('on a Redis Cluster of three masters', () => {
 
   beforeAll(async () => {
     cluster = await startPrivateCluster();
-    inspector = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { redisOptions: { disconnectTimeout: 100 } });
+    inspector = new Cluster(
+      cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { redisOptions: { disconnectTimeout: 100 } },
+    );
     await waitFor(async () => (inspector.status === 'ready' ? true : undefined), 10_000);
   }, 60_000);
   afterAll(async () => {
@@ -54,7 +57,10 @@ describe('on a Redis Cluster of three masters', () => {
 
   const bot = (handle: AppHandle, path: string) => request(handle.app).get(path).set('User-Agent', GOOGLEBOT);
   const invalidate = (handle: AppHandle, body: unknown) =>
-    request(handle.app).post('/api/cache/invalidate').set('Authorization', `Bearer ${TEST_TOKEN}`).send(body as object);
+    request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .send(body as object);
 
   /** Keys under this test's prefix on each master, found with SCAN on every node. */
   async function keysPerMaster(pattern = 'ssr:*'): Promise<string[][]> {
@@ -161,7 +167,7 @@ describe('on a Redis Cluster of three masters', () => {
     expect(renders).toBe(1);
   });
 
-  it('carries invalidations to the other instance\'s in-process tier over cluster pub/sub', async () => {
+  it("carries invalidations to the other instance's in-process tier over cluster pub/sub", async () => {
     const a = await start({ SSR_CACHE_MEMORY_MB: '16' });
     const b = await start({ SSR_CACHE_MEMORY_MB: '16' });
     await waitFor(async () => (b.tiers.memory !== undefined ? true : undefined), 1000);

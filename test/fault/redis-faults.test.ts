@@ -134,7 +134,9 @@ describe('Redis faults under a steady bot load (private redis-server, the server
     const sentEarlyInFreeze = records.filter((record) => record.sentAt >= startedAt + 2000 && record.sentAt < startedAt + 3000);
     expect(sentEarlyInFreeze.length).toBeGreaterThan(50);
     const answeredAfterThaw = sentEarlyInFreeze.filter((record) => record.answeredAt >= thawedAt);
-    expect(answeredAfterThaw.map((record) => `${record.path} sent at +${record.sentAt - startedAt} ms, answered ${record.answeredAt - thawedAt} ms after the thaw`)).toEqual([]);
+    expect(
+      answeredAfterThaw.map((record) => `${record.path} sent at +${record.sentAt - startedAt} ms, answered ${record.answeredAt - thawedAt} ms after the thaw`),
+    ).toEqual([]);
     expect(seenDuringFreeze).toEqual({
       state: expect.stringMatching(/^(open|half-open)$/),
       opens: 1,
@@ -189,10 +191,14 @@ describe('a full Redis (tiny maxmemory, noeviction)', () => {
       expect(health.redis.writesPaused).toBe(false);
       expect(alerted.redis.writesPaused).toBe(true);
       expect((await request(handle.app).get('/listings/99').set('User-Agent', GOOGLEBOT)).status).toBe(200);
-      const skipped = await waitFor(async () => {
-        const after = await scrape(handle.app);
-        return after.value('ssr_cache_write_budget_skips_total') > 0 ? after : undefined;
-      }, 3000, 10);
+      const skipped = await waitFor(
+        async () => {
+          const after = await scrape(handle.app);
+          return after.value('ssr_cache_write_budget_skips_total') > 0 ? after : undefined;
+        },
+        3000,
+        10,
+      );
       expect(skipped.value('ssr_cache_write_budget_skips_total')).toBe(1);
       expect(skipped.value('ssr_cache_write_failures_total')).toBe(PATHS.length - 1);
     } finally {
@@ -220,7 +226,9 @@ describe('garbage at a cache key', () => {
     await redisServer.stop();
   });
 
-  const valid = encodeEntry(createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 600, body: Buffer.from('<!DOCTYPE html><html>planted</html>') }));
+  const valid = encodeEntry(
+    createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 600, body: Buffer.from('<!DOCTYPE html><html>planted</html>') }),
+  );
   const otherVersion = Buffer.from(valid);
   otherVersion[4] = 99;
   const cases: [string, (key: string, client: ReturnType<typeof control>) => Promise<unknown>][] = [
@@ -242,7 +250,14 @@ describe('garbage at a cache key', () => {
       expect(first.headers['x-cache']).toBe('MISS');
       expect(first.text).toContain('</html>');
       expect(first.text).not.toContain('planted');
-      await waitFor(async () => ((await client.type(`${prefix}ssr:/listings/${id}`)) === 'string' && (await client.getBuffer(`${prefix}ssr:/listings/${id}`))!.length > 100 ? true : undefined), 2000, 10);
+      await waitFor(
+        async () =>
+          (await client.type(`${prefix}ssr:/listings/${id}`)) === 'string' && (await client.getBuffer(`${prefix}ssr:/listings/${id}`))!.length > 100
+            ? true
+            : undefined,
+        2000,
+        10,
+      );
       const second = await request(handle.app).get(`/listings/${id}`).set('User-Agent', GOOGLEBOT);
       expect(second.headers['x-cache']).toBe('HIT');
       expect(second.text).toBe(first.text);

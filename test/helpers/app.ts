@@ -41,10 +41,14 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
 
 /** The store after a MISS runs beside the response; wait until the page is in Redis. */
 export async function waitForStored(handle: TestAppHandle, key: string, timeoutMs = 2000): Promise<number> {
-  return waitFor(async () => {
-    const ttl = await handle.cache.ttlMs(key);
-    return ttl !== undefined && ttl > 0 ? ttl : undefined;
-  }, timeoutMs, 10);
+  return waitFor(
+    async () => {
+      const ttl = await handle.cache.ttlMs(key);
+      return ttl !== undefined && ttl > 0 ? ttl : undefined;
+    },
+    timeoutMs,
+    10,
+  );
 }
 
 /** The app connects to Redis in the background; tests that expect caching wait for it. */

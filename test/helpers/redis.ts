@@ -42,4 +42,3 @@ export function createMockRedis(): Redis {
   Object.defineProperty(mock, 'status', { value: 'ready', writable: true });
   return mock;
 }
-

@@ -5,7 +5,9 @@ export const WEBHOOK_SECRET = 'twenty-webhook-secret-0123456789';
 /** The headers Twenty sends with a webhook that has a secret. */
 export function twentyHeaders(body: string, options: { secret?: string; timestamp?: number; nonce?: string } = {}): Record<string, string> {
   const timestamp = String(options.timestamp ?? Date.now());
-  const signature = createHmac('sha256', options.secret ?? WEBHOOK_SECRET).update(`${timestamp}:${body}`).digest('hex');
+  const signature = createHmac('sha256', options.secret ?? WEBHOOK_SECRET)
+    .update(`${timestamp}:${body}`)
+    .digest('hex');
   return {
     'Content-Type': 'application/json',
     'X-Twenty-Webhook-Timestamp': timestamp,

@@ -13,8 +13,8 @@ function botGet(handle: AppHandle, url: string, userAgent = GOOGLEBOT) {
 }
 
 describe.each([
-  ['with the in-process tier, through the server\'s handler', {}, 'handler'],
-  ['with Redis only (SSR_CACHE_MEMORY_MB=0), through the server\'s handler', { SSR_CACHE_MEMORY_MB: '0' }, 'handler'],
+  ["with the in-process tier, through the server's handler", {}, 'handler'],
+  ["with Redis only (SSR_CACHE_MEMORY_MB=0), through the server's handler", { SSR_CACHE_MEMORY_MB: '0' }, 'handler'],
   ['with the in-process tier, through the Express middleware alone', {}, 'app'],
 ])('the page cache on the real Redis, %s', (_name, env: Record<string, string>, through: string) => {
   const context = useAppOnRealRedis('flow', env);
@@ -158,10 +158,23 @@ describe.each([
 
   it('answers hostile URLs with a page or a 4xx, never a 5xx, and stores only canonical pages', async () => {
     const hostile = [
-      '/listings/%00', '/listings?page=%FF', '/listings?page=1e3', '/listings?page=-1', '/listings?page=99999999999999999999',
-      '/listings?city=%E0%A4%A', '/listings?city=%0d%0aSet-Cookie:%20x=1', '/listings?sort[$ne]=x', '/listings?sort=__proto__',
-      '/listings?city=constructor', '/listings/..%2f..%2fetc%2fpasswd', '/%2e%2e/', '//listings', '/listings/%E0%A4%A',
-      `/listings?junk=${'x'.repeat(6000)}`, `/listings/${'9'.repeat(300)}`, '/listings?page=1&page=2&page[]=3',
+      '/listings/%00',
+      '/listings?page=%FF',
+      '/listings?page=1e3',
+      '/listings?page=-1',
+      '/listings?page=99999999999999999999',
+      '/listings?city=%E0%A4%A',
+      '/listings?city=%0d%0aSet-Cookie:%20x=1',
+      '/listings?sort[$ne]=x',
+      '/listings?sort=__proto__',
+      '/listings?city=constructor',
+      '/listings/..%2f..%2fetc%2fpasswd',
+      '/%2e%2e/',
+      '//listings',
+      '/listings/%E0%A4%A',
+      `/listings?junk=${'x'.repeat(6000)}`,
+      `/listings/${'9'.repeat(300)}`,
+      '/listings?page=1&page=2&page[]=3',
     ];
     for (const url of hostile) {
       for (const userAgent of [GOOGLEBOT, BROWSER]) {

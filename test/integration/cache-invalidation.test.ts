@@ -28,7 +28,7 @@ describe('POST /api/cache/invalidate', () => {
   }
   const storedKeys = async () => (await listKeys(redis, `${prefix}ssr:`)).map((key) => key.slice(prefix.length));
 
-  it('removes a listing\'s page, the homepage and every browse page, and nothing else', async () => {
+  it("removes a listing's page, the homepage and every browse page, and nothing else", async () => {
     await cachePages(
       ['/listings/123', '/listings/124', '/', '/listings', '/listings?page=2', '/listings?sort=price_desc&city=lisbon'],
       ['ssr:/listings/123', 'ssr:/listings/124', 'ssr:/', 'ssr:/listings', 'ssr:/listings?page=2', 'ssr:/listings?city=lisbon&sort=price_desc'],
@@ -47,7 +47,10 @@ describe('POST /api/cache/invalidate', () => {
   });
 
   it('removes exact keys and the keys of given paths', async () => {
-    await cachePages(['/listings/1', '/listings/2', '/listings?page=3&sort=newest', '/'], ['ssr:/listings/1', 'ssr:/listings/2', 'ssr:/listings?page=3&sort=newest', 'ssr:/']);
+    await cachePages(
+      ['/listings/1', '/listings/2', '/listings?page=3&sort=newest', '/'],
+      ['ssr:/listings/1', 'ssr:/listings/2', 'ssr:/listings?page=3&sort=newest', 'ssr:/'],
+    );
     const res = await invalidate({ keys: ['ssr:/listings/1'], paths: ['/listings?sort=newest&page=3&utm_source=crm', '/about'] });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ deleted: 2, unmatchedPaths: ['/about'] });
@@ -56,7 +59,10 @@ describe('POST /api/cache/invalidate', () => {
 
   it('removes keys by pattern with SCAN across many batches', async () => {
     const pages = Array.from({ length: 30 }, (_, index) => `/listings/${index + 1}`);
-    await cachePages(pages, pages.map((path) => `ssr:${path}`));
+    await cachePages(
+      pages,
+      pages.map((path) => `ssr:${path}`),
+    );
     await cachePages(['/'], ['ssr:/']);
     const res = await invalidate({ patterns: ['/listings/*'] });
     expect(res.body.deleted).toBe(30);

@@ -15,7 +15,8 @@ const ROOT = path.resolve(__dirname, '../..');
 function countingSource(size: number, delayMs: number) {
   const catalog = createEmbeddedCatalog(size);
   const counts = { inFlight: 0, maxInFlight: 0 };
-  const timed = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+  const timed =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       counts.inFlight += 1;
       counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);

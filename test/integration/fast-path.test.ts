@@ -88,7 +88,7 @@ describe('invalidation across instances', () => {
     expect(second.tiers.memory?.get('ssr:/listings/21')).toBeDefined();
     // The bus subscribes in the background; wait until both ends listen.
     const control = inspectionClient();
-    await waitFor(async () => ((await control.pubsub('NUMSUB', `${prefix}ssr:invalidations`)) as [string, number])[1] >= 2 ? true : undefined, 2000);
+    await waitFor(async () => (((await control.pubsub('NUMSUB', `${prefix}ssr:invalidations`)) as [string, number])[1] >= 2 ? true : undefined), 2000);
     control.disconnect();
 
     const res = await request(first.app)
@@ -121,14 +121,14 @@ describe('when the pub/sub connection drops', () => {
   it('flushes the in-process tier, since invalidations may have been missed', async () => {
     const control = inspectionClient(redisServer.url);
     try {
-      await waitFor(async () => ((await control.pubsub('NUMSUB', 'ssr:invalidations')) as [string, number])[1] >= 1 ? true : undefined, 2000);
+      await waitFor(async () => (((await control.pubsub('NUMSUB', 'ssr:invalidations')) as [string, number])[1] >= 1 ? true : undefined), 2000);
       await request(handle.app).get('/listings/31').set('User-Agent', GOOGLEBOT);
       await waitForStored(handle, 'ssr:/listings/31');
       expect(handle.tiers.memory?.size).toBe(1);
       await control.client('KILL', 'TYPE', 'pubsub');
       await waitFor(async () => (handle.tiers.memory?.size === 0 ? true : undefined), 2000, 5);
       // Once resubscribed, the tier fills again from Redis.
-      await waitFor(async () => ((await control.pubsub('NUMSUB', 'ssr:invalidations')) as [string, number])[1] >= 1 ? true : undefined, 5000);
+      await waitFor(async () => (((await control.pubsub('NUMSUB', 'ssr:invalidations')) as [string, number])[1] >= 1 ? true : undefined), 5000);
       const hit = await request(handle.app).get('/listings/31').set('User-Agent', GOOGLEBOT);
       expect(hit.headers['server-timing']).toContain('HIT redis');
     } finally {
@@ -229,7 +229,7 @@ describe('compressed entries and content negotiation', () => {
 describe('validators on hits', () => {
   const context = useAppOnRealRedis('validators');
 
-  it('answers If-None-Match with 304 for any representation\'s tag, and HEAD with headers only', async () => {
+  it("answers If-None-Match with 304 for any representation's tag, and HEAD with headers only", async () => {
     const { handle } = context;
     await request(handle.app).get('/listings/51').set('User-Agent', GOOGLEBOT);
     await waitForStored(handle, 'ssr:/listings/51');

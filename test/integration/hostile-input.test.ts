@@ -26,12 +26,16 @@ describe('hostile input', () => {
   /** Waits until the stores that follow the responses have all landed (the key count holds still). */
   async function settledKeys(): Promise<string[]> {
     let last = -1;
-    return waitFor(async () => {
-      const keys = await storedKeys();
-      if (keys.length === last) return keys;
-      last = keys.length;
-      return undefined;
-    }, 10_000, 200);
+    return waitFor(
+      async () => {
+        const keys = await storedKeys();
+        if (keys.length === last) return keys;
+        last = keys.length;
+        return undefined;
+      },
+      10_000,
+      200,
+    );
   }
 
   it('10,000 random query strings on the browse route store exactly one key per real page variant', async () => {
@@ -76,10 +80,21 @@ describe('hostile input', () => {
       if (sort !== undefined) parts.push(`sort=${encodeURIComponent(sort)}`);
       // Junk a crawler or an attacker adds: tracking tags, random names, array syntax.
       for (let junk = Math.floor(random() * 4); junk > 0; junk -= 1) {
-        parts.push(pick([`utm_source=${Math.floor(random() * 1e9)}`, `gclid=${random().toString(36).slice(2)}`, `x${Math.floor(random() * 1e6)}=1`, 'page[]=7', 'SORT=price_asc']));
+        parts.push(
+          pick([
+            `utm_source=${Math.floor(random() * 1e9)}`,
+            `gclid=${random().toString(36).slice(2)}`,
+            `x${Math.floor(random() * 1e6)}=1`,
+            'page[]=7',
+            'SORT=price_asc',
+          ]),
+        );
       }
       // Any order; a repeat of a parameter comes after it (the first non-empty value counts).
-      const shuffled = parts.map((part) => ({ part, order: random() })).sort((a, b) => a.order - b.order).map(({ part }) => part);
+      const shuffled = parts
+        .map((part) => ({ part, order: random() }))
+        .sort((a, b) => a.order - b.order)
+        .map(({ part }) => part);
       if (city !== undefined && random() < 0.2) shuffled.push(`city=${spell(pick(cities))}`);
       requests.push({ path: `/listings?${shuffled.join('&')}`, expected: expectation(city, page, sort) });
     }
@@ -112,7 +127,12 @@ describe('hostile input', () => {
     const expectedKeys = new Set<string>();
     for (const { expected } of requests) {
       if ('rejected' in expected || expectedKeys.has(expected.key)) continue;
-      const found = await catalog.listListings({ page: expected.page, pageSize: PAGE_SIZE, sort: expected.sort as (typeof LISTING_SORTS)[number], city: expected.city });
+      const found = await catalog.listListings({
+        page: expected.page,
+        pageSize: PAGE_SIZE,
+        sort: expected.sort as (typeof LISTING_SORTS)[number],
+        city: expected.city,
+      });
       if (found.items.length > 0) expectedKeys.add(expected.key);
     }
     expect(expectedKeys.size).toBeGreaterThan(20);
@@ -149,8 +169,12 @@ describe('hostile input', () => {
 
   describe('malformed requests get a 4xx or a normalised key, never a 500 or an injected header', () => {
     const head = (line: string, headers: string[] = []) =>
-      Buffer.from(`${line}\r\nHost: listings.example.com\r\nUser-Agent: ${GOOGLEBOT}\r\n${headers.map((header) => `${header}\r\n`).join('')}Connection: close\r\n\r\n`, 'latin1');
-    const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
+      Buffer.from(
+        `${line}\r\nHost: listings.example.com\r\nUser-Agent: ${GOOGLEBOT}\r\n${headers.map((header) => `${header}\r\n`).join('')}Connection: close\r\n\r\n`,
+        'latin1',
+      );
+    const bytes = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
 
     const cases: [string, Buffer, RegExp][] = [
       ['a 20 KB URL', head(`GET /listings?q=${'a'.repeat(20_000)} HTTP/1.1`), /^4\d\d$/],
@@ -165,8 +189,16 @@ describe('hostile input', () => {
       ['malformed percent-encoding in the path', head('GET /listings/%E0%A4%A HTTP/1.1'), /^400$/],
       ['non-UTF-8 bytes, encoded, in the path', head('GET /listings/%FF%FE HTTP/1.1'), /^400$/],
       ['non-UTF-8 bytes, encoded, in the query', head('GET /listings?city=%FF%FE HTTP/1.1'), /^404$/],
-      ['non-UTF-8 bytes, raw, in the path', bytes('GET /listings/', [0xff, 0xfe], ' HTTP/1.1\r\nHost: x\r\nUser-Agent: Googlebot\r\nConnection: close\r\n\r\n'), /^4\d\d$/],
-      ['a garbage Accept-Encoding and If-None-Match', head('GET /listings/4 HTTP/1.1', ['Accept-Encoding: br;q=abc, gzip;q=NaN, *;q=-1, ' + 'x,'.repeat(500), 'If-None-Match: "' + '"'.repeat(300)]), /^200$/],
+      [
+        'non-UTF-8 bytes, raw, in the path',
+        bytes('GET /listings/', [0xff, 0xfe], ' HTTP/1.1\r\nHost: x\r\nUser-Agent: Googlebot\r\nConnection: close\r\n\r\n'),
+        /^4\d\d$/,
+      ],
+      [
+        'a garbage Accept-Encoding and If-None-Match',
+        head('GET /listings/4 HTTP/1.1', ['Accept-Encoding: br;q=abc, gzip;q=NaN, *;q=-1, ' + 'x,'.repeat(500), 'If-None-Match: "' + '"'.repeat(300)]),
+        /^200$/,
+      ],
       ['an absolute-form URL naming another host', head('GET http://evil-attacker.example.net/listings/5 HTTP/1.1'), /^(200|4\d\d)$/],
     ];
 

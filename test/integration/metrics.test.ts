@@ -57,8 +57,14 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
       .send({ keys: ['ssr:/listings/8', 'ssr:/listings/9'], mode: 'soft' });
     expect(res.status).toBe(200);
     const after = await scrape(handle.app, token);
-    expect(after.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' }) - before.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' })).toBe(1);
-    expect(after.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' }) - before.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' })).toBe(res.body.markedStale);
+    expect(
+      after.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' }) -
+        before.value('ssr_cache_invalidations_total', { source: 'api', mode: 'soft' }),
+    ).toBe(1);
+    expect(
+      after.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' }) -
+        before.value('ssr_cache_invalidated_keys_total', { source: 'api', mode: 'soft' }),
+    ).toBe(res.body.markedStale);
     expect(res.body.markedStale).toBe(1);
   });
 
@@ -66,15 +72,31 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
     const { handle } = context;
     await bot(handle.handler, '/listings/11');
     await waitForStored(handle, 'ssr:/listings/11');
-    await request(handle.app).post('/api/cache/invalidate').set('Authorization', `Bearer ${TEST_TOKEN}`).send({ keys: ['ssr:/listings/11'], mode: 'soft' });
+    await request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .send({ keys: ['ssr:/listings/11'], mode: 'soft' });
     const before = await scrape(handle.app, token);
     expect((await bot(handle.handler, '/listings/11')).headers['x-cache']).toBe('STALE');
-    const after = await waitFor(async () => {
-      const metrics = await scrape(handle.app, token);
-      return metrics.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' }) > before.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' }) ? metrics : undefined;
-    }, 3000, 10);
-    expect(after.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' }) - before.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' })).toBe(1);
-    expect(after.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' }) - before.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' })).toBe(1);
+    const after = await waitFor(
+      async () => {
+        const metrics = await scrape(handle.app, token);
+        return metrics.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' }) >
+          before.count('ssr_cache_render_duration_seconds', { route: 'detail', trigger: 'refresh' })
+          ? metrics
+          : undefined;
+      },
+      3000,
+      10,
+    );
+    expect(
+      after.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' }) -
+        before.value('ssr_cache_requests_total', { route: 'detail', outcome: 'stale' }),
+    ).toBe(1);
+    expect(
+      after.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' }) -
+        before.value('ssr_cache_renders_total', { route: 'detail', trigger: 'refresh' }),
+    ).toBe(1);
     expect(after.value('ssr_cache_background_refreshes_total') - before.value('ssr_cache_background_refreshes_total')).toBe(1);
   });
 
@@ -97,7 +119,7 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
     }
   });
 
-  it('/health keeps the story\'s cache object beside the rolling window, with the same counts', async () => {
+  it("/health keeps the story's cache object beside the rolling window, with the same counts", async () => {
     const { handle } = context;
     const health = (await request(handle.app).get('/health')).body;
     expect(health.cache).toMatchObject({ enabled: true, hits: expect.any(Number), misses: expect.any(Number), hitRate: expect.stringMatching(/^\d+\.\d\d%$/) });

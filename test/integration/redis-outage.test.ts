@@ -63,10 +63,14 @@ describe('with no Redis at all, with the in-process tier (the single-machine def
     try {
       const miss = await timedBotGet(handle, '/listings/2');
       expect(miss.res.headers['x-cache']).toBe('MISS');
-      const hit = await waitFor(async () => {
-        const { res } = await timedBotGet(handle, '/listings/2');
-        return res.headers['server-timing']?.includes('HIT memory') ? res : undefined;
-      }, 2000, 10);
+      const hit = await waitFor(
+        async () => {
+          const { res } = await timedBotGet(handle, '/listings/2');
+          return res.headers['server-timing']?.includes('HIT memory') ? res : undefined;
+        },
+        2000,
+        10,
+      );
       expect(hit.headers['x-cache']).toBe('HIT');
       expect(hit.text).toBe(miss.res.text);
       const health = (await request(handle.app).get('/health')).body;
@@ -125,11 +129,7 @@ describe('when Redis stops and comes back mid-test, Redis tier only', () => {
     expect((await request(handle.app).get('/health')).body.status).toBe('ok');
 
     const changes = lines.filter((line) => /^redis (connected|unavailable)/.test(String(line.msg))).map((line) => line.msg);
-    expect(changes).toEqual([
-      'redis connected: Redis tier on',
-      'redis unavailable: Redis tier off until it reconnects',
-      'redis connected: Redis tier on',
-    ]);
+    expect(changes).toEqual(['redis connected: Redis tier on', 'redis unavailable: Redis tier off until it reconnects', 'redis connected: Redis tier on']);
   });
 
   it('answers within the command timeout while Redis is frozen', async () => {
@@ -179,7 +179,7 @@ describe('a busy process, not a slow Redis', () => {
   });
 });
 
-describe('an embedding server\'s own Redis client', () => {
+describe("an embedding server's own Redis client", () => {
   it('is used as it is, even one that would queue commands: one more connection (pub/sub) and no more, left open on close', async () => {
     const name = `adopt-${process.pid}-${Date.now()}`;
     const prefix = uniquePrefix('adopt');

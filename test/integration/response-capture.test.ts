@@ -31,7 +31,10 @@ function embeddingApp(redis: RedisClient, keyPrefix: string): { app: Express; re
     next();
   });
   app.use(pageCache.middleware);
-  app.get('/send', (_req, res) => { count('send'); res.send('<p>sent</p>'); });
+  app.get('/send', (_req, res) => {
+    count('send');
+    res.send('<p>sent</p>');
+  });
   app.get('/headers', (_req, res) => {
     count('headers');
     res.set({ 'Cache-Control': 'public, max-age=60', 'Content-Language': 'en', 'X-Robots-Tag': 'noarchive' });
@@ -45,15 +48,43 @@ function embeddingApp(redis: RedisClient, keyPrefix: string): { app: Express; re
     res.write(Buffer.from('second '));
     res.end('third</p>', 'utf8');
   });
-  app.get('/end-buffer', (_req, res) => { count('end-buffer'); res.setHeader('Content-Type', 'text/plain'); res.end(Buffer.from([0xe2, 0x82, 0xac])); });
-  app.get('/json', (_req, res) => { count('json'); res.status(200).json({ ok: true }); });
-  app.get('/cookie', (_req, res) => { count('cookie'); res.cookie('session', 'secret-of-one-user').send('<p>yours</p>'); });
-  app.get('/private', (_req, res) => { count('private'); res.set('Cache-Control', 'private, max-age=60').send('<p>private</p>'); });
-  app.get('/no-store', (_req, res) => { count('no-store'); res.set('Cache-Control', 'no-store').send('<p>no-store</p>'); });
-  app.get('/vary-cookie', (_req, res) => { count('vary-cookie'); res.set('Vary', 'Accept-Encoding, Cookie').send('<p>per cookie</p>'); });
-  app.get('/too-large', (_req, res) => { count('too-large'); res.send('x'.repeat(MAX_ENTRY_BYTES + 1)); });
-  app.get('/error', (_req, res) => { count('error'); res.status(500).send('<p>broken</p>'); });
-  app.get('/redirect', (_req, res) => { count('redirect'); res.redirect(301, '/send'); });
+  app.get('/end-buffer', (_req, res) => {
+    count('end-buffer');
+    res.setHeader('Content-Type', 'text/plain');
+    res.end(Buffer.from([0xe2, 0x82, 0xac]));
+  });
+  app.get('/json', (_req, res) => {
+    count('json');
+    res.status(200).json({ ok: true });
+  });
+  app.get('/cookie', (_req, res) => {
+    count('cookie');
+    res.cookie('session', 'secret-of-one-user').send('<p>yours</p>');
+  });
+  app.get('/private', (_req, res) => {
+    count('private');
+    res.set('Cache-Control', 'private, max-age=60').send('<p>private</p>');
+  });
+  app.get('/no-store', (_req, res) => {
+    count('no-store');
+    res.set('Cache-Control', 'no-store').send('<p>no-store</p>');
+  });
+  app.get('/vary-cookie', (_req, res) => {
+    count('vary-cookie');
+    res.set('Vary', 'Accept-Encoding, Cookie').send('<p>per cookie</p>');
+  });
+  app.get('/too-large', (_req, res) => {
+    count('too-large');
+    res.send('x'.repeat(MAX_ENTRY_BYTES + 1));
+  });
+  app.get('/error', (_req, res) => {
+    count('error');
+    res.status(500).send('<p>broken</p>');
+  });
+  app.get('/redirect', (_req, res) => {
+    count('redirect');
+    res.redirect(301, '/send');
+  });
   return { app, renders, pageCache };
 }
 
@@ -137,7 +168,7 @@ describe('capturing what a route sends', () => {
     }
   });
 
-  it('never replays one user\'s cookie to another', async () => {
+  it("never replays one user's cookie to another", async () => {
     const { app: server } = app(redis, prefix);
     const { second } = await twice(server, '/cookie');
     expect(second.headers['set-cookie']?.[0]).toContain('session=secret-of-one-user');

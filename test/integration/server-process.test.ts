@@ -20,7 +20,10 @@ describe('the server process', () => {
     expect(start).toContain('node dist/server/index.js');
     // The script as sh runs it, with the server swapped for a print of what it would see.
     const seen = (env: Record<string, string>) =>
-      execFileSync('sh', ['-c', start.replace('node dist/server/index.js', 'node -p process.env.NODE_ENV')], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' }).trim();
+      execFileSync('sh', ['-c', start.replace('node dist/server/index.js', 'node -p process.env.NODE_ENV')], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      }).trim();
     expect(seen({})).toBe('production');
     expect(seen({ NODE_ENV: 'development' })).toBe('development');
   });

@@ -65,9 +65,7 @@ describe('one render per page', () => {
     const { source, renders } = countingSource(150);
     const first = await start({}, source);
     const second = await start({}, source);
-    const responses = await Promise.all(
-      Array.from({ length: 100 }, (_, index) => rawRequest(`${index % 2 === 0 ? first : second}/listings/78`, botHeaders)),
-    );
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, index) => rawRequest(`${index % 2 === 0 ? first : second}/listings/78`, botHeaders)));
     expect(renders.get('78')).toBe(1);
     expect(responses.every((res) => res.status === 200)).toBe(true);
     expect(new Set(responses.map((res) => res.body.toString())).size).toBe(1);

@@ -8,7 +8,12 @@ import { startTwentyStub, twentyRecord } from '../helpers/twenty-stub';
 const ORIGIN = 'https://listings.example.com';
 const NAMESPACE = 'http://www.sitemaps.org/schemas/sitemap/0.9';
 const W3C_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, isArray: (name) => name === 'url' || name === 'sitemap' });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  isArray: (name) => name === 'url' || name === 'sitemap',
+});
 
 type Entry = { loc: string; lastmod?: string };
 
@@ -71,7 +76,12 @@ describe('robots.txt and the sitemap (embedded catalog of 60, 25 URLs a sitemap,
 
   it('splits at the limit: the pages sitemap, then 25 + 25 + 10 listings; every listing once, with its update time', async () => {
     const { children, pages } = await crawlSitemaps(context.handle.handler);
-    expect(children.map((child) => pathOf(child.loc))).toEqual(['/sitemaps/pages.xml', '/sitemaps/listings-1.xml', '/sitemaps/listings-2.xml', '/sitemaps/listings-3.xml']);
+    expect(children.map((child) => pathOf(child.loc))).toEqual([
+      '/sitemaps/pages.xml',
+      '/sitemaps/listings-1.xml',
+      '/sitemaps/listings-2.xml',
+      '/sitemaps/listings-3.xml',
+    ]);
     expect(pages.map((entries) => entries.length)).toEqual([2, 25, 25, 10]);
     expect(pages[0]!.map((entry) => pathOf(entry.loc))).toEqual(['/', '/listings']);
 
@@ -81,7 +91,11 @@ describe('robots.txt and the sitemap (embedded catalog of 60, 25 URLs a sitemap,
     expect(new Map(listed.map((entry) => [entry.loc, entry.lastmod]))).toEqual(expected);
 
     // Each child's lastmod in the index is the newest of its entries.
-    const newest = (entries: Entry[]) => entries.map((entry) => entry.lastmod!).sort().at(-1);
+    const newest = (entries: Entry[]) =>
+      entries
+        .map((entry) => entry.lastmod!)
+        .sort()
+        .at(-1);
     expect(children.map((child) => child.lastmod)).toEqual(pages.map(newest));
   });
 
@@ -122,7 +136,9 @@ describe('the sitemap with the default limit', () => {
 
 describe('the sitemap from Twenty', () => {
   it('reads every record by one cursor walk of 60-record pages, escaping ids in URLs', async () => {
-    const records = Array.from({ length: 130 }, (_, index) => twentyRecord(`rec-${index}`, { updatedAt: `2026-03-${String((index % 28) + 1).padStart(2, '0')}T08:00:00.000Z` }));
+    const records = Array.from({ length: 130 }, (_, index) =>
+      twentyRecord(`rec-${index}`, { updatedAt: `2026-03-${String((index % 28) + 1).padStart(2, '0')}T08:00:00.000Z` }),
+    );
     records.push(twentyRecord('a&b<c>', { updatedAt: 'not a date' }));
     const stub = await startTwentyStub(records);
     const handle = testApp({ SSR_CACHE_ENABLED: 'false', LISTING_SOURCE: 'twenty', TWENTY_API_URL: stub.url, TWENTY_API_KEY: 'key' });

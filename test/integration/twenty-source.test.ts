@@ -10,7 +10,8 @@ const records = Array.from({ length: 60 }, (_, index) => twentyRecord(`rec-${ind
 
 describe('the Twenty REST listing source', () => {
   let stub: TwentyStub;
-  const source = () => createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings', objectNameSingular: 'listing' });
+  const source = () =>
+    createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings', objectNameSingular: 'listing' });
 
   beforeEach(async () => {
     stub = await startTwentyStub(records);
@@ -54,7 +55,9 @@ describe('the Twenty REST listing source', () => {
     await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable', httpStatus: 502 });
     stub.respond = () => ({ status: 200, body: { data: { listing: records[0] } }, delayMs: 2000 });
     const started = Date.now();
-    const error = await source().getListing('rec-1').catch((caught: unknown) => caught);
+    const error = await source()
+      .getListing('rec-1')
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ListingSourceError);
     expect(error).toMatchObject({ failure: 'timeout', httpStatus: 504 });
     expect(Date.now() - started).toBeLessThan(1500);

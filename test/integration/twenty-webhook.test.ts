@@ -59,7 +59,15 @@ describe('Twenty webhooks', () => {
       await cache(['/listings/5']);
       const res = await post(body, twentyHeaders(body));
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ source: 'twenty', event: 'listing.updated', ids: ['5'], effects: ['display'], mode: 'hard', deleted: 1, tags: ['listing:5', 'sitemap'] });
+      expect(res.body).toMatchObject({
+        source: 'twenty',
+        event: 'listing.updated',
+        ids: ['5'],
+        effects: ['display'],
+        mode: 'hard',
+        deleted: 1,
+        tags: ['listing:5', 'sitemap'],
+      });
       expect(res.body.keys).toContain('ssr:/listings/5');
     });
 
@@ -72,10 +80,14 @@ describe('Twenty webhooks', () => {
       ['no timestamp', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Timestamp': '' }), /Timestamp must be milliseconds/],
       ['a signature of the wrong length', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'abc123' }), /64 lowercase hex/],
       ['a signature that is not hex', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'z'.repeat(64) }), /64 lowercase hex/],
-      ['an upper-case signature', () => {
-        const headers = twentyHeaders(body);
-        return { ...headers, 'X-Twenty-Webhook-Signature': headers['X-Twenty-Webhook-Signature']!.toUpperCase() };
-      }, /64 lowercase hex/],
+      [
+        'an upper-case signature',
+        () => {
+          const headers = twentyHeaders(body);
+          return { ...headers, 'X-Twenty-Webhook-Signature': headers['X-Twenty-Webhook-Signature']!.toUpperCase() };
+        },
+        /64 lowercase hex/,
+      ],
       ['a malformed nonce', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Nonce': 'no' }), /Nonce must be/],
     ])('answers 401 naming the reason for %s', async (_name, headers, reason) => {
       const res = await post(body, headers());
@@ -212,9 +224,9 @@ describe('Twenty webhooks', () => {
     const shownIds = (html: string) => new Set([...html.matchAll(/href="\/listings\/(\d+)"/g)].map((match) => match[1]!));
     const pageArbitrary = fc.oneof(
       fc.integer({ min: 1, max: 60 }).map((id) => `/listings/${id}`),
-      fc.record({ page: fc.integer({ min: 1, max: 3 }), sort: fc.constantFrom('newest', 'price_asc', 'price_desc') }).map(
-        ({ page, sort }) => `/listings?page=${page}&sort=${sort}`,
-      ),
+      fc
+        .record({ page: fc.integer({ min: 1, max: 3 }), sort: fc.constantFrom('newest', 'price_asc', 'price_desc') })
+        .map(({ page, sort }) => `/listings?page=${page}&sort=${sort}`),
       fc.constant('/'),
     );
     const changeArbitrary = fc.record({
@@ -228,34 +240,39 @@ describe('Twenty webhooks', () => {
 
     it('never serves from cache a page that showed a changed listing; pruning leaves only live pages indexed', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.uniqueArray(pageArbitrary, { minLength: 1, maxLength: 8 }), fc.array(changeArbitrary, { minLength: 1, maxLength: 4 }), async (paths, changes) => {
-          await removeKeys(redis, prefix);
-          handle.tiers.memory?.clear();
-          const shown = new Map<string, Set<string>>();
-          for (const path of paths) {
-            const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
-            shown.set(path, shownIds(res.payload));
-          }
-          for (const path of paths) await waitForStored(handle, generateCacheKey({ url: path }, policies)!);
-          for (const change of changes) {
-            const body = twentyEvent('updated', change.id, { updatedFields: change.fields, record: { id: change.id } });
-            const res = await inject(handle.app, { method: 'POST', url: ENDPOINT, headers: twentyHeaders(body), payload: body });
-            expect(res.statusCode).toBe(200);
-          }
-          const changed = new Set(changes.map((change) => change.id));
-          for (const path of paths) {
-            if (![...shown.get(path)!].some((id) => changed.has(id))) continue;
-            const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
-            expect({ path, cache: res.headers['x-cache'] }).toEqual({ path, cache: 'MISS' });
-          }
-          // Pages gone without an invalidation (expired, evicted) leave members behind until pruned.
-          const gone = (await listKeys(redis, `${prefix}ssr:/listings/`)).slice(0, 2);
-          if (gone.length > 0) await redis.unlink(...gone);
-          await handle.cache.pruneTagIndex();
-          for (const tagKey of await listKeys(redis, `${prefix}ssr-tag:`)) {
-            for (const member of await redis.smembers(tagKey)) expect({ tagKey, member, exists: await redis.exists(`${prefix}${member}`) }).toEqual({ tagKey, member, exists: 1 });
-          }
-        }),
+        fc.asyncProperty(
+          fc.uniqueArray(pageArbitrary, { minLength: 1, maxLength: 8 }),
+          fc.array(changeArbitrary, { minLength: 1, maxLength: 4 }),
+          async (paths, changes) => {
+            await removeKeys(redis, prefix);
+            handle.tiers.memory?.clear();
+            const shown = new Map<string, Set<string>>();
+            for (const path of paths) {
+              const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
+              shown.set(path, shownIds(res.payload));
+            }
+            for (const path of paths) await waitForStored(handle, generateCacheKey({ url: path }, policies)!);
+            for (const change of changes) {
+              const body = twentyEvent('updated', change.id, { updatedFields: change.fields, record: { id: change.id } });
+              const res = await inject(handle.app, { method: 'POST', url: ENDPOINT, headers: twentyHeaders(body), payload: body });
+              expect(res.statusCode).toBe(200);
+            }
+            const changed = new Set(changes.map((change) => change.id));
+            for (const path of paths) {
+              if (![...shown.get(path)!].some((id) => changed.has(id))) continue;
+              const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
+              expect({ path, cache: res.headers['x-cache'] }).toEqual({ path, cache: 'MISS' });
+            }
+            // Pages gone without an invalidation (expired, evicted) leave members behind until pruned.
+            const gone = (await listKeys(redis, `${prefix}ssr:/listings/`)).slice(0, 2);
+            if (gone.length > 0) await redis.unlink(...gone);
+            await handle.cache.pruneTagIndex();
+            for (const tagKey of await listKeys(redis, `${prefix}ssr-tag:`)) {
+              for (const member of await redis.smembers(tagKey))
+                expect({ tagKey, member, exists: await redis.exists(`${prefix}${member}`) }).toEqual({ tagKey, member, exists: 1 });
+            }
+          },
+        ),
         { numRuns: 60 },
       );
     });
@@ -264,8 +281,18 @@ describe('Twenty webhooks', () => {
       const header = fc.oneof(fc.constant(undefined), fc.string({ maxLength: 80 }), fc.stringMatching(/^[0-9a-f]{64}$/), fc.integer().map(String));
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(fc.json(), fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1'))),
-          fc.record({ signature: header, timestamp: header, nonce: header, authorization: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 60 }), fc.constant(`Bearer ${TEST_TOKEN}`)), contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded') }),
+          fc.oneof(
+            fc.json(),
+            fc.string({ maxLength: 300 }),
+            fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+          ),
+          fc.record({
+            signature: header,
+            timestamp: header,
+            nonce: header,
+            authorization: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 60 }), fc.constant(`Bearer ${TEST_TOKEN}`)),
+            contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+          }),
           async (payload, parts) => {
             const headers: Record<string, string> = { 'content-type': parts.contentType };
             if (parts.signature !== undefined) headers['x-twenty-webhook-signature'] = parts.signature;

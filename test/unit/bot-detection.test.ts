@@ -18,7 +18,7 @@ describe('the bot test', () => {
     expect(isBot(undefined)).toBe(false);
   });
 
-  it('asks a host\'s own test, once per User-Agent', () => {
+  it("asks a host's own test, once per User-Agent", () => {
     const asked: string[] = [];
     const custom = createBotTest((userAgent) => {
       asked.push(userAgent);

@@ -6,8 +6,7 @@ import { createLogger } from '../../server/utils/logger';
 import { createMockRedis } from '../helpers/redis';
 
 const logger = createLogger('silent');
-const page = (html: string, freshTtl = 60) =>
-  createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl, body: Buffer.from(html) });
+const page = (html: string, freshTtl = 60) => createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl, body: Buffer.from(html) });
 
 describe('CacheManager (ioredis-mock)', () => {
   let redis: Redis;

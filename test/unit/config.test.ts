@@ -53,9 +53,14 @@ describe('loadConfig', () => {
 
   it('needs the Twenty URL and key when LISTING_SOURCE=twenty', () => {
     expect(() => loadConfig({ LISTING_SOURCE: 'twenty' })).toThrow(/TWENTY_API_URL and TWENTY_API_KEY/);
-    expect(
-      loadConfig({ LISTING_SOURCE: 'twenty', TWENTY_API_URL: 'https://crm.example.com/', TWENTY_API_KEY: 'k' }).listings,
-    ).toEqual({ kind: 'twenty', apiUrl: 'https://crm.example.com', apiKey: 'k', timeoutMs: 5000, objectNamePlural: 'listings', objectNameSingular: 'listing' });
+    expect(loadConfig({ LISTING_SOURCE: 'twenty', TWENTY_API_URL: 'https://crm.example.com/', TWENTY_API_KEY: 'k' }).listings).toEqual({
+      kind: 'twenty',
+      apiUrl: 'https://crm.example.com',
+      apiKey: 'k',
+      timeoutMs: 5000,
+      objectNamePlural: 'listings',
+      objectNameSingular: 'listing',
+    });
   });
 
   it('treats empty variables as unset and trims URLs', () => {

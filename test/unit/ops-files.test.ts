@@ -70,7 +70,7 @@ describe('ops/: alert rules and the Grafana dashboard', () => {
     });
 
     // prom-client's own process metrics break a lint rule (nodejs_active_handles_total is a gauge).
-    it('the cache\'s metrics pass promtool check metrics (names, units, HELP and TYPE)', () => {
+    it("the cache's metrics pass promtool check metrics (names, units, HELP and TYPE)", () => {
       expect(ownText).toContain('ssr_cache_requests_total');
       const { status, output } = promtool(['check', 'metrics'], ownText);
       expect({ status, output }).toEqual({ status: 0, output: '' });
@@ -84,4 +84,3 @@ describe('ops/: alert rules and the Grafana dashboard', () => {
     });
   });
 });
-

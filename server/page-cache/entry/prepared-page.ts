@@ -68,12 +68,7 @@ export class PreparedPage {
     const values = new Map<string, string[]>();
     for (const [name, value] of this.entry.headers) values.set(name, [...(values.get(name) ?? []), value]);
     for (const [name, list] of values) headers.push(name, list.length === 1 ? (list[0] as string) : list);
-    headers.push(
-      'Content-Type', this.entry.contentType,
-      'Content-Length', body.length,
-      'ETag', etag,
-      'Vary', 'Accept-Encoding',
-    );
+    headers.push('Content-Type', this.entry.contentType, 'Content-Length', body.length, 'ETag', etag, 'Vary', 'Accept-Encoding');
     if (encoding !== 'identity') headers.push('Content-Encoding', encoding);
     return { body, etag, headers };
   }

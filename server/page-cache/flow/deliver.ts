@@ -7,9 +7,12 @@ import type { CacheLogFields } from './context';
 /** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
 export function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
   const extra = [
-    'X-Cache', log.cache,
-    'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
-    'Server-Timing', `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}`,
+    'X-Cache',
+    log.cache,
+    'Age',
+    Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
+    'Server-Timing',
+    `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}`,
   ];
   if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
   const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));

@@ -79,7 +79,10 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       // The host's request logger never sees this request: say what it would have said.
       if (logHits) {
         const log = contexts.get(req)?.log;
-        logger.info({ req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) }, 'request completed');
+        logger.info(
+          { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
+          'request completed',
+        );
       }
       return true;
     },

@@ -60,10 +60,7 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
         (error: unknown) => error,
       );
       void rendering.finally(release);
-      const outcome = await Promise.race([
-        rendering,
-        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref()),
-      ]);
+      const outcome = await Promise.race([rendering, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref())]);
       const durationMs = roundMs(performance.now() - started);
       if (typeof outcome === 'number' && outcome < 400) {
         logger.debug({ key: page.key, status: outcome, durationMs }, 'cache: background refresh done');
@@ -78,7 +75,11 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
       // stale-if-error: the stale page stays and is served until a render succeeds or grace ends.
       events.emit({ type: 'render-error', route: page.policy.route, trigger: 'refresh' });
       logger.warn(
-        { key: page.key, durationMs, ...(typeof outcome === 'number' ? { status: outcome } : outcome === 'timeout' ? { timeoutMs: renderTimeoutMs } : { err: outcome }) },
+        {
+          key: page.key,
+          durationMs,
+          ...(typeof outcome === 'number' ? { status: outcome } : outcome === 'timeout' ? { timeoutMs: renderTimeoutMs } : { err: outcome }),
+        },
         'cache: background refresh failed, the stale page stays',
       );
     } finally {

@@ -17,9 +17,25 @@ const VARIES_ON_MORE = /(^|,)\s*(?!accept-encoding\s*(,|$))[^,\s]/i;
  * one representation or one answer (the hit computes its own), and cookies (never shared).
  */
 const NOT_STORED_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'content-length', 'content-encoding', 'content-type', 'etag', 'vary', 'date', 'age',
-  'set-cookie', 'x-cache', 'x-cache-coalesced', 'server-timing',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'etag',
+  'vary',
+  'date',
+  'age',
+  'set-cookie',
+  'x-cache',
+  'x-cache-coalesced',
+  'server-timing',
 ]);
 
 /** store: why a rendered response must not be stored, or undefined when it may be. */

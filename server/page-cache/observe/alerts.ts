@@ -29,13 +29,20 @@ export function currentAlerts(input: {
   const lookups = hits + misses;
   // "Under 70% for over an hour": the whole window, once the process has counted for a whole one.
   if (full && lookups >= ALERT_THRESHOLDS.minLookups && hits / lookups < ALERT_THRESHOLDS.minHitRate) {
-    alerts.push({ name: 'SsrCacheHitRateLow', summary: `hit rate ${percent(hits / lookups)} over the last ${seconds} s (${lookups} lookups), under ${percent(ALERT_THRESHOLDS.minHitRate)}` });
+    alerts.push({
+      name: 'SsrCacheHitRateLow',
+      summary: `hit rate ${percent(hits / lookups)} over the last ${seconds} s (${lookups} lookups), under ${percent(ALERT_THRESHOLDS.minHitRate)}`,
+    });
   }
   if (!input.redisUp) alerts.push({ name: 'SsrCacheRedisDown', summary: 'Redis is down: pages render through on every request' });
-  else if (input.breakerState !== 'closed') alerts.push({ name: 'SsrCacheRedisDown', summary: `Redis keeps failing: the circuit breaker is ${input.breakerState}, pages render through` });
+  else if (input.breakerState !== 'closed')
+    alerts.push({ name: 'SsrCacheRedisDown', summary: `Redis keeps failing: the circuit breaker is ${input.breakerState}, pages render through` });
   const memory = input.memory;
   if (memory && memory.maxBytes > 0 && memory.usedBytes / memory.maxBytes > ALERT_THRESHOLDS.maxRedisMemoryShare) {
-    alerts.push({ name: 'SsrCacheRedisMemoryHigh', summary: `Redis uses ${percent(memory.usedBytes / memory.maxBytes)} of its maxmemory, over ${percent(ALERT_THRESHOLDS.maxRedisMemoryShare)}` });
+    alerts.push({
+      name: 'SsrCacheRedisMemoryHigh',
+      summary: `Redis uses ${percent(memory.usedBytes / memory.maxBytes)} of its maxmemory, over ${percent(ALERT_THRESHOLDS.maxRedisMemoryShare)}`,
+    });
   }
   return alerts;
 }

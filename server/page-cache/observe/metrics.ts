@@ -7,7 +7,6 @@ import { RollingWindow } from './rolling-window';
 import type { TierStack } from '../tiers/tier-stack';
 import type { WriteBudget } from '../redis/write-budget';
 
-
 export interface CacheMetricsSources {
   stats: CacheStats;
   cache: RedisTier;
@@ -34,7 +33,7 @@ const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['storeSkips', 'store_skips_total', 'Rendered responses not stored (status, Set-Cookie, private, Vary).'],
   ['oversized', 'oversized_total', 'Pages above the entry size bound: served, not stored.'],
   ['writeFailures', 'write_failures_total', 'Writes Redis refused or did not answer.'],
-  ['coalescedWaits', 'coalesced_waits_total', 'Requests that got another request\'s render instead of rendering.'],
+  ['coalescedWaits', 'coalesced_waits_total', "Requests that got another request's render instead of rendering."],
   ['lockWaitTimeouts', 'lock_wait_timeouts_total', 'Waits for another render that timed out (the request rendered itself).'],
   ['backgroundRefreshes', 'background_refreshes_total', 'Background re-renders run (stale pages, refresh invalidations).'],
   ['renderErrors', 'render_errors_total', 'Renders that failed, answered 5xx or timed out.'],
@@ -74,13 +73,45 @@ export class CacheMetrics {
     this.window = new RollingWindow(windowMs);
     const registers = [this.registry];
     const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
-    this.requests = new Counter({ name: name('requests_total'), help: 'Requests on cached routes by cache outcome (hit, stale, miss, bypass) and route.', labelNames: ['route', 'outcome'], registers });
-    this.renders = new Counter({ name: name('renders_total'), help: 'Renders started, by route and trigger (request: a client waits; refresh: in the background).', labelNames: ['route', 'trigger'], registers });
-    this.renderDuration = new Histogram({ name: name('render_duration_seconds'), help: 'Time from the cache\'s decision to render until the page was rendered.', labelNames: ['route', 'trigger'], buckets: RENDER_BUCKETS, registers });
-    const lookupDuration = new Histogram({ name: name('lookup_duration_seconds'), help: 'Time of a cache lookup (in-process tier, then Redis), by where the page was found.', labelNames: ['result'], buckets: LOOKUP_BUCKETS, registers });
-    this.invalidations = new Counter({ name: name('invalidations_total'), help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).', labelNames: ['source', 'mode'], registers });
+    this.requests = new Counter({
+      name: name('requests_total'),
+      help: 'Requests on cached routes by cache outcome (hit, stale, miss, bypass) and route.',
+      labelNames: ['route', 'outcome'],
+      registers,
+    });
+    this.renders = new Counter({
+      name: name('renders_total'),
+      help: 'Renders started, by route and trigger (request: a client waits; refresh: in the background).',
+      labelNames: ['route', 'trigger'],
+      registers,
+    });
+    this.renderDuration = new Histogram({
+      name: name('render_duration_seconds'),
+      help: "Time from the cache's decision to render until the page was rendered.",
+      labelNames: ['route', 'trigger'],
+      buckets: RENDER_BUCKETS,
+      registers,
+    });
+    const lookupDuration = new Histogram({
+      name: name('lookup_duration_seconds'),
+      help: 'Time of a cache lookup (in-process tier, then Redis), by where the page was found.',
+      labelNames: ['result'],
+      buckets: LOOKUP_BUCKETS,
+      registers,
+    });
+    this.invalidations = new Counter({
+      name: name('invalidations_total'),
+      help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).',
+      labelNames: ['source', 'mode'],
+      registers,
+    });
     this.lookups = byName(LOOKUP_RESULTS, (result) => lookupDuration.labels(result));
-    this.invalidatedKeys = new Counter({ name: name('invalidated_keys_total'), help: 'Cached pages removed (hard) or marked stale (soft, refresh) by invalidations.', labelNames: ['source', 'mode'], registers });
+    this.invalidatedKeys = new Counter({
+      name: name('invalidated_keys_total'),
+      help: 'Cached pages removed (hard) or marked stale (soft, refresh) by invalidations.',
+      labelNames: ['source', 'mode'],
+      registers,
+    });
 
     // Since-start counts kept elsewhere, exported as they are at each scrape.
     const countOf = (suffix: string, help: string, read: () => number) =>
@@ -97,7 +128,7 @@ export class CacheMetrics {
     countOf('redis_breaker_opens_total', 'Times the Redis circuit breaker opened.', () => cache.breakerState().opens);
     new Gauge({
       name: name('redis_breaker_state'),
-      help: 'The Redis circuit breaker\'s state: 1 for the current one (closed: Redis on the request path; open: pages render through).',
+      help: "The Redis circuit breaker's state: 1 for the current one (closed: Redis on the request path; open: pages render through).",
       labelNames: ['state'],
       registers,
       collect() {
@@ -156,7 +187,6 @@ export class CacheMetrics {
         return;
     }
   }
-
 
   /** A route's series, made at its first request (each starts at 0, so rate() sees it from then). */
   private route(route: string): RouteSeries {

@@ -275,7 +275,14 @@ export class RedisTier {
     return this.call('set', key, false, async () => {
       await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs);
       const sampled = await Promise.all(tagKeys.map((tagKey) => this.redis.eval(ADD_TO_TAG, 1, tagKey, key, ttlMs) as Promise<string[]>));
-      await Promise.all(tagKeys.map((tagKey, i) => this.removeDeadMembers(tagKey, (sampled[i] ?? []).filter((member) => member !== key))));
+      await Promise.all(
+        tagKeys.map((tagKey, i) =>
+          this.removeDeadMembers(
+            tagKey,
+            (sampled[i] ?? []).filter((member) => member !== key),
+          ),
+        ),
+      );
       return true;
     });
   }
@@ -345,7 +352,10 @@ export class RedisTier {
     const tagKeys = tags.map((tag) => this.tagKey(tag));
     if (!this.cluster) {
       return this.call('invalidateTags', tags[0], undefined, async () => {
-        const [deleted, keys] = (await this.redis.eval(INVALIDATE_TAGS, tagKeys.length, ...tagKeys, this.clientPrefix + this.keyPrefix, mode, stamp)) as [number, string[]];
+        const [deleted, keys] = (await this.redis.eval(INVALIDATE_TAGS, tagKeys.length, ...tagKeys, this.clientPrefix + this.keyPrefix, mode, stamp)) as [
+          number,
+          string[],
+        ];
         return { deleted, keys };
       });
     }
@@ -407,7 +417,8 @@ export class RedisTier {
         const [next, found] = page;
         cursor = next;
         // SCAN returns full names; commands through ioredis would prefix them a second time.
-        const count = found.length > 0 ? await this.call(operation, pattern, undefined, () => apply(found.map((key) => key.slice(this.clientPrefix.length)))) : 0;
+        const count =
+          found.length > 0 ? await this.call(operation, pattern, undefined, () => apply(found.map((key) => key.slice(this.clientPrefix.length)))) : 0;
         if (count === undefined) return { deleted, ok: false };
         deleted += count;
       } while (cursor !== '0');

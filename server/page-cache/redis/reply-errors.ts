@@ -9,4 +9,3 @@ export function isReplyError(error: unknown): boolean {
   // A reply error's message starts with Redis' upper-case error code.
   return /^[A-Z][A-Z_-]{1,31} /.test(error.message) && (error as { command?: unknown }).command !== undefined;
 }
-

@@ -90,8 +90,7 @@ export class TierStack {
    */
   async set(key: string, rendered: CacheEntry, renderedSince?: number): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
-    const entry =
-      renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
+    const entry = renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
     if (entry.invalidatedAt === 0) memory?.set(key, new PreparedPage(entry));
     if (!redis.isUsable()) return memory ? 'memory-only' : 'not-stored';
     if (budget && !budget.allowsWrite()) return 'over-budget';
