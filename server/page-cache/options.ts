@@ -168,6 +168,8 @@ function toPolicy(path: string, route: RoutePolicy, grace: number): CachePolicy 
 
 /** Checks every option once, at start-up: a mistake throws a PageCacheOptionsError naming the option and what is accepted. */
 export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
+  const badPath = Object.keys(options?.routes ?? {}).find((path) => !path.startsWith('/'));
+  if (badPath !== undefined) throw new PageCacheOptionsError(`createPageCache: routes: "${badPath}" must be a path pattern starting with "/"`);
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new PageCacheOptionsError(`createPageCache: ${describe(parsed.error)}`);
   const values = parsed.data;
