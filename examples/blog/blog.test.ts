@@ -74,8 +74,10 @@ function invalidate(body: object, token?: string) {
   return req.send(JSON.stringify(body));
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  // Pages are stored in Redis once the client is connected (before that, in process only).
+  await redis.ping();
 });
 
 beforeEach(() => {
@@ -209,8 +211,8 @@ describe('example blog with the page cache', () => {
     const res = await request(blog.app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.text).toMatch(/^ssr_cache_requests_total\{[^}]*outcome="MISS"[^}]*\} [1-9]/m);
-    expect(res.text).toMatch(/^ssr_cache_requests_total\{[^}]*outcome="HIT"[^}]*\} [1-9]/m);
+    expect(res.text).toMatch(/^ssr_cache_requests_total\{[^}]*outcome="miss"[^}]*\} [1-9]/m);
+    expect(res.text).toMatch(/^ssr_cache_requests_total\{[^}]*outcome="hit"[^}]*\} [1-9]/m);
     expect(blog.cache.registry.getSingleMetric('ssr_cache_requests_total')).toBeDefined();
   });
 

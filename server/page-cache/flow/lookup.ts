@@ -30,19 +30,24 @@ function roundMs(ms: number): number {
  * recv, hash, lookup and, on a hit, deliver: 'served' when the request is answered, else what
  * the host's routes must do (render a miss, or nothing to do with the cache).
  */
-export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse) => Promise<Decision | 'served'> {
+export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse, keepServedLog: boolean) => Promise<Decision | 'served'> {
   const { tiers, policies, events, contexts, isBot, allAgents, singleFlight } = deps;
 
-  return async function lookup(req, res) {
+  /** `keepServedLog`: a served request's log fields are kept for a log line (a hit on the front keeps none unless logged). */
+  return async function lookup(req, res, keepServedLog) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return NOT_CACHED;
     const page = resolvePage(req.url ?? '', policies);
     if (!page) return NOT_CACHED;
     const route = page.policy.route;
-    const context = contexts.of(req);
+    const context = contexts.get(req);
     const log: CacheLogFields = { cache: 'BYPASS', route };
-    context.log = log;
+    // A hit on the front writes no per-request state unless a log line will read it.
+    const keepLog = () => {
+      contexts.of(req).log = log;
+    };
+    if (context || keepServedLog) keepLog();
 
-    if (context.reportStored) {
+    if (context?.reportStored) {
       log.cache = 'MISS';
       log.key = page.key;
       events.emit({ type: 'render', route, trigger: 'refresh' });
@@ -50,6 +55,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     }
 
     if (!isCacheableRequest(req, isBot, allAgents)) {
+      keepLog();
       events.emit({ type: 'request', route, outcome: 'BYPASS' });
       res.setHeader('X-Cache', 'BYPASS');
       return BYPASS;
@@ -98,6 +104,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       }
     }
 
+    keepLog();
     events.emit({ type: 'request', route, outcome: 'MISS' });
     events.emit({ type: 'render', route, trigger: 'request' });
     log.cache = 'MISS';

@@ -71,7 +71,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
 
     async serveFromCache(req, res) {
       const started = logHits ? performance.now() : 0;
-      const decision = await lookup(req, res);
+      const decision = await lookup(req, res, logHits);
       if (decision !== 'served') {
         contexts.of(req).decision = decision;
         return false;
@@ -92,7 +92,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       if (typeof app === 'function') setRenderTarget(app);
       let decision = contexts.get(req)?.decision;
       if (!decision) {
-        const outcome = await lookup(req, res);
+        const outcome = await lookup(req, res, true);
         if (outcome === 'served') return;
         decision = outcome;
       }
