@@ -30,6 +30,8 @@ for express in 4 5; do
   dir="$work/express$express"
   mkdir -p "$dir"
   cp scripts/package-check/* "$dir"
+  # The same blog as a CommonJS host: only the imports differ.
+  sed -E -e "s#^import ([A-Za-z]+) from '([^']+)';#const \1 = require('\2');#" -e "s#^import \{ ([A-Za-z]+) \} from '([^']+)';#const { \1 } = require('\2');#" "$dir/blog.mjs" >"$dir/blog.cjs"
   (cd "$dir" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$tarball" "express@^$express" "@types/express@^$express" ioredis@^5 typescript@^5 @types/node@^20 >/dev/null)
   check "Express $express, ESM host" node "$dir/checker.mjs" "$dir/blog.mjs"
   check "Express $express, CommonJS host" node "$dir/checker.mjs" "$dir/blog.cjs"
