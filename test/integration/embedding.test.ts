@@ -9,12 +9,13 @@ import { GOOGLEBOT, waitFor } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 
 /** A blog as a stranger would embed the cache: its own client, its own routes, the public API only. */
-function blog(redis: Redis, keyPrefix: string, renders: Map<string, number>): { app: express.Express; cache: PageCache } {
+function blog(redis: Redis, keyPrefix: string, renders: Map<string, number>, refreshes: boolean[]): { app: express.Express; cache: PageCache } {
   const cache = createPageCache({ redis, keyPrefix, routes: { '/posts/:slug': { ttl: 60 } }, memoryTierBytes: 0, breaker: { failureThreshold: 2 } });
   const app = express();
   app.use(cache.middleware);
   app.get('/posts/:slug', (req, res) => {
     renders.set(req.params.slug, (renders.get(req.params.slug) ?? 0) + 1);
+    refreshes.push(cache.isRefresh(req));
     cache.tag(res, `post:${req.params.slug}`);
     res.send(`<h1>${req.params.slug}</h1>`);
   });
@@ -40,9 +41,10 @@ describe('embedded in another server', () => {
   function make(label: string, renders = new Map<string, number>()) {
     const prefix = uniquePrefix(label);
     prefixes.push(prefix);
-    const built = blog(redis, prefix, renders);
+    const refreshes: boolean[] = [];
+    const built = blog(redis, prefix, renders, refreshes);
     caches.push(built.cache);
-    return { ...built, prefix, renders };
+    return { ...built, prefix, renders, refreshes };
   }
   const get = (app: express.Express, path: string) => request(app).get(path).set('User-Agent', GOOGLEBOT);
 
@@ -124,6 +126,17 @@ describe('embedded in another server', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('says isRefresh(req) inside a background re-render, and only there', async () => {
+    const { app, cache, prefix, refreshes: seen } = make('refresh');
+    const front = cache.front(app);
+    expect((await request(front).get('/posts/again').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+    await waitFor(async () => ((await inspector.exists(`${prefix}ssr:/posts/again`)) === 1 ? true : undefined), 2000, 5);
+    const result = await cache.invalidate({ paths: ['/posts/again'], mode: 'refresh' });
+    expect(result.refreshing).toBe(1);
+    await waitFor(async () => (seen.length === 2 ? true : undefined), 2000, 5);
+    expect(seen).toEqual([false, true]);
   });
 
   it.each([
