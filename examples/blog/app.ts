@@ -29,6 +29,8 @@ const SEED: readonly Post[] = [
   { slug: 'release', title: 'Version 1.0', text: 'The blog is out of beta.', tags: ['news'] },
 ];
 const PAGE_SIZE = 2;
+/** What the cache stores, for how long (seconds), and which query parameters make another page. */
+const CACHED_ROUTES = { '/': { ttl: 300 }, '/posts/:slug': { ttl: 3600, grace: 600 }, '/tags/:tag': { ttl: 1800, query: ['page'] } };
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -43,11 +45,7 @@ const summary = (post: Post): string => `<li><a href="/posts/${post.slug}">${esc
 export function createBlogApp({ redis, keyPrefix, token }: BlogOptions) {
   const posts = new Map(SEED.map((post) => [post.slug, { ...post, tags: [...post.tags] }]));
 
-  const cache = createPageCache({
-    redis,
-    keyPrefix,
-    routes: { '/': { ttl: 300 }, '/posts/:slug': { ttl: 3600, grace: 600 }, '/tags/:tag': { ttl: 1800, query: ['page'] } },
-  });
+  const cache = createPageCache({ redis, keyPrefix, routes: CACHED_ROUTES });
   const tagPosts = (res: Response, shown: Post[]): void => shown.forEach((post) => cache.tag(res, `post:${post.slug}`));
 
   const app = express();
