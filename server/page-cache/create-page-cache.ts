@@ -117,14 +117,18 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     const source = request.source ?? 'api';
     const plan = planInvalidation(checked.data, policies);
     const started = performance.now();
-    const { deleted, ok, keys } = await tiers.invalidate({ keys: plan.keys, patterns: plan.patterns, tags: plan.tags }, mode === 'hard' ? 'hard' : 'soft');
+    const { deleted, ok, keys, queued } = await tiers.invalidate(
+      { keys: plan.keys, patterns: plan.patterns, tags: plan.tags },
+      mode === 'hard' ? 'hard' : 'soft',
+    );
     // refresh: the exact pages re-render now; pattern matches re-render on their next request.
-    const refreshing = mode === 'refresh' ? keys.map((key) => pageForKey(key, policies)).filter((page) => page !== undefined) : [];
+    const refreshing = mode === 'refresh' && !queued ? keys.map((key) => pageForKey(key, policies)).filter((page) => page !== undefined) : [];
     for (const page of refreshing) void flow.refresh(page);
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    events.emit({ type: 'invalidation', source, mode, keys: deleted });
+    events.emit({ type: 'invalidation', source, mode, keys: deleted, queued });
     const result: InvalidateResult = {
       ok,
+      queued,
       mode,
       changed: deleted,
       keys,
@@ -137,6 +141,12 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     logger.info({ source, ...result }, 'cache invalidation');
     return result;
   }
+
+  // Queued invalidations go to Redis as soon as it answers, traffic or not.
+  const onReady = () => setImmediate(() => void tiers.applyPending());
+  redis.on('ready', onReady);
+  const pendingTimer = setInterval(() => void tiers.applyPending(), 500);
+  pendingTimer.unref();
 
   const internals: PageCacheInternals = { cache: redisTier, tiers, stats, metrics, budget, events };
   const cache: PageCache & { [INTERNALS]: PageCacheInternals } = {
@@ -163,6 +173,15 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     on: (listener) => events.on(listener),
     logFields: (req) => contexts.get(req)?.log,
     async close() {
+      clearInterval(pendingTimer);
+      redis.off('ready', onReady);
+      if (tiers.pending.size > 0) {
+        // Nowhere else to keep them: say exactly what Redis never got, so it can be replayed.
+        logger.error(
+          { pending: tiers.pending.describe(), oldestAcceptedAt: tiers.pending.oldestAcceptedAt },
+          'cache: closing with invalidations Redis never received',
+        );
+      }
       budget.stop();
       redisTier.stop();
       await bus?.close();

@@ -24,8 +24,13 @@ export interface InvalidateRequest {
 }
 
 export interface InvalidateResult {
-  /** False when Redis did not take all of it (this instance's memory tier was still cleared). */
+  /** True when Redis took all of it (this instance's memory tier is cleared either way). */
   ok: boolean;
+  /**
+   * Redis could not be reached: the invalidation is applied to this instance's memory tier now and
+   * to Redis (and the other instances) as soon as Redis answers, before any page is read from it.
+   */
+  queued: boolean;
   mode: InvalidationModeName;
   /** Pages deleted (hard) or marked stale (soft, refresh). */
   changed: number;

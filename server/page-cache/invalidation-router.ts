@@ -71,10 +71,9 @@ export function createInvalidationRouter(
     const result = await invalidate({ ...checked.data, source: 'api' });
     const { ok, changed, ...rest } = result;
     const summary = { source: 'api', ...context, ...rest, [result.mode === 'hard' ? 'deleted' : 'markedStale']: changed };
-    if (!ok) {
-      // Stale pages may remain in Redis or on other instances: say so, so the caller retries.
-      return sendJson(res, 503, { error: 'Redis is unavailable: the invalidation did not complete, retry later', ...summary });
-    }
+    // Accepted, and sure to take effect: applied here now, and in Redis as soon as it answers.
+    if (result.queued) return sendJson(res, 202, summary);
+    if (!ok) return sendJson(res, 503, { error: 'Redis refused the invalidation: it did not complete, retry later', ...summary });
     sendJson(res, 200, summary);
   }
 

@@ -164,7 +164,9 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       ...result,
       [mode === 'hard' ? 'deleted' : 'markedStale']: changed,
     };
-    if (!ok) return void res.status(503).json({ error: 'Redis is unavailable: the invalidation did not complete, retry later', ...summary });
+    // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
+    if (result.queued) return void res.status(202).json(summary);
+    if (!ok) return void res.status(503).json({ error: 'Redis refused the invalidation: it did not complete', ...summary });
     res.json(summary);
   };
 

@@ -1,8 +1,10 @@
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import type { Redis } from '../../server/utils/redis-client';
-import { GOOGLEBOT, TEST_TOKEN, testApp, useAppOnRealRedis, waitForStored } from '../helpers/app';
-import { freePort, listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
+import IORedis from 'ioredis';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
+import { listKeys, realRedisUrl, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';
+import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-signing';
 
 const ENDPOINT = '/api/cache/invalidate';
 
@@ -161,19 +163,68 @@ describe('POST /api/cache/invalidate without CACHE_INVALIDATION_TOKEN', () => {
   });
 });
 
-describe('POST /api/cache/invalidate while Redis is unreachable', () => {
-  it('answers 503 so the caller retries, instead of claiming success', async () => {
-    const handle = testApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_KEY_PREFIX: uniquePrefix('down') });
-    try {
-      const res = await request(handle.app)
-        .post(ENDPOINT)
-        .set('Authorization', `Bearer ${TEST_TOKEN}`)
-        .set('Content-Type', 'application/json')
-        .send('{"type":"listing","id":"1"}');
-      expect(res.status).toBe(503);
-      expect(res.body.error).toMatch(/Redis is unavailable/);
-    } finally {
-      await handle.close();
-    }
+describe('an invalidation accepted while Redis is unreachable', () => {
+  let redisServer: PrivateRedis;
+  let handle: AppHandle;
+  let inspector: IORedis;
+
+  beforeAll(async () => {
+    redisServer = await startPrivateRedis();
+    inspector = new IORedis(redisServer.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  });
+  afterEach(async () => {
+    await handle?.close();
+  });
+  afterAll(async () => {
+    inspector.disconnect();
+    await redisServer.stop();
+  });
+
+  async function storedPage(path: string): Promise<void> {
+    handle = testApp({ REDIS_URL: redisServer.url, TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET, TWENTY_WEBHOOK_MODE: 'hard' });
+    await redisReady(handle);
+    expect((await request(handle.handler).get(path).set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+    await waitForStored(handle, `ssr:${path}`);
+    expect((await request(handle.handler).get(path).set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('HIT');
+  }
+
+  it('is answered 202 queued, applied here at once, and in Redis as soon as it is back, before any page is read from it', async () => {
+    await storedPage('/listings/7');
+    await redisServer.stop();
+    const res = await request(handle.app)
+      .post(ENDPOINT)
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send('{"paths":["/listings/7"]}');
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ queued: true, keys: ['ssr:/listings/7'] });
+    // This instance's in-process copy is gone at once.
+    expect((await request(handle.handler).get('/listings/7').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+    expect((await request(handle.app).get('/health')).body.cache).toMatchObject({ pendingInvalidations: 1, invalidationsQueued: 1 });
+
+    await redisServer.start();
+    // Applied once Redis answers, with no request needed to set it off.
+    await waitFor(async () => ((await handle.pageCache.health()).pendingInvalidations === 0 ? true : undefined), 5000, 20);
+    expect((await handle.pageCache.health()).redis.status).toBe('up');
+  });
+
+  it('reads no page from Redis while it waits: a page stored before the outage is fresh after it', async () => {
+    await storedPage('/listings/8');
+    const before = await inspector.getBuffer('ssr:/listings/8');
+    handle.tiers.memory?.clear();
+    // Redis away for the invalidation only: the breaker opens on a frozen Redis, the old page stays in it.
+    redisServer.freeze();
+    const body = twentyEvent('updated', '8', { updatedFields: ['description'] });
+    const answer = await request(handle.app).post(ENDPOINT).set(twentyHeaders(body)).send(body);
+    redisServer.thaw();
+    expect(answer.status).toBe(202);
+    expect(answer.body.queued).toBe(true);
+    expect(before).not.toBeNull();
+    // Redis answers again and still holds the old page, but the invalidation has not reached it yet: no HIT from it.
+    expect((await request(handle.handler).get('/listings/8').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+    await waitFor(async () => ((await handle.pageCache.health()).pendingInvalidations === 0 ? true : undefined), 10_000, 20);
+    // The page from before the outage is gone from Redis (the fresh render may have been stored since).
+    const after = await inspector.getBuffer('ssr:/listings/8');
+    expect(after === null || !after.equals(before as Buffer)).toBe(true);
   });
 });

@@ -28,7 +28,8 @@ export type CacheEvent =
   | { type: 'store-skip'; route: string; reason: string }
   /** A wait for another render passed the lock-wait bound; the request rendered itself. */
   | { type: 'lock-wait-timeout' }
-  | { type: 'invalidation'; source: string; mode: string; keys: number }
+  /** `queued`: Redis could not take it now; it is applied once Redis answers. */
+  | { type: 'invalidation'; source: string; mode: string; keys: number; queued: boolean }
   | { type: 'breaker'; state: BreakerState }
   | { type: 'write-pause'; paused: boolean };
 

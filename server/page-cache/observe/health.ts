@@ -17,6 +17,8 @@ export interface CacheHealth extends CacheStats {
   /** The same over the last `seconds`. */
   window: { seconds: number; hits: number; misses: number; hitRate: string };
   memoryTier: { entries: number; bytes: number } | null;
+  /** Invalidations waiting for Redis (no page is read from Redis meanwhile). */
+  pendingInvalidations: number;
   redis: {
     status: 'up' | 'down';
     breaker: { state: BreakerState; opens: number; rejectedCommands: number; consecutiveFailures: number; changedAt: string | null };
@@ -53,6 +55,7 @@ export function readHealth({ enabled, redisTier, tiers, budget, stats, metrics }
     hitRate: hitRate(stats),
     window: { seconds, hits: recent.hits, misses: recent.misses, hitRate: hitRate(recent) },
     memoryTier: tiers.memory ? { entries: tiers.memory.size, bytes: tiers.memory.bytes } : null,
+    pendingInvalidations: tiers.pending.size,
     redis: {
       status: redisUp ? 'up' : 'down',
       breaker: {

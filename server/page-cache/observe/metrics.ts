@@ -38,6 +38,7 @@ const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['backgroundRefreshes', 'background_refreshes_total', 'Background re-renders run (stale pages, refresh invalidations).'],
   ['renderErrors', 'render_errors_total', 'Renders that failed, answered 5xx or timed out.'],
   ['memoryHits', 'memory_hits_total', 'Hits served from the in-process tier.'],
+  ['invalidationsQueued', 'invalidations_queued_total', 'Invalidations accepted while Redis was unreachable (applied once it answered).'],
   ['writePauses', 'write_pauses_total', 'Times writes paused because Redis memory reached the write budget.'],
 ];
 
@@ -160,6 +161,7 @@ export class CacheMetrics {
     gaugeOf('redis_memory_max_bytes', 'Redis maxmemory (0: no limit).', () => budget.lastMemory?.maxBytes);
     gaugeOf('memory_tier_bytes', 'Bytes held by the in-process tier.', () => tiers.memory?.bytes ?? 0);
     gaugeOf('memory_tier_entries', 'Pages held by the in-process tier.', () => tiers.memory?.size ?? 0);
+    gaugeOf('pending_invalidations', 'Invalidations accepted while Redis was unreachable, waiting to be applied to it.', () => tiers.pending.size);
   }
 
   /** The metrics' reader of the event stream (the rolling window's too). */

@@ -31,6 +31,8 @@ export interface CacheStats {
   writeFailures: number;
   invalidations: number;
   keysInvalidated: number;
+  /** Invalidations accepted while Redis was unreachable (queued, applied once it answered). */
+  invalidationsQueued: number;
   /** Times writes paused because Redis memory reached the write budget. */
   writePauses: number;
 }
@@ -54,6 +56,7 @@ export function createCacheStats(): CacheStats {
     writeFailures: 0,
     invalidations: 0,
     keysInvalidated: 0,
+    invalidationsQueued: 0,
     writePauses: 0,
   };
 }
@@ -95,6 +98,7 @@ export function countEvent(stats: CacheStats, event: CacheEvent): void {
     case 'invalidation':
       stats.invalidations += 1;
       stats.keysInvalidated += event.keys;
+      if (event.queued) stats.invalidationsQueued += 1;
       return;
     case 'write-pause':
       if (event.paused) stats.writePauses += 1;

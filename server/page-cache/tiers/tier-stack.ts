@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
 import type { RedisTier, DeleteResult } from '../redis/redis-tier';
 import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
+import { PendingInvalidations, type PendingInvalidation } from '../coordination/pending-invalidations';
 import type { MemoryTier } from './memory-tier';
 import { PreparedPage, type PageVariant } from '../entry/prepared-page';
 import type { WriteBudget } from '../redis/write-budget';
@@ -39,6 +40,9 @@ export class TierStack {
    * that began before that read data the change has since replaced.
    */
   private readonly invalidatedAt = new LRUCache<string, number>({ max: 100_000 });
+  /** Accepted while Redis could not take them; applied as soon as it answers. */
+  readonly pending = new PendingInvalidations();
+  private draining: Promise<number> | undefined;
 
   constructor(private readonly options: TierStackOptions) {}
 
@@ -62,6 +66,11 @@ export class TierStack {
     // The memory tier holds fresh pages only; stale ones are read from Redis until re-rendered.
     const held = memory?.get(key);
     if (held) return { page: held, tier: 'memory', stale: false };
+    // Redis may hold pages an accepted invalidation removes: none is read from it until applied.
+    if (this.pending.size > 0) {
+      void this.applyPending();
+      return undefined;
+    }
     const entry = await redis.get(key);
     if (!entry || graceLeftMs(entry) <= 0) return undefined;
     const page = new PreparedPage(entry);
@@ -100,12 +109,47 @@ export class TierStack {
   /**
    * Removes (hard) or marks stale (soft) keys, key patterns and tagged pages in Redis, drops the
    * in-process copies, and tells the other instances to drop theirs. A tag costs as many pages
-   * as carry it: its index is read, never the keyspace.
+   * as carry it: its index is read, never the keyspace. When Redis cannot take it (down, timing
+   * out, breaker open) it is queued (`queued`) and applied as soon as Redis answers, before any
+   * page is read from Redis again.
    */
-  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[] }> {
+  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[]; queued: boolean }> {
+    this.noteInvalidation(message);
+    // Earlier ones first: a later invalidation must not be overtaken by an older one's replay.
+    if (this.pending.size > 0) await this.applyPending();
+    const result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
+    const keys = result?.keys ?? message.keys;
+    this.dropFromMemory({ ...message, keys });
+    if (result?.ok) return { ...result, queued: false };
+    // Redis answered with an error about the command itself (it is healthy): the caller hears of it.
+    if (result && this.options.redis.isHealthy()) return { ...result, queued: false };
+    this.pending.add(message, mode);
+    return { deleted: result?.deleted ?? 0, ok: false, keys, queued: true };
+  }
+
+  /** Applies the queued invalidations once Redis is usable again; how many it applied. */
+  applyPending(): Promise<number> {
+    if (this.pending.size === 0 || !this.options.redis.isUsable()) return Promise.resolve(0);
+    this.draining ??= this.pending
+      .drain((item) => this.replay(item))
+      .finally(() => {
+        this.draining = undefined;
+      });
+    return this.draining;
+  }
+
+  private async replay({ message, mode }: PendingInvalidation): Promise<boolean> {
+    const result = await this.applyToRedis(message, mode);
+    if (result.ok) return true;
+    if (!this.options.redis.isHealthy()) return false;
+    // Redis answers but refuses this one (a soft mark on a full Redis, say): delete instead, or drop it.
+    if (mode === 'soft' && (await this.applyToRedis(message, 'hard')).ok) return true;
+    return true;
+  }
+
+  private async applyToRedis(message: InvalidationMessage, mode: InvalidationMode): Promise<DeleteResult & { keys: string[] }> {
     const { redis, bus } = this.options;
     const tags = message.tags ?? [];
-    this.noteInvalidation(message);
     // Tagged pages first, in one script; then the named keys it did not already reach.
     const tagged = await redis.invalidateTags(tags, mode);
     const taggedKeys = new Set(tagged?.keys ?? []);
@@ -116,11 +160,11 @@ export class TierStack {
         : [redis.markStale(named), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
     );
     const keys = [...taggedKeys, ...named];
-    this.dropFromMemory({ ...message, keys });
-    const published = bus ? await bus.publish({ ...message, keys, tags }) : true;
+    const redisOk = tagged !== undefined && results.every((result) => result.ok);
+    const published = redisOk && bus ? await bus.publish({ ...message, keys, tags }) : redisOk;
     return {
       deleted: (tagged?.deleted ?? 0) + results.reduce((sum, result) => sum + result.deleted, 0),
-      ok: tagged !== undefined && published && results.every((result) => result.ok),
+      ok: redisOk && published,
       keys,
     };
   }

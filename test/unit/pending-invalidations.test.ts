@@ -1,0 +1,45 @@
+import { MAX_PENDING, PendingInvalidations } from '../../server/page-cache/coordination/pending-invalidations';
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
+import { RedisTier } from '../../server/page-cache/redis/redis-tier';
+import { TierStack } from '../../server/page-cache/tiers/tier-stack';
+import { silentLogger } from '../../server/page-cache/logger';
+import { waitFor } from '../helpers/app';
+import { createMockRedis } from '../helpers/redis';
+
+const page = (html: string) => createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body: Buffer.from(html) });
+
+describe('invalidations waiting for Redis', () => {
+  it('keeps pages in Redis from being read until they are applied, then applies them in order', async () => {
+    const redis = createMockRedis();
+    const tier = new RedisTier({ redis, logger: silentLogger });
+    const tiers = new TierStack({ redis: tier });
+    await tier.set('ssr:/a', page('<p>old a</p>'));
+    await tier.set('ssr:/b', page('<p>b</p>'));
+    tiers.pending.add({ keys: ['ssr:/a'], patterns: [] }, 'hard');
+    // The old page is there, but an accepted invalidation removes it: not served.
+    expect(await tiers.get('ssr:/a')).toBeUndefined();
+    expect(await tiers.get('ssr:/b')).toBeUndefined();
+    await waitFor(async () => (tiers.pending.size === 0 ? true : undefined), 2000, 5);
+    expect(await redis.exists('ssr:/a')).toBe(0);
+    expect((await tiers.get('ssr:/b'))?.page.entry.body.toString()).toBe('<p>b</p>');
+    tier.stop();
+  });
+
+  it('replays in the order accepted and stops at the first that Redis does not take', async () => {
+    const pending = new PendingInvalidations();
+    for (const key of ['ssr:/1', 'ssr:/2', 'ssr:/3']) pending.add({ keys: [key], patterns: [] }, 'hard');
+    const seen: string[] = [];
+    const applied = await pending.drain(async (item) => {
+      seen.push(item.message.keys[0] as string);
+      return item.message.keys[0] !== 'ssr:/2';
+    });
+    expect([applied, seen, pending.size]).toEqual([1, ['ssr:/1', 'ssr:/2'], 2]);
+  });
+
+  it('collapses into one invalidation of every page when too many wait, so none is lost', () => {
+    const pending = new PendingInvalidations();
+    for (let i = 0; i <= MAX_PENDING; i += 1) pending.add({ keys: [`ssr:/${i}`], patterns: [] }, 'soft');
+    expect(pending.size).toBe(1);
+    expect(pending.describe()).toEqual([{ keys: [], patterns: ['ssr:*'], tags: [] }]);
+  });
+});
