@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createListingSource } from './listings';
 import { ListingSourceError, type ListingSource } from './listings/listing';
+import { learnSingularName, TwentyObjectName } from './listings/twenty-object';
 import { createCacheMiddleware, type PageCache } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
@@ -57,6 +58,18 @@ export function createApp(deps: AppDeps): AppHandle {
   const owned = deps.redis === undefined;
   const cache = createCacheMiddleware(config, redis, logger);
   const listings = deps.listings ?? createListingSource(config.listings);
+  const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular);
+  if (!listingObject.singular && config.listings.kind === 'twenty') {
+    // Twenty says the singular name itself; until it answers, events match by the plural's possible singulars.
+    const { apiUrl, apiKey, timeoutMs } = config.listings;
+    learnSingularName({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
+      (singular) => {
+        if (singular) listingObject.learn(singular);
+        logger.info({ object: listingObject.plural, singular: singular ?? null }, 'twenty: listing object singular name');
+      },
+      (error: unknown) => logger.warn({ err: error, object: listingObject.plural }, 'twenty: metadata API did not answer, events match by plural'),
+    );
+  }
 
   const app = express();
   app.disable('x-powered-by');
@@ -75,7 +88,8 @@ export function createApp(deps: AppDeps): AppHandle {
       secret: config.cache.twentyWebhookSecret,
       toleranceMs: config.cache.twentyWebhookToleranceMs,
       mode: config.cache.twentyWebhookMode,
-      listingObject: config.cache.twentyWebhookObject,
+      listingObject,
+      maxBodyBytes: config.cache.twentyWebhookMaxBodyBytes,
     },
   });
   app.use(createHealthRouter({ cache, webhooks: invalidation.webhooks, metricsToken: config.monitoring.metricsToken }));

@@ -30,7 +30,8 @@ export const LISTING_FIELD_EFFECTS: Readonly<Record<string, ListingChangeEffect>
   bedrooms: 'display',
   bathrooms: 'display',
   areaSqm: 'display',
-  address: 'display',
+  // Twenty keeps the city in the composite address field: a new address may be a new city.
+  address: 'relocation',
   propertyType: 'display',
   updatedAt: 'display',
   updatedBy: 'display',
@@ -171,6 +172,11 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z][A-Za-z0-9]*$/, 'must be the plural API name of a Twenty object, e.g. listings')
     .default('listings'),
+  TWENTY_LISTING_OBJECT_SINGULAR: z
+    .string()
+    .regex(/^[a-z][A-Za-z0-9]*$/, 'must be the singular API name of the Twenty object, e.g. property')
+    .optional(),
+  TWENTY_WEBHOOK_MAX_BODY_KB: integer(1, 16 * 1024).default(1024),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -226,13 +232,15 @@ export interface CacheConfig {
   twentyWebhookToleranceMs: number;
   /** How webhook updates invalidate (deletions always delete). */
   twentyWebhookMode: InvalidationModeName;
-  /** The object whose events invalidate pages (`listing.updated`), from TWENTY_LISTING_OBJECT. */
-  twentyWebhookObject: string;
+  /** The object whose events invalidate pages: TWENTY_LISTING_OBJECT, and its singular if TWENTY_LISTING_OBJECT_SINGULAR says it. */
+  twentyWebhookObject: { plural: string; singular?: string };
+  /** Signed webhook bodies up to this size are read (TWENTY_WEBHOOK_MAX_BODY_KB); larger ones get 413. */
+  twentyWebhookMaxBodyBytes: number;
 }
 
 export type ListingSourceConfig =
   | { kind: 'embedded'; catalogSize: number }
-  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string; objectNameSingular: string };
+  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string; objectNameSingular?: string };
 
 export interface MonitoringConfig {
   /** Bearer token /metrics asks for; unset: /metrics is open (it changes nothing). */
@@ -284,11 +292,6 @@ function perRoute(env: Env, name: 'SSR_CACHE_TTL' | 'SSR_CACHE_GRACE', defaults:
   return values;
 }
 
-/** Twenty names an object `listings` in its REST paths and `listing` in records and event names. */
-function singularObjectName(plural: string): string {
-  return plural.replace(/s$/, '');
-}
-
 function listingSource(env: Env): ListingSourceConfig {
   if (env.LISTING_SOURCE === 'embedded') return { kind: 'embedded', catalogSize: env.LISTING_CATALOG_SIZE };
   const missing = (['TWENTY_API_URL', 'TWENTY_API_KEY'] as const).filter((name) => !env[name]);
@@ -301,7 +304,7 @@ function listingSource(env: Env): ListingSourceConfig {
     apiKey: env.TWENTY_API_KEY as string,
     timeoutMs: env.TWENTY_API_TIMEOUT_MS,
     objectNamePlural: env.TWENTY_LISTING_OBJECT,
-    objectNameSingular: singularObjectName(env.TWENTY_LISTING_OBJECT),
+    objectNameSingular: env.TWENTY_LISTING_OBJECT_SINGULAR,
   };
 }
 
@@ -359,7 +362,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       twentyWebhookSecret: values.TWENTY_WEBHOOK_SECRET,
       twentyWebhookToleranceMs: values.TWENTY_WEBHOOK_TOLERANCE_MS,
       twentyWebhookMode: values.TWENTY_WEBHOOK_MODE,
-      twentyWebhookObject: singularObjectName(values.TWENTY_LISTING_OBJECT),
+      twentyWebhookObject: { plural: values.TWENTY_LISTING_OBJECT, singular: values.TWENTY_LISTING_OBJECT_SINGULAR },
+      twentyWebhookMaxBodyBytes: values.TWENTY_WEBHOOK_MAX_BODY_KB * 1024,
     },
     monitoring: { metricsToken: values.METRICS_TOKEN, windowSeconds: values.HEALTH_WINDOW_SECONDS },
     sitemapMaxUrls: values.SITEMAP_MAX_URLS,

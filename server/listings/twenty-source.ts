@@ -6,8 +6,8 @@ export interface TwentySourceOptions {
   timeoutMs: number;
   /** Plural API name of the listing object, e.g. `listings`. */
   objectNamePlural: string;
-  /** Its singular name, which keys the one-record answer, e.g. `listing`. */
-  objectNameSingular: string;
+  /** Its singular name, which keys the one-record answer, e.g. `listing` (absent: the answer's only key). */
+  objectNameSingular?: string;
   /** Browse pages deeper than this answer as empty (404) instead of walking that many cursors. */
   maxPage?: number;
 }
@@ -152,7 +152,7 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
       const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, true)) as { data?: Record<string, unknown> } | undefined;
       // The one-record answer is keyed by the singular name; take the only value if it differs.
       const data = body?.data ?? {};
-      const record = data[singular] ?? Object.values(data)[0];
+      const record = (singular === undefined ? undefined : data[singular]) ?? Object.values(data)[0];
       return record && typeof record === 'object' ? listingFromTwentyRecord(record as TwentyRecord) : undefined;
     },
 

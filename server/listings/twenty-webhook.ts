@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { effectsOfUpdate, type ChangeEffect } from './listing-changes';
+import type { TwentyObjectName } from './twenty-object';
 
 export const TWENTY_ACTIONS = ['created', 'updated', 'deleted', 'destroyed', 'restored', 'upserted'] as const;
 type TwentyAction = (typeof TWENTY_ACTIONS)[number];
@@ -63,18 +64,23 @@ function cityOf(record: Record<string, unknown>): string | undefined {
 }
 
 /** Reads Twenty's webhook body (eventName, objectMetadata, record, updatedFields). */
-export function readTwentyEvent(body: unknown, listingObject: string): TwentyEvent {
+export function readTwentyEvent(body: unknown, listingObject: TwentyObjectName): TwentyEvent {
+  // A webhook on all events also gets the workspace's metadata events (`metadata.<name>.<action>`).
+  const eventName = (body as { eventName?: unknown } | null)?.eventName;
+  if (typeof eventName === 'string' && eventName.startsWith('metadata.')) return { kind: 'ignored', reason: `metadata event "${eventName.slice(0, 100)}"` };
   const parsed = payloadSchema.safeParse(body);
   if (!parsed.success) {
     return { kind: 'invalid', error: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ') };
   }
-  const { eventName, record, updatedFields } = parsed.data;
-  const [object, action] = eventName.split('.') as [string, string];
-  if (object !== listingObject) return { kind: 'ignored', reason: `event for object "${object}", not "${listingObject}"` };
+  const { record, updatedFields, objectMetadata } = parsed.data;
+  const [eventObject, action] = parsed.data.eventName.split('.') as [string, string];
+  // Twenty names the object itself; the event name's first part is the same singular.
+  const object = typeof objectMetadata?.nameSingular === 'string' ? objectMetadata.nameSingular : eventObject;
+  if (!listingObject.matches(object)) return { kind: 'ignored', reason: `event for object "${object}", not ${listingObject.describe()}` };
   if (!(TWENTY_ACTIONS as readonly string[]).includes(action)) return { kind: 'ignored', reason: `action "${action}" is not handled` };
   if (!record) return { kind: 'invalid', error: 'record: required for listing events' };
   const city = cityOf(record);
   const whole: ChangeEffect = city ? 'membership' : 'relocation';
   const effects: ChangeEffect[] = action === 'updated' || action === 'upserted' ? effectsOfUpdate(updatedFields) : [whole];
-  return { kind: 'change', event: eventName, action: action as TwentyAction, id: String(record.id), city, effects };
+  return { kind: 'change', event: parsed.data.eventName, action: action as TwentyAction, id: String(record.id), city, effects };
 }

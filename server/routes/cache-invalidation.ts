@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import { tagsForListingChange } from '../listings/listing-changes';
+import type { TwentyObjectName } from '../listings/twenty-object';
 import { readTwentyEvent, signatureProblem } from '../listings/twenty-webhook';
 
 export const INVALIDATION_ENDPOINT = '/api/cache/invalidate';
-export const MAX_INVALIDATION_BODY = '64kb';
 export const INVALIDATION_TYPES = ['listing'] as const;
 const NONCE_TIMEOUT_MS = 250;
 
@@ -17,8 +17,10 @@ export interface TwentyWebhookOptions {
   secret?: string;
   toleranceMs: number;
   mode: InvalidationModeName;
-  /** nameSingular of the listing object (eventName `listing.updated`). */
-  listingObject: string;
+  /** The listing object's names (events `{singular}.updated`). */
+  listingObject: TwentyObjectName;
+  /** Larger signed bodies get 413 (TWENTY_WEBHOOK_MAX_BODY_KB). */
+  maxBodyBytes: number;
 }
 
 /** Signed Twenty webhooks received, refused (401/403) and ignored (other objects, 202): /health and /metrics show them. */
@@ -170,8 +172,10 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     res.json(summary);
   };
 
-  const signed: RequestHandler = (req, res, next) =>
-    req.headers['x-twenty-webhook-signature'] === undefined ? next() : express.raw({ type: () => true, limit: MAX_INVALIDATION_BODY })(req, res, next);
+  // A record with a long rich-text description makes a large body: read up to the setting (1 MiB by default).
+  const rawWebhook = express.raw({ type: () => true, limit: twenty.maxBodyBytes });
+  const webhookLimit = `${Math.round(twenty.maxBodyBytes / 1024)}kb`;
+  const signed: RequestHandler = (req, res, next) => (req.headers['x-twenty-webhook-signature'] === undefined ? next() : rawWebhook(req, res, next));
   router.post(INVALIDATION_ENDPOINT, signed, twentyWebhook);
   router.use(
     cache.invalidationRouter({
@@ -182,14 +186,19 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     }),
   );
   // Body-parser errors of the webhook (too large, bad encoding) become a JSON 4xx, never an HTML 500.
-  router.use(INVALIDATION_ENDPOINT, ((error, _req, res, _next) => {
+  router.use(INVALIDATION_ENDPOINT, ((error, req, res, _next) => {
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 400;
-    const message =
-      error?.type === 'entity.too.large'
-        ? `request body is larger than ${MAX_INVALIDATION_BODY}`
-        : error?.expose && typeof error.message === 'string'
-          ? error.message
-          : 'request could not be read';
+    const tooLarge = error?.type === 'entity.too.large';
+    if (tooLarge)
+      logger.warn(
+        { source: 'twenty', bytes: Number(req.headers['content-length']) || undefined, limitBytes: twenty.maxBodyBytes },
+        'cache invalidation: webhook body over TWENTY_WEBHOOK_MAX_BODY_KB, refused',
+      );
+    const message = tooLarge
+      ? `request body is larger than ${webhookLimit} (TWENTY_WEBHOOK_MAX_BODY_KB)`
+      : error?.expose && typeof error.message === 'string'
+        ? error.message
+        : 'request could not be read';
     res.status(status).json({ error: message });
   }) as express.ErrorRequestHandler);
   return { router, webhooks };

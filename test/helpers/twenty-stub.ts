@@ -56,6 +56,29 @@ export async function startTwentyStub(records: Record<string, unknown>[]): Promi
           },
         };
       }
+      // The metadata API names the object's singular, as Twenty's own `GET /rest/metadata/objects` does.
+      if (path === '/rest/metadata/objects') {
+        return {
+          status: 200,
+          body: {
+            data: {
+              objects: [
+                {
+                  id: '7c1e0a3e-1f5d-4a39-9c1e-5b2a7f0c9d11',
+                  nameSingular: 'listing',
+                  namePlural: 'listings',
+                  labelSingular: 'Listing',
+                  labelPlural: 'Listings',
+                  isCustom: true,
+                  isActive: true,
+                },
+              ],
+            },
+            pageInfo: { hasNextPage: false },
+            totalCount: 1,
+          },
+        };
+      }
       return { status: 404, body: { error: 'NotFound' } };
     },
     close: async () => undefined,

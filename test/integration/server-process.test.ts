@@ -72,7 +72,7 @@ describe('the server process', () => {
       await waitFor(async () => (output().includes('listening') ? true : undefined), 15_000);
 
       const inFlight = fetch(`${base}/listings/slow-1`, { headers: { 'User-Agent': GOOGLEBOT } });
-      await waitFor(async () => (stub.requests.length > 0 ? true : undefined), 5000, 10);
+      await waitFor(async () => (stub.requests.some((seen) => seen.path === '/rest/listings/slow-1') ? true : undefined), 5000, 10);
       child.kill('SIGTERM');
       const exited = once(child, 'exit');
 

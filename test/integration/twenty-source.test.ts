@@ -1,6 +1,7 @@
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { ListingSourceError } from '../../server/listings/listing';
+import { learnSingularName } from '../../server/listings/twenty-object';
 import { createTwentySource } from '../../server/listings/twenty-source';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
@@ -18,6 +19,13 @@ describe('the Twenty REST listing source', () => {
   });
   afterEach(async () => {
     await stub.close();
+  });
+
+  it("learns the object's singular name from Twenty's metadata API, never from the plural", async () => {
+    const ask = (plural: string) => learnSingularName({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, plural });
+    expect(await ask('listings')).toBe('listing');
+    expect(await ask('properties')).toBeUndefined();
+    expect(stub.requests[0]).toMatchObject({ path: '/rest/metadata/objects', authorization: 'Bearer twenty-api-key' });
   });
 
   it('reads one record, with the API key, and maps Twenty field shapes', async () => {

@@ -200,6 +200,35 @@ describe('Twenty webhooks', () => {
       expect(unknown.body.ignored).toMatch(/action "archived"/);
     });
 
+    it('answers metadata events (a webhook on all events gets them) with 202, ignored', async () => {
+      const body = JSON.stringify({
+        targetUrl: 'https://listings.example.com/api/cache/invalidate',
+        eventName: 'metadata.fieldMetadata.updated',
+        objectMetadata: { id: '9a1c4e2b-0000-4000-8000-000000000001', nameSingular: 'fieldMetadata' },
+        workspaceId: '20202020-1c25-4d02-bf25-6aeccf7ea419',
+        webhookId: '3b8c0f41-6a55-4c4a-8b4e-0a9b8f5e2d10',
+        eventDate: new Date().toISOString(),
+        event: { id: 'f1', name: 'price' },
+      });
+      const res = await post(body, twentyHeaders(body));
+      expect(res.status).toBe(202);
+      expect(res.body.ignored).toMatch(/metadata event/);
+    });
+
+    it('reads a 200 KB body (a long rich-text description) and refuses one over TWENTY_WEBHOOK_MAX_BODY_KB with 413', async () => {
+      await cache(['/listings/5']);
+      const description = { blocknote: JSON.stringify([{ type: 'paragraph', content: 'x'.repeat(100_000) }]), markdown: 'y'.repeat(100_000) };
+      const large = twentyEvent('updated', '5', { updatedFields: ['description'], record: { id: '5', city: 'Lisbon', description } });
+      expect(Buffer.byteLength(large)).toBeGreaterThan(200_000);
+      const res = await post(large, twentyHeaders(large));
+      expect(res.status).toBe(200);
+      expect(res.body.keys).toContain('ssr:/listings/5');
+      const huge = twentyEvent('updated', '5', { record: { id: '5', description: 'z'.repeat(1100 * 1024) } });
+      const refused = await post(huge, twentyHeaders(huge));
+      expect(refused.status).toBe(413);
+      expect(refused.body.error).toMatch(/larger than 1024kb/);
+    });
+
     it('answers 400 for a signed body that is not a listing event', async () => {
       for (const body of ['{"eventName":"listing"}', '{"eventName":"listing.updated"}', '[]', '{"eventName":"listing.updated","record":{"id":{}}}']) {
         const res = await post(body, twentyHeaders(body));

@@ -59,8 +59,18 @@ describe('loadConfig', () => {
       apiKey: 'k',
       timeoutMs: 5000,
       objectNamePlural: 'listings',
-      objectNameSingular: 'listing',
+      objectNameSingular: undefined,
     });
+    // The singular is Twenty's, given by TWENTY_LISTING_OBJECT_SINGULAR (or learnt from its metadata API), never derived.
+    const properties = loadConfig({
+      LISTING_SOURCE: 'twenty',
+      TWENTY_API_URL: 'https://crm.example.com',
+      TWENTY_API_KEY: 'k',
+      TWENTY_LISTING_OBJECT: 'properties',
+      TWENTY_LISTING_OBJECT_SINGULAR: 'property',
+    });
+    expect(properties.listings).toMatchObject({ objectNamePlural: 'properties', objectNameSingular: 'property' });
+    expect(properties.cache.twentyWebhookObject).toEqual({ plural: 'properties', singular: 'property' });
   });
 
   it('treats empty variables as unset and trims URLs', () => {

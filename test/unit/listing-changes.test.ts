@@ -1,5 +1,8 @@
 import { effectsOfUpdate, tagsForListingChange } from '../../server/listings/listing-changes';
+import { TwentyObjectName } from '../../server/listings/twenty-object';
 import { readTwentyEvent, signatureProblem } from '../../server/listings/twenty-webhook';
+
+const listing = new TwentyObjectName('listings', 'listing');
 import { createHmac } from 'node:crypto';
 
 const lists = (city: string, sorts = ['newest', 'price_asc', 'price_desc']) =>
@@ -34,7 +37,7 @@ describe('what a listing change invalidates', () => {
 
 describe('readTwentyEvent', () => {
   it('reads the listing id, city (text or address field) and effects', () => {
-    expect(readTwentyEvent({ eventName: 'listing.updated', record: { id: 'a1', city: 'Lisbon' }, updatedFields: ['price'] }, 'listing')).toEqual({
+    expect(readTwentyEvent({ eventName: 'listing.updated', record: { id: 'a1', city: 'Lisbon' }, updatedFields: ['price'] }, listing)).toEqual({
       kind: 'change',
       event: 'listing.updated',
       action: 'updated',
@@ -42,16 +45,40 @@ describe('readTwentyEvent', () => {
       city: 'Lisbon',
       effects: ['price'],
     });
-    const created = readTwentyEvent({ eventName: 'listing.created', record: { id: 'a2', address: { addressCity: 'Porto' } } }, 'listing');
+    const created = readTwentyEvent({ eventName: 'listing.created', record: { id: 'a2', address: { addressCity: 'Porto' } } }, listing);
     expect(created).toMatchObject({ city: 'Porto', effects: ['membership'] });
-    expect(readTwentyEvent({ eventName: 'listing.deleted', record: { id: 'a3' } }, 'listing')).toMatchObject({ effects: ['relocation'] });
+    expect(readTwentyEvent({ eventName: 'listing.deleted', record: { id: 'a3' } }, listing)).toMatchObject({ effects: ['relocation'] });
+  });
+
+  it('knows the object by the singular Twenty names, not one derived from the plural (properties -> property)', () => {
+    const properties = new TwentyObjectName('properties');
+    const event = { eventName: 'property.updated', objectMetadata: { id: 'm1', nameSingular: 'property' }, record: { id: 'p1' }, updatedFields: ['price'] };
+    expect(readTwentyEvent(event, properties)).toMatchObject({ kind: 'change', id: 'p1', effects: ['price'] });
+    expect(readTwentyEvent({ ...event, eventName: 'person.updated', objectMetadata: { id: 'm2', nameSingular: 'person' } }, properties)).toMatchObject({
+      kind: 'ignored',
+    });
+    // Once Twenty's metadata (or TWENTY_LISTING_OBJECT_SINGULAR) says the name, only that one matches.
+    const learnt = new TwentyObjectName('properties', 'realEstate');
+    expect(readTwentyEvent(event, learnt)).toMatchObject({ kind: 'ignored' });
+    expect(readTwentyEvent({ ...event, eventName: 'realEstate.updated', objectMetadata: { id: 'm1', nameSingular: 'realEstate' } }, learnt)).toMatchObject({
+      kind: 'change',
+    });
+  });
+
+  it('ignores metadata events, which a webhook on all events also gets', () => {
+    const metadata = { eventName: 'metadata.fieldMetadata.updated', objectMetadata: { id: 'm', nameSingular: 'fieldMetadata' }, event: { id: 'f1' } };
+    expect(readTwentyEvent(metadata, listing)).toMatchObject({ kind: 'ignored', reason: expect.stringContaining('metadata event') });
+  });
+
+  it('treats an address change as a move: the city lives in the address', () => {
+    expect(effectsOfUpdate(['address'])).toEqual(['relocation']);
   });
 
   it('ignores other objects and actions, and refuses malformed bodies', () => {
-    expect(readTwentyEvent({ eventName: 'person.created', record: { id: '1' } }, 'listing')).toMatchObject({ kind: 'ignored' });
-    expect(readTwentyEvent({ eventName: 'listing.archived', record: { id: '1' } }, 'listing')).toMatchObject({ kind: 'ignored' });
-    expect(readTwentyEvent({ eventName: 'listing.updated' }, 'listing')).toEqual({ kind: 'invalid', error: 'record: required for listing events' });
-    expect(readTwentyEvent({ eventName: 42 }, 'listing')).toMatchObject({ kind: 'invalid' });
+    expect(readTwentyEvent({ eventName: 'person.created', record: { id: '1' } }, listing)).toMatchObject({ kind: 'ignored' });
+    expect(readTwentyEvent({ eventName: 'listing.archived', record: { id: '1' } }, listing)).toMatchObject({ kind: 'ignored' });
+    expect(readTwentyEvent({ eventName: 'listing.updated' }, listing)).toEqual({ kind: 'invalid', error: 'record: required for listing events' });
+    expect(readTwentyEvent({ eventName: 42 }, listing)).toMatchObject({ kind: 'invalid' });
   });
 });
 
