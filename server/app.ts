@@ -35,7 +35,7 @@ export interface AppHandle {
   close(): Promise<void>;
 }
 
-function pageErrors(publicUrl: string, logger: Logger): ErrorRequestHandler {
+function pageErrors(publicUrl: string, retryAfterSeconds: number, logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const status =
       error instanceof ListingSourceError
@@ -45,6 +45,8 @@ function pageErrors(publicUrl: string, logger: Logger): ErrorRequestHandler {
           : 500;
     if (status >= 500) logger.error({ err: error, url: req.originalUrl }, 'page failed');
     if (res.headersSent) return res.end();
+    // The data source is away: "come back later", which crawlers honour; a 502/504 would slow their crawl.
+    if (error instanceof ListingSourceError) res.set('Retry-After', String(Math.ceil(error.retryAfterSeconds ?? retryAfterSeconds)));
     const message = status === 400 ? 'The address of this page is not valid.' : 'Please try again in a moment.';
     sendPage(res, errorPage(publicUrl, status, status === 404 ? 'This page does not exist.' : message));
   };
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps): AppHandle {
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl, tag }));
   app.use(createSitemapRouter({ listings, publicUrl: config.publicUrl, maxUrls: config.sitemapMaxUrls, tag }));
   app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
-  app.use(pageErrors(config.publicUrl, logger));
+  app.use(pageErrors(config.publicUrl, config.retryAfterSeconds, logger));
 
   return {
     app,

@@ -106,6 +106,14 @@ const hostPortList = z
     }),
   );
 
+/** A Twenty field, or a subfield of a composite one, as REST `order_by` and `filter` name it. */
+function fieldPath(example: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)?$/, `must be a field name or field.subfield, e.g. ${example}`);
+}
+
 /** Every env var the server reads; names are the documented ones (README, .env.example). */
 const envSchema = z.object({
   // React and Express read it themselves; `npm start` sets production unless it is set.
@@ -177,6 +185,9 @@ const envSchema = z.object({
     .regex(/^[a-z][A-Za-z0-9]*$/, 'must be the singular API name of the Twenty object, e.g. property')
     .optional(),
   TWENTY_WEBHOOK_MAX_BODY_KB: integer(1, 16 * 1024).default(1024),
+  TWENTY_CITY_FIELD: fieldPath('address.addressCity (a composite Address field) or city (a text field)').default('address.addressCity'),
+  TWENTY_PRICE_FIELD: fieldPath('price.amountMicros (a Currency field) or price (a Number field)').default('price.amountMicros'),
+  SSR_RETRY_AFTER_SECONDS: integer(1, 3600).default(30),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -240,7 +251,16 @@ export interface CacheConfig {
 
 export type ListingSourceConfig =
   | { kind: 'embedded'; catalogSize: number }
-  | { kind: 'twenty'; apiUrl: string; apiKey: string; timeoutMs: number; objectNamePlural: string; objectNameSingular?: string };
+  | {
+      kind: 'twenty';
+      apiUrl: string;
+      apiKey: string;
+      timeoutMs: number;
+      objectNamePlural: string;
+      objectNameSingular?: string;
+      cityField: string;
+      priceField: string;
+    };
 
 export interface MonitoringConfig {
   /** Bearer token /metrics asks for; unset: /metrics is open (it changes nothing). */
@@ -256,6 +276,8 @@ export interface Config {
   publicUrl: string;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
+  /** Retry-After of a 503 page when nothing servable exists (SSR_RETRY_AFTER_SECONDS). */
+  retryAfterSeconds: number;
   redis: RedisConfig;
   cache: CacheConfig;
   monitoring: MonitoringConfig;
@@ -305,6 +327,8 @@ function listingSource(env: Env): ListingSourceConfig {
     timeoutMs: env.TWENTY_API_TIMEOUT_MS,
     objectNamePlural: env.TWENTY_LISTING_OBJECT,
     objectNameSingular: env.TWENTY_LISTING_OBJECT_SINGULAR,
+    cityField: env.TWENTY_CITY_FIELD,
+    priceField: env.TWENTY_PRICE_FIELD,
   };
 }
 
@@ -325,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: values.PUBLIC_URL ?? `http://localhost:${values.PORT}`,
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    retryAfterSeconds: values.SSR_RETRY_AFTER_SECONDS,
     redis: {
       url: values.REDIS_URL,
       host: values.REDIS_HOST,

@@ -11,5 +11,7 @@ export function createListingSource(config: ListingSourceConfig): ListingSource 
     timeoutMs: config.timeoutMs,
     objectNamePlural: config.objectNamePlural,
     objectNameSingular: config.objectNameSingular,
+    cityField: config.cityField,
+    priceField: config.priceField,
   });
 }

@@ -59,20 +59,26 @@ export async function* eachListingBatch(source: ListingSource): AsyncGenerator<L
   }
 }
 
-export type ListingSourceFailure = 'unavailable' | 'timeout';
+export type ListingSourceFailure = 'unavailable' | 'timeout' | 'rate-limited';
 
-/** The source could not answer: a 502 (unavailable) or 504 (timeout) page, never a hang. */
+/**
+ * The source could not answer: a 503 page with Retry-After (what crawlers read as "come back
+ * later"; a 502 or 504 slows their crawl), never a hang, never a 404 that would erase a page.
+ */
 export class ListingSourceError extends Error {
   override name = 'ListingSourceError';
+  /** What the source asked for (a 429's Retry-After), if it said. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly failure: ListingSourceFailure,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
-  get httpStatus(): 502 | 504 {
-    return this.failure === 'timeout' ? 504 : 502;
+  get httpStatus(): 503 {
+    return 503;
   }
 }

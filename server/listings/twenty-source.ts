@@ -10,27 +10,102 @@ export interface TwentySourceOptions {
   objectNameSingular?: string;
   /** Browse pages deeper than this answer as empty (404) instead of walking that many cursors. */
   maxPage?: number;
+  /**
+   * Where the city is (TWENTY_CITY_FIELD): a subfield of a composite Address field
+   * (`address.addressCity`, Twenty's standard) or a text field (`city`).
+   */
+  cityField?: string;
+  /** How to sort by price (TWENTY_PRICE_FIELD): a Currency field's subfield (`price.amountMicros`) or a Number field (`price`). */
+  priceField?: string;
+  /** The longest wait for a 429's Retry-After before the call gives up (rate limited). */
+  maxRetryWaitMs?: number;
 }
 
 type TwentyRecord = Record<string, unknown>;
 
-/** The most records Twenty's REST API returns in one list page. */
-const TWENTY_PAGE_LIMIT = 60;
+/** The most records a list call asks for: current Twenty's clamp (older ones clamp to 60, and the cursor walk does not care). */
+const TWENTY_PAGE_LIMIT = 200;
 
-const ORDER_BY: Record<ListingSort, string> = {
-  newest: 'createdAt[DescNullsLast]',
-  price_asc: 'price[AscNullsLast]',
-  price_desc: 'price[DescNullsLast]',
-};
+function orderBy(sort: ListingSort, priceField: string): string {
+  if (sort === 'newest') return 'createdAt[DescNullsLast]';
+  return `${priceField}[${sort === 'price_asc' ? 'AscNullsLast' : 'DescNullsLast'}]`;
+}
+
+/** `ilike` matches `%` and `_` as wildcards: a city is matched as itself. */
+function ilikeLiteral(value: string): string {
+  return value.replace(/[\\%_]/g, '\\$&');
+}
+
+/** A value at a dotted path of a record (`address.addressCity`). */
+function at(record: TwentyRecord, path: string): unknown {
+  let value: unknown = record;
+  for (const part of path.split('.')) value = value && typeof value === 'object' ? (value as TwentyRecord)[part] : undefined;
+  return value;
+}
+
+/** `APARTMENT` -> `Apartment`, `SEA_VIEW` -> `Sea view`: a SELECT value as a label, when Twenty's labels are not at hand. */
+export function humanise(value: string): string {
+  if (!/^[A-Z0-9_]+$/.test(value)) return value;
+  const words = value.toLowerCase().split('_').filter(Boolean).join(' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
 
 function text(value: unknown, fallback = ''): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
-  // Twenty's rich text fields carry a markdown rendering.
-  if (value && typeof value === 'object' && typeof (value as TwentyRecord).markdown === 'string') {
-    return (value as TwentyRecord).markdown as string;
-  }
+  if (value && typeof value === 'object') return richText(value as TwentyRecord) || fallback;
   return fallback;
+}
+
+interface BlockNoteBlock {
+  content?: unknown;
+  children?: unknown;
+}
+
+/** The text of BlockNote blocks, a paragraph each (inline styles and links kept as their text). */
+function blockText(blocks: unknown): string[] {
+  if (!Array.isArray(blocks)) return [];
+  return blocks.flatMap((block: BlockNoteBlock) => {
+    const inline = Array.isArray(block?.content) ? block.content : [];
+    const own = inline
+      .map((item: { text?: unknown; content?: unknown }) =>
+        typeof item?.text === 'string'
+          ? item.text
+          : Array.isArray(item?.content)
+            ? item.content.map((part: { text?: unknown }) => (typeof part?.text === 'string' ? part.text : '')).join('')
+            : '',
+      )
+      .join('');
+    return [own, ...blockText(block?.children)].filter((line) => line.trim() !== '');
+  });
+}
+
+/** Markdown without its markers: headings, emphasis, code, list bullets, links as their text. */
+function markdownText(markdown: string): string {
+  return markdown
+    .replace(/!\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+\.\s+)/gm, '')
+    .replace(/(\*\*|__|~~|`)(.+?)\1/g, '$2')
+    .replace(/(^|[^\w*])[*_]([^*_\s][^*_]*?)[*_](?=[^\w*]|$)/g, '$1$2')
+    .trim();
+}
+
+/**
+ * A RICH_TEXT_V2 field (`{blocknote, markdown}`) as plain text, paragraphs separated by blank
+ * lines: BlockNote's blocks when present, else the markdown without its markers. The page
+ * escapes it like any text, so no markup or script from the CRM reaches the HTML.
+ */
+function richText(value: TwentyRecord): string {
+  if (typeof value.blocknote === 'string' && value.blocknote.trim() !== '') {
+    try {
+      const paragraphs = blockText(JSON.parse(value.blocknote));
+      if (paragraphs.length > 0) return paragraphs.join('\n\n');
+    } catch {
+      // not JSON: the markdown rendering below
+    }
+  }
+  return typeof value.markdown === 'string' ? markdownText(value.markdown) : '';
 }
 
 function numberFrom(value: unknown): number {
@@ -48,15 +123,15 @@ function price(value: unknown): { price: number; currency: string } {
   return { price: numberFrom(value), currency: 'EUR' };
 }
 
-function address(record: TwentyRecord): { address: string; city: string } {
+function address(record: TwentyRecord, cityField: string): { address: string; city: string } {
   const value = record.address;
+  const city = text(at(record, cityField)) || text(record.city) || text((value as TwentyRecord | undefined)?.addressCity);
   if (value && typeof value === 'object') {
     const parts = value as TwentyRecord;
     const street = [text(parts.addressStreet1), text(parts.addressStreet2)].filter(Boolean).join(' ');
-    const city = text(record.city) || text(parts.addressCity);
     return { address: [street, city].filter(Boolean).join(', '), city };
   }
-  return { address: text(value), city: text(record.city) };
+  return { address: text(value), city };
 }
 
 /** A Links field is `{primaryLinkUrl, secondaryLinks:[{url}]}`; an array field is the URLs. */
@@ -72,15 +147,16 @@ function photos(value: unknown): string[] {
   return [];
 }
 
-export function listingFromTwentyRecord(record: TwentyRecord): Listing {
-  const features = Array.isArray(record.features) ? record.features.filter((f): f is string => typeof f === 'string') : [];
+export function listingFromTwentyRecord(record: TwentyRecord, cityField = 'address.addressCity'): Listing {
+  // MULTI_SELECT values come as their API values (`BALCONY`): shown as labels.
+  const features = Array.isArray(record.features) ? record.features.filter((f): f is string => typeof f === 'string').map(humanise) : [];
   return {
     id: text(record.id),
     title: text(record.title) || text(record.name) || 'Untitled listing',
     description: text(record.description),
     ...price(record.price),
-    ...address(record),
-    propertyType: text(record.propertyType, 'property').toLowerCase(),
+    ...address(record, cityField),
+    propertyType: humanise(text(record.propertyType, 'property')).toLowerCase(),
     bedrooms: numberFrom(record.bedrooms),
     bathrooms: numberFrom(record.bathrooms),
     areaSqm: numberFrom(record.areaSqm),
@@ -99,34 +175,78 @@ interface TwentyListResponse {
   totalCount: number;
 }
 
+/** Get-one answers that mean "no such record" across Twenty versions (404; older 400 "Record not found"; a malformed id). */
+const NOT_FOUND_MESSAGE = /not found|invalid uuid|is not a valid uuid|malformed/i;
+/** An older Twenty answered its rate limit with 400 "Limit reached". */
+const RATE_LIMIT_MESSAGE = /limit reached|too many requests|rate limit/i;
+
+async function messageOf(response: Response): Promise<string> {
+  const body = await response.text().catch(() => '');
+  try {
+    const json = JSON.parse(body) as { messages?: unknown; message?: unknown; error?: unknown };
+    const parts = [json.messages, json.message, json.error].flat().filter((part): part is string => typeof part === 'string');
+    return parts.join('; ') || body.slice(0, 200);
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
+/** Seconds a Retry-After header asks for (a number or an HTTP date), if it says. */
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Listings read from Twenty's REST API (`/rest/{namePlural}`), with a timeout on every call. */
 export function createTwentySource(options: TwentySourceOptions): ListingSource {
   const { apiUrl, apiKey, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50 } = options;
+  const { cityField = 'address.addressCity', priceField = 'price.amountMicros', maxRetryWaitMs = 2000 } = options;
+  const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField);
 
-  async function getJson(path: string, allowNotFound = false): Promise<unknown> {
-    const url = `${apiUrl}/rest/${path}`;
-    let response: Response;
+  async function fetchOnce(path: string): Promise<Response> {
     try {
-      response = await fetch(url, {
+      return await fetch(`${apiUrl}/rest/${path}`, {
         headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       throw sourceError(error, `Twenty API request failed: GET /rest/${path}`);
     }
-    if (allowNotFound && (response.status === 404 || response.status === 400)) {
+  }
+
+  /** The JSON of a call; undefined when a get-one says the record does not exist. */
+  async function getJson(path: string, getOne = false): Promise<unknown> {
+    let response = await fetchOnce(path);
+    // Twenty's rate limit (per workspace, shared by every integration): wait as asked, once, within a bound.
+    if (response.status === 429) {
+      const wait = retryAfterSeconds(response.headers.get('retry-after'));
       await response.body?.cancel();
-      return undefined;
+      if (wait === undefined || wait * 1000 > maxRetryWaitMs) {
+        throw new ListingSourceError('rate-limited', `Twenty API rate limit (429) on GET /rest/${path}`, { retryAfterSeconds: wait });
+      }
+      await sleep(wait * 1000);
+      response = await fetchOnce(path);
     }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new ListingSourceError('unavailable', `Twenty API answered ${response.status} to GET /rest/${path}`);
+    if (response.ok) {
+      try {
+        return await response.json();
+      } catch (error) {
+        throw sourceError(error, `Twenty API sent an unreadable body for GET /rest/${path}`);
+      }
     }
-    try {
-      return await response.json();
-    } catch (error) {
-      throw sourceError(error, `Twenty API sent an unreadable body for GET /rest/${path}`);
+    const message = await messageOf(response);
+    if (response.status === 429 || (response.status === 400 && RATE_LIMIT_MESSAGE.test(message))) {
+      throw new ListingSourceError('rate-limited', `Twenty API rate limit (${response.status}) on GET /rest/${path}`, {
+        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
+      });
     }
+    if (getOne && (response.status === 404 || (response.status === 400 && NOT_FOUND_MESSAGE.test(message)))) return undefined;
+    throw new ListingSourceError('unavailable', `Twenty API answered ${response.status} to GET /rest/${path}: ${message}`);
   }
 
   async function list(params: URLSearchParams): Promise<TwentyListResponse> {
@@ -150,17 +270,18 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
   return {
     async getListing(id) {
       const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, true)) as { data?: Record<string, unknown> } | undefined;
-      // The one-record answer is keyed by the singular name; take the only value if it differs.
+      // The one-record answer is keyed by the singular name (Twenty's own); without it, its only key.
       const data = body?.data ?? {};
       const record = (singular === undefined ? undefined : data[singular]) ?? Object.values(data)[0];
-      return record && typeof record === 'object' ? listingFromTwentyRecord(record as TwentyRecord) : undefined;
+      // The oldest Twenty answers an unknown id with 200 and a null record.
+      return record && typeof record === 'object' ? toListing(record as TwentyRecord) : undefined;
     },
 
     async listListings({ page, pageSize, sort, city }) {
-      const params = new URLSearchParams({ limit: String(pageSize), order_by: ORDER_BY[sort] });
+      const params = new URLSearchParams({ limit: String(pageSize), order_by: orderBy(sort, priceField) });
       if (city !== undefined) {
         if (/["\\]/.test(city)) return { items: [], total: 0 };
-        params.set('filter', `city[ilike]:"${city}"`);
+        params.set('filter', `${cityField}[ilike]:"${ilikeLiteral(city)}"`);
       }
       if (page > maxPage) return { items: [], total: 0 };
       // Twenty pages by cursor: walk to the requested page one page at a time.
@@ -170,27 +291,23 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
         params.set('starting_after', result.endCursor);
         result = await list(params);
       }
-      return { items: result.records.map(listingFromTwentyRecord), total: result.totalCount };
+      return { items: result.records.map(toListing), total: result.totalCount };
     },
 
-    /** Every record by cursor, a page of TWENTY_PAGE_LIMIT at a time: one walk, not one per page. */
+    /** Every record by cursor, as many a call as Twenty gives (200 now, 60 in older versions): one walk. */
     async *eachBatch() {
-      const params = new URLSearchParams({ limit: String(TWENTY_PAGE_LIMIT), order_by: ORDER_BY.newest });
+      const params = new URLSearchParams({ limit: String(TWENTY_PAGE_LIMIT), order_by: orderBy('newest', priceField) });
       for (;;) {
         const result = await list(params);
-        if (result.records.length > 0) yield result.records.map(listingFromTwentyRecord);
+        if (result.records.length > 0) yield result.records.map(toListing);
         if (!result.hasNextPage || !result.endCursor) return;
         params.set('starting_after', result.endCursor);
       }
     },
 
     async listFeatured(limit) {
-      const params = new URLSearchParams({
-        limit: String(limit),
-        order_by: ORDER_BY.newest,
-        filter: 'featured[eq]:true',
-      });
-      return (await list(params)).records.map(listingFromTwentyRecord);
+      const params = new URLSearchParams({ limit: String(limit), order_by: orderBy('newest', priceField), filter: 'featured[eq]:true' });
+      return (await list(params)).records.map(toListing);
     },
   };
 }

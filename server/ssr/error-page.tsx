@@ -5,6 +5,7 @@ const TITLES: Record<number, string> = {
   404: 'Page not found',
   500: 'Something went wrong',
   502: 'Listings are unavailable',
+  503: 'Listings are unavailable',
   504: 'Listings took too long to load',
 };
 

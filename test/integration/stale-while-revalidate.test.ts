@@ -110,7 +110,7 @@ describe('stale-while-revalidate and stale-if-error', () => {
 
   it.each([
     ['throws', 'throw'],
-    ['answers 502', 'unavailable'],
+    ['answers 503', 'unavailable'],
     ['passes SSR_RENDER_TIMEOUT_MS', 'hang'],
   ] as const)('keeps serving the stale page when the re-render %s', async (_name, behaviour) => {
     await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 20);
@@ -127,7 +127,7 @@ describe('stale-while-revalidate and stale-if-error', () => {
 
   it.each([
     ['throws', 'throw', 500],
-    ['answers 502', 'unavailable', 502],
+    ['answers 503', 'unavailable', 503],
   ] as const)('serves the error page and stores nothing when a render %s with no stale page', async (_name, behaviour, status) => {
     await start({}, 5);
     state.behaviour = behaviour;

@@ -54,20 +54,20 @@ describe('the Twenty REST listing source', () => {
     expect(page.items.map((listing) => listing.id)).toEqual(records.slice(48, 60).map((record) => record.id));
     expect(stub.requests).toHaveLength(3);
     expect(stub.requests[2]!.query.get('starting_after')).toBe('rec-48');
-    expect(stub.requests[0]!.query.get('order_by')).toBe('price[AscNullsLast]');
-    expect(stub.requests[0]!.query.get('filter')).toBe('city[ilike]:"lisbon"');
+    expect(stub.requests[0]!.query.get('order_by')).toBe('price.amountMicros[AscNullsLast]');
+    expect(stub.requests[0]!.query.get('filter')).toBe('address.addressCity[ilike]:"lisbon"');
   });
 
   it('turns an error answer into an unavailable error and a slow one into a timeout', async () => {
     stub.respond = () => ({ status: 500, body: { error: 'boom' } });
-    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable', httpStatus: 502 });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable', httpStatus: 503 });
     stub.respond = () => ({ status: 200, body: { data: { listing: records[0] } }, delayMs: 2000 });
     const started = Date.now();
     const error = await source()
       .getListing('rec-1')
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ListingSourceError);
-    expect(error).toMatchObject({ failure: 'timeout', httpStatus: 504 });
+    expect(error).toMatchObject({ failure: 'timeout', httpStatus: 503 });
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
@@ -113,21 +113,23 @@ describe('the SSR server on the Twenty source', () => {
     expect(second.text).toBe(first.text);
   });
 
-  it('serves a 502 page, not stored, when the CRM fails', async () => {
+  it('serves a 503 page with Retry-After, not stored, when the CRM fails (never a 502, which slows a crawl)', async () => {
     stub.respond = () => ({ status: 503, body: { error: 'maintenance' } });
     for (const expected of ['MISS', 'MISS']) {
       const res = await request(handle.app).get('/listings/rec-9').set('User-Agent', GOOGLEBOT);
-      expect(res.status).toBe(502);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('30');
       expect(res.headers['x-cache']).toBe(expected);
       expect(res.text).toContain('Listings are unavailable');
     }
   });
 
-  it('serves a 504 page, without hanging, when the CRM is too slow', async () => {
+  it('serves a 503 page, without hanging, when the CRM is too slow', async () => {
     stub.respond = () => ({ status: 200, body: { data: { listing: records[0] } }, delayMs: 3000 });
     const started = Date.now();
     const res = await request(handle.app).get('/listings/rec-10').set('User-Agent', GOOGLEBOT);
-    expect(res.status).toBe(504);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('30');
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });

@@ -60,7 +60,11 @@ describe('loadConfig', () => {
       timeoutMs: 5000,
       objectNamePlural: 'listings',
       objectNameSingular: undefined,
+      // Twenty's standard fields: the city inside the Address, the price a Currency sorted by its amount.
+      cityField: 'address.addressCity',
+      priceField: 'price.amountMicros',
     });
+    expect(() => loadConfig({ TWENTY_PRICE_FIELD: 'price[amount]' })).toThrow(/TWENTY_PRICE_FIELD: must be a field name or field.subfield/);
     // The singular is Twenty's, given by TWENTY_LISTING_OBJECT_SINGULAR (or learnt from its metadata API), never derived.
     const properties = loadConfig({
       LISTING_SOURCE: 'twenty',
