@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps): AppHandle {
     keyPrefix: config.redis.keyPrefix,
     logger,
     token: config.cache.invalidationToken,
+    onListingChange: (id) => listings.forget?.(id),
     twenty: {
       secret: config.cache.twentyWebhookSecret,
       toleranceMs: config.cache.twentyWebhookToleranceMs,

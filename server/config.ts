@@ -188,6 +188,7 @@ const envSchema = z.object({
   TWENTY_CITY_FIELD: fieldPath('address.addressCity (a composite Address field) or city (a text field)').default('address.addressCity'),
   TWENTY_PRICE_FIELD: fieldPath('price.amountMicros (a Currency field) or price (a Number field)').default('price.amountMicros'),
   SSR_RETRY_AFTER_SECONDS: integer(1, 3600).default(30),
+  TWENTY_DATA_CACHE_SECONDS: integer(0, 86_400).default(300),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -260,6 +261,8 @@ export type ListingSourceConfig =
       objectNameSingular?: string;
       cityField: string;
       priceField: string;
+      /** How long records and list answers are reused between renders (0: never); webhooks drop them at once. */
+      dataCacheSeconds: number;
     };
 
 export interface MonitoringConfig {
@@ -329,6 +332,7 @@ function listingSource(env: Env): ListingSourceConfig {
     objectNameSingular: env.TWENTY_LISTING_OBJECT_SINGULAR,
     cityField: env.TWENTY_CITY_FIELD,
     priceField: env.TWENTY_PRICE_FIELD,
+    dataCacheSeconds: env.TWENTY_DATA_CACHE_SECONDS,
   };
 }
 

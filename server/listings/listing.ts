@@ -42,6 +42,8 @@ export interface ListingSource {
   listFeatured(limit: number): Promise<Listing[]>;
   /** Every listing, a batch at a time (the sitemap); absent: read through listListings' pages. */
   eachBatch?(): AsyncIterable<Listing[]>;
+  /** The CRM reported a change (of one record, or of any): drop what is held about it. */
+  forget?(id?: string): void;
 }
 
 const SITEMAP_BATCH = 500;

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ListingSourceError, type Listing, type ListingSort, type ListingSource } from './listing';
 
 export interface TwentySourceOptions {
@@ -207,6 +208,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
   const { apiUrl, apiKey, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50 } = options;
   const { cityField = 'address.addressCity', priceField = 'price.amountMicros', maxRetryWaitMs = 2000 } = options;
   const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField);
+  /** The cursor after page N of a list (sort, city, page size): browse page N+1 then costs one call, not N+1. */
+  const cursors = new LRUCache<string, string>({ max: 20_000 });
 
   async function fetchOnce(path: string): Promise<Response> {
     try {
@@ -284,12 +287,24 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
         params.set('filter', `${cityField}[ilike]:"${ilikeLiteral(city)}"`);
       }
       if (page > maxPage) return { items: [], total: 0 };
-      // Twenty pages by cursor: walk to the requested page one page at a time.
+      // Twenty pages by cursor: start from the nearest page whose cursor is known, walk the rest.
+      const memo = (n: number) => `${sort}|${city ?? ''}|${pageSize}|${n}`;
+      let current = 1;
+      for (let known = page - 1; known >= 1; known -= 1) {
+        const cursor = cursors.get(memo(known));
+        if (cursor === undefined) continue;
+        params.set('starting_after', cursor);
+        current = known + 1;
+        break;
+      }
       let result = await list(params);
-      for (let current = 1; current < page; current += 1) {
+      for (;;) {
+        if (result.endCursor) cursors.set(memo(current), result.endCursor);
+        if (current >= page) break;
         if (!result.hasNextPage || !result.endCursor) return { items: [], total: result.totalCount };
         params.set('starting_after', result.endCursor);
         result = await list(params);
+        current += 1;
       }
       return { items: result.records.map(toListing), total: result.totalCount };
     },
@@ -308,6 +323,11 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
     async listFeatured(limit) {
       const params = new URLSearchParams({ limit: String(limit), order_by: orderBy('newest', priceField), filter: 'featured[eq]:true' });
       return (await list(params)).records.map(toListing);
+    },
+
+    forget() {
+      // A change can move records between pages: a remembered cursor may now skip or repeat one.
+      cursors.clear();
     },
   };
 }

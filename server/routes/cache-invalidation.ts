@@ -38,6 +38,11 @@ export interface InvalidationRouteOptions {
   logger: { info(fields: object, message?: string): void; warn(fields: object, message?: string): void };
   /** CACHE_INVALIDATION_TOKEN. */
   token: string | undefined;
+  /**
+   * The CRM changed a listing (or, for a bearer form that names none, maybe anything): drop the
+   * listing data held for renders before the pages are invalidated, so their re-renders read it anew.
+   */
+  onListingChange?(id: string | undefined): void;
   twenty: TwentyWebhookOptions;
 }
 
@@ -52,13 +57,20 @@ const listingForm = z.object({
  * The story's listing form, `{"type":"listing","id":"123"}`, beside the package's standard one:
  * the listing's pages, the homepage, every browse page and every page tagged with it.
  */
-function rewriteListingForm(body: Record<string, unknown>): { body: Record<string, unknown>; context?: Record<string, unknown> } | { error: string } {
-  if (!Object.hasOwn(body, 'type') && !Object.hasOwn(body, 'id')) return { body };
+function rewriteListingForm(
+  body: Record<string, unknown>,
+  onListingChange: (id: string | undefined) => void,
+): { body: Record<string, unknown>; context?: Record<string, unknown> } | { error: string } {
+  if (!Object.hasOwn(body, 'type') && !Object.hasOwn(body, 'id')) {
+    onListingChange(undefined);
+    return { body };
+  }
   const parsed = listingForm.safeParse(body);
   if (!parsed.success) return { error: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') };
   if (parsed.data.type === undefined) return { error: 'type: is required with "id"' };
   if (parsed.data.id === undefined) return { error: 'id: is required with "type"' };
   const id = String(parsed.data.id);
+  onListingChange(id);
   const { type: _type, id: _id, ...rest } = body;
   const listing = listingInvalidation(id);
   const list = (name: string, extra: string[]) => [...(Array.isArray(rest[name]) ? (rest[name] as unknown[]) : []), ...extra];
@@ -101,6 +113,7 @@ function webhookCounters(registry: Registry): WebhookStats {
  */
 export function createInvalidationRouter(options: InvalidationRouteOptions): { router: Router; webhooks: WebhookStats } {
   const { cache, redis, keyPrefix, logger, token, twenty } = options;
+  const onListingChange = (id: string | undefined) => options.onListingChange?.(id);
   const router = Router();
   const webhooks = webhookCounters(cache.registry);
   // Replay protection while Redis is away, for this instance at least.
@@ -154,6 +167,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       logger.info({ source: 'twenty', event: body.eventName, ignored: event.reason }, 'cache invalidation: webhook ignored');
       return void res.status(202).json({ ignored: event.reason });
     }
+    onListingChange(event.id);
     // A deleted listing's pages must not be served even once more.
     const mode = event.action === 'deleted' || event.action === 'destroyed' ? 'hard' : twenty.mode;
     const tags = tagsForListingChange(event.id, event.effects, event.city);
@@ -181,7 +195,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     cache.invalidationRouter({
       token,
       path: INVALIDATION_ENDPOINT,
-      rewrite: rewriteListingForm,
+      rewrite: (body) => rewriteListingForm(body, onListingChange),
       disabledMessage: 'cache invalidation is disabled: set CACHE_INVALIDATION_TOKEN to enable it',
     }),
   );

@@ -158,7 +158,9 @@ describe('the sitemap from Twenty', () => {
       // A part past the end is a 404 for the price of the count: no walk.
       stub.requests.length = 0;
       expect((await bot(handle.app, '/sitemaps/listings-99.xml')).status).toBe(404);
-      expect(stub.requests.map((req) => req.query.get('limit'))).toEqual(['1']);
+      // At most the count (here remembered from the first crawl by the listing-data cache), never a walk.
+      expect(stub.requests.length).toBeLessThanOrEqual(1);
+      expect(stub.requests.filter((req) => req.query.get('limit') !== '1')).toEqual([]);
     } finally {
       await handle.close();
       await stub.close();

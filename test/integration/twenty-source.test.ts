@@ -89,6 +89,8 @@ describe('the SSR server on the Twenty source', () => {
       TWENTY_API_URL: stub.url,
       TWENTY_API_KEY: 'twenty-api-key',
       TWENTY_API_TIMEOUT_MS: '300',
+      // Every render asks Twenty: these tests are about its answers, not the data cache.
+      TWENTY_DATA_CACHE_SECONDS: '0',
       REDIS_URL: realRedisUrl(),
       REDIS_KEY_PREFIX: prefix,
     });

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { GOOGLEBOT, redisReady, testApp, waitForStored, type TestAppHandle } from '../helpers/app';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitForStored, type TestAppHandle } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 import { startTwentyStub, twentyRecord, type TwentyStub } from '../helpers/twenty-stub';
 import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-signing';
@@ -23,6 +23,14 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
   let handle: TestAppHandle;
   const prefix = uniquePrefix('workspace');
   const bot = (path: string) => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
+  /** A bearer invalidation naming no listing also drops the listing data held for renders. */
+  const forgetData = () =>
+    request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send('{"tags":["nothing"]}')
+      .expect(200);
   const ids = (html: string) => [...html.matchAll(/href="\/listings\/(p-\d+)"/g)].map((match) => match[1] as string);
 
   beforeAll(async () => {
@@ -111,6 +119,7 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
 
       await bot('/listings/p-6');
       await waitForStored(handle, 'ssr:/listings/p-6');
+      await forgetData();
       stub.respond = () => ({ status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: ['Limit reached'] } });
       handle.tiers.memory?.clear();
       // The stored page is served as it is; an uncached one is a 503 with Retry-After, never a 404 or 502.
@@ -135,7 +144,9 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
         }
         return answer(req, path, query);
       };
+      await forgetData();
       expect((await bot('/listings/p-8')).status).toBe(200);
+      await forgetData();
       stub.respond = () => ({ status: 429, body: { statusCode: 429, messages: ['Limit reached'] }, headers: { 'Retry-After': '40' } });
       const limited = await bot('/listings/p-9');
       expect(limited.status).toBe(503);
@@ -143,5 +154,77 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
     } finally {
       stub.respond = answer;
     }
+  });
+});
+
+describe('a cold crawl of a Twenty workspace under its rate limit', () => {
+  const many = Array.from({ length: 300 }, (_, index) =>
+    twentyRecord(`c-${index + 1}`, { address: { addressCity: CITIES[index % 3] }, createdAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() }),
+  );
+  let stub: TwentyStub;
+  let handle: TestAppHandle;
+  const prefix = uniquePrefix('crawl');
+
+  beforeAll(async () => {
+    // Twenty's default API-key limit: 100 calls a minute, shared by every integration.
+    stub = await startTwentyStub(many, { plural: 'properties', singular: 'property', maxLimit: 200, rateLimit: { requests: 100, windowMs: 60_000 } });
+    handle = testApp({
+      LISTING_SOURCE: 'twenty',
+      TWENTY_API_URL: stub.url,
+      TWENTY_API_KEY: 'twenty-api-key',
+      TWENTY_LISTING_OBJECT: 'properties',
+      TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TWENTY_WEBHOOK_MODE: 'hard',
+      REDIS_URL: realRedisUrl(),
+      REDIS_KEY_PREFIX: prefix,
+    });
+    await redisReady(handle);
+  });
+  afterAll(async () => {
+    await handle.close();
+    await stub.close();
+    const client = inspectionClient();
+    await removeKeys(client, prefix);
+    client.disconnect();
+  });
+  const bot = (path: string) => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
+  const locs = (xml: string) => [...xml.matchAll(/<loc>([^<]+)<\/loc>/g)].map((match) => new URL(match[1] as string).pathname);
+
+  it('costs at most one REST call a page on average, and no page answers other than 2xx', async () => {
+    const before = stub.requests.length;
+    const sitemaps = locs((await bot('/sitemap.xml').expect(200)).text);
+    const pages: string[] = [];
+    for (const sitemap of sitemaps) pages.push(...locs((await bot(sitemap).expect(200)).text));
+    expect(pages.length).toBe(302);
+    const statuses = new Map<number, number>();
+    for (const path of pages) {
+      const { status } = await bot(path);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    expect([...statuses]).toEqual([[200, 302]]);
+    const calls = stub.requests.length - before;
+    // Records the sitemap walk and the lists brought serve the detail pages; one "more homes" list a city.
+    expect(calls / (pages.length + sitemaps.length + 1)).toBeLessThanOrEqual(1);
+    expect(calls).toBeLessThan(100);
+  });
+
+  it('walks to browse page N from the cursor it remembers: one call, not N', async () => {
+    await bot('/listings?page=2').expect(200);
+    const before = stub.requests.length;
+    await bot('/listings?page=3').expect(200);
+    expect(stub.requests.length - before).toBe(1);
+    expect(stub.requests.at(-1)?.query.get('starting_after')).toBeTruthy();
+  });
+
+  it('forgets a changed record when its webhook arrives: the re-render shows the new data', async () => {
+    await bot('/listings/c-10').expect(200);
+    await waitForStored(handle, 'ssr:/listings/c-10');
+    const record = stub.records.find((candidate) => candidate.id === 'c-10') as Record<string, unknown>;
+    record.name = 'Renamed home';
+    const body = twentyEvent('updated', 'c-10', { updatedFields: ['name'], record: { id: 'c-10', address: { addressCity: 'Porto' } } }, 'property');
+    expect((await request(handle.app).post('/api/cache/invalidate').set(twentyHeaders(body)).send(body)).status).toBe(200);
+    const fresh = await bot('/listings/c-10');
+    expect(fresh.headers['x-cache']).toBe('MISS');
+    expect(fresh.text).toContain('Renamed home');
   });
 });

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
       // Twenty's standard fields: the city inside the Address, the price a Currency sorted by its amount.
       cityField: 'address.addressCity',
       priceField: 'price.amountMicros',
+      dataCacheSeconds: 300,
     });
     expect(() => loadConfig({ TWENTY_PRICE_FIELD: 'price[amount]' })).toThrow(/TWENTY_PRICE_FIELD: must be a field name or field.subfield/);
     // The singular is Twenty's, given by TWENTY_LISTING_OBJECT_SINGULAR (or learnt from its metadata API), never derived.
