@@ -2,10 +2,13 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { SitemapError, warmCache, type WarmSummary } from '../utils/cache-warmer';
 
-const USAGE = `Usage: npm run cache:warm -- [URL] [--concurrency N] [--timeout-ms MS]
+const USAGE = `Usage: npm run cache:warm -- [URL] [--concurrency N] [--rate R] [--timeout-ms MS]
 
 Reads URL/sitemap.xml (default http://localhost:3002) and requests every page in it as
-Googlebot, N at a time (default 4), so the cache holds each page before crawlers come.
+Googlebot, N at a time (default 4) and at most R pages a second (default: no limit; with a
+Twenty behind the server, stay under its API limit, 100 calls a minute by default), so the
+cache holds each page before crawlers come. A 503 or 429 with Retry-After is waited out and
+the page asked again (3 times at most), not counted as a failure.
 Ctrl-C stops it: no new requests, those in flight are cancelled, the summary is printed.
 Exit status: 0 all pages cached, 1 some failed, 2 bad arguments or no sitemap, 130 interrupted.`;
 
@@ -17,11 +20,22 @@ function positiveInteger(text: string | undefined, name: string, fallback: numbe
   return Number(text);
 }
 
-function readArguments(argv: string[]): { baseUrl: string; concurrency: number; timeoutMs: number } {
+function positiveNumber(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new Error(`${name} must be a number above 0, not "${text}"`);
+  return Number(text);
+}
+
+function readArguments(argv: string[]): { baseUrl: string; concurrency: number; timeoutMs: number; rate?: number } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { concurrency: { type: 'string', short: 'c' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      concurrency: { type: 'string', short: 'c' },
+      rate: { type: 'string', short: 'r' },
+      'timeout-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -40,6 +54,7 @@ function readArguments(argv: string[]): { baseUrl: string; concurrency: number; 
     baseUrl: parsed.origin,
     concurrency: positiveInteger(values.concurrency, '--concurrency', 4),
     timeoutMs: positiveInteger(values['timeout-ms'], '--timeout-ms', 30_000),
+    rate: positiveNumber(values.rate, '--rate'),
   };
 }
 
@@ -51,6 +66,7 @@ function printSummary(summary: WarmSummary): void {
     `  warmed:         ${summary.warmed}`,
     `  already cached: ${summary.alreadyCached}`,
     `  failed:         ${summary.failed}`,
+    `  waited out:     ${summary.waitedOut} (503/429 with Retry-After, asked again)`,
     ...summary.failures.map(({ url, reason }) => `    ${url}: ${reason}`),
   ];
   if (summary.failed > summary.failures.length) lines.push(`    ... and ${summary.failed - summary.failures.length} more`);

@@ -15,6 +15,11 @@ export interface WarmOptions {
   signal?: AbortSignal;
   /** Called once the page list is known, and after every page. */
   onProgress?(progress: WarmProgress): void;
+  /** Pages started per second at most (all workers together); absent: as fast as the concurrency allows. */
+  rate?: number;
+  /** A 503 or 429 with Retry-After is waited out and asked again, this many times a page (default 3), each wait at most `maxRetryWaitMs` (60 s). */
+  retries?: number;
+  maxRetryWaitMs?: number;
 }
 
 export interface WarmProgress {
@@ -23,6 +28,8 @@ export interface WarmProgress {
   warmed: number;
   alreadyCached: number;
   failed: number;
+  /** Times the server said "later" (503/429 with Retry-After) and the page was asked again after the wait. */
+  waitedOut: number;
 }
 
 export interface WarmSummary extends WarmProgress {
@@ -33,7 +40,7 @@ export interface WarmSummary extends WarmProgress {
 }
 
 /** What one page request found: rendered and stored now, already in the cache, or a failure. */
-type PageOutcome = { kind: 'warmed' } | { kind: 'already-cached' } | { kind: 'failed'; reason: string };
+type PageOutcome = { kind: 'warmed' } | { kind: 'already-cached' } | { kind: 'failed'; reason: string } | { kind: 'later'; seconds: number; reason: string };
 
 const MAX_FAILURES_LISTED = 20;
 const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'url' || name === 'sitemap' });
@@ -96,6 +103,11 @@ async function warmPage(url: string, options: WarmOptions): Promise<PageOutcome>
   try {
     const response = await fetch(url, requestOptions(options));
     await response.arrayBuffer();
+    const header = response.headers.get('retry-after');
+    const retryAfter = header === null || header.trim() === '' ? Number.NaN : Number(header);
+    if ((response.status === 503 || response.status === 429) && Number.isFinite(retryAfter) && retryAfter >= 0) {
+      return { kind: 'later', seconds: retryAfter, reason: `answered ${response.status} with Retry-After: ${retryAfter}` };
+    }
     if (response.status !== 200) return { kind: 'failed', reason: `answered ${response.status}` };
     const xCache = response.headers.get('x-cache');
     if (xCache === 'MISS') return { kind: 'warmed' };
@@ -106,23 +118,71 @@ async function warmPage(url: string, options: WarmOptions): Promise<PageOutcome>
   }
 }
 
+/** Resolves after `ms`, or at once when the signal aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted || ms <= 0) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * Reads the sitemap of a running server and requests every page as a bot, `concurrency` at a
- * time, so each page is rendered and stored before crawlers come. A MISS is a page warmed now,
- * a HIT one that was cached already. Never more than `concurrency` requests are in flight.
+ * time and at most `rate` a second, so each page is rendered and stored before crawlers come. A
+ * MISS is a page warmed now, a HIT one that was cached already. A 503 or 429 with Retry-After
+ * (the server, or the CRM behind it, saying "later") is waited out and asked again, not counted
+ * as a failure. Never more than `concurrency` requests are in flight.
  */
 export async function warmCache(options: WarmOptions): Promise<WarmSummary> {
   const started = Date.now();
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const pages = await sitemapPages(options);
-  const summary: WarmSummary = { total: pages.length, done: 0, warmed: 0, alreadyCached: 0, failed: 0, failures: [], durationMs: 0, interrupted: false };
+  const summary: WarmSummary = {
+    total: pages.length,
+    done: 0,
+    warmed: 0,
+    alreadyCached: 0,
+    failed: 0,
+    waitedOut: 0,
+    failures: [],
+    durationMs: 0,
+    interrupted: false,
+  };
   options.onProgress?.(summary);
   let next = 0;
+  const { rate, retries = 3, maxRetryWaitMs = 60_000 } = options;
+  let nextSlot = Date.now();
+
+  /** Waits for this request's turn under `rate`. */
+  async function turn(): Promise<void> {
+    if (!rate || rate <= 0) return;
+    const now = Date.now();
+    const at = Math.max(nextSlot, now);
+    nextSlot = at + 1000 / rate;
+    await pause(at - now, options.signal);
+  }
+
+  async function attempt(url: string): Promise<PageOutcome> {
+    for (let tries = 0; ; tries += 1) {
+      await turn();
+      const outcome = await warmPage(url, options);
+      if (outcome.kind !== 'later') return outcome;
+      if (tries >= retries || outcome.seconds * 1000 > maxRetryWaitMs || options.signal?.aborted) return { kind: 'failed', reason: outcome.reason };
+      summary.waitedOut += 1;
+      await pause(outcome.seconds * 1000, options.signal);
+    }
+  }
 
   async function worker(): Promise<void> {
     while (next < pages.length && !options.signal?.aborted) {
       const url = pages[next++]!;
-      const outcome = await warmPage(url, options);
+      const outcome = await attempt(url);
       // A request the interrupt cancelled is neither warmed nor failed.
       if (options.signal?.aborted) return;
       summary.done += 1;

@@ -101,6 +101,44 @@ describe('cache warm-up against a running server (real Redis)', () => {
     }
   });
 
+  it('waits out a 503 with Retry-After and asks again, instead of counting a failure', async () => {
+    let refusals = 0;
+    const later: RequestListener = (req, res) => {
+      if (req.url === '/listings/3' && refusals < 2) {
+        refusals += 1;
+        res.writeHead(503, { 'Retry-After': '0' }).end();
+        return;
+      }
+      context.handle.handler(req, res);
+    };
+    const server = await listen(later);
+    try {
+      const summary = await warmCache({ baseUrl: server.url, concurrency: 2 });
+      expect(refusals).toBe(2);
+      expect(summary).toMatchObject({ failed: 0, waitedOut: 2, total: 42 });
+      expect(summary.warmed + summary.alreadyCached).toBe(42);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('starts at most --rate pages a second, whatever the concurrency', async () => {
+    const starts: number[] = [];
+    const server = await listen((req, res) => {
+      if (req.url?.startsWith('/listings/')) starts.push(Date.now());
+      context.handle.handler(req, res);
+    });
+    try {
+      const summary = await warmCache({ baseUrl: server.url, concurrency: 8, rate: 40 });
+      expect(summary.failed).toBe(0);
+      // 40 detail pages at 40 a second: the first and the last start at least 39 slots (0.975 s) apart, less a little clock slack.
+      expect(starts).toHaveLength(40);
+      expect((starts.at(-1) as number) - (starts[0] as number)).toBeGreaterThanOrEqual(900);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses a server without a sitemap with a clear error', async () => {
     const server = await listen((_req, res) => res.writeHead(404).end());
     try {
