@@ -50,7 +50,7 @@ export async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-// The tests' own helpers: a free loopback port, SCAN + UNLINK of one prefix (never FLUSH), and a
+// Tools shared with the tests: a free loopback port, SCAN + UNLINK of one prefix (never FLUSH), and a
 // private redis-server to kill and freeze.
 export { freePort, removeKeys, startPrivateRedis } from '../tools/redis-processes';
 

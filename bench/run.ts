@@ -6,6 +6,7 @@ import { BOT_ENCODINGS, freePort, GOOGLEBOT, keyMemory, REDIS_URL, removeKeys, R
 import { runCrawlSimulation, type CrawlReport } from './crawl';
 import { runFaults, type FaultReport, type Latency } from './faults';
 import { runLoad, round, type LoadResult } from './load';
+import { runTwentyCrawl, type TwentyCrawlReport } from './twenty-crawl';
 import { BENCH_LISTING_ID, benchPageHtml } from './servers/page';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -212,6 +213,18 @@ function markdown(report: Report): string {
           '',
         ]
       : []),
+    ...(report.twenty
+      ? [
+          '## Cold crawl with listings from Twenty',
+          '',
+          `Every sitemap URL of a server reading ${report.twenty.records} records from the Twenty stand-in (Twenty's REST shapes, 200 records a list call, its API-key limit of ${report.twenty.rateLimit}), requested once as Googlebot with an empty cache by \`cache:warm\` (4 at a time).`,
+          '',
+          '| pages | REST calls | calls a page | non-2xx | waited out (Retry-After) | time |',
+          '| ---: | ---: | ---: | ---: | ---: | ---: |',
+          `| ${report.twenty.pages} | ${report.twenty.restCalls} | ${report.twenty.callsPerPage} | ${report.twenty.non2xx} | ${report.twenty.waitedOut} | ${(report.twenty.durationMs / 1000).toFixed(1)} s |`,
+          '',
+        ]
+      : []),
     ...(report.faults ? faultLines(report.faults) : []),
     '## Targets',
     '',
@@ -255,6 +268,7 @@ interface Report {
   memory: { name: string; keys: number; bytesPerPage: number; percentOfHtml: number; allBytes: number }[];
   coldBurst?: ColdBurstResult;
   crawl?: CrawlReport;
+  twenty?: TwentyCrawlReport;
   faults?: FaultReport;
   targets: { target: string; measured: string; met: boolean }[];
 }
@@ -281,6 +295,8 @@ async function main(): Promise<void> {
   let crawl: CrawlReport | undefined;
   const crawlParts = { crawl: only.length === 0 || only.includes('crawl'), scale: only.length === 0 || only.includes('scale') };
   if (crawlParts.crawl || crawlParts.scale) crawl = await runCrawlSimulation(redis, (line) => process.stdout.write(line), crawlParts);
+  let twenty: TwentyCrawlReport | undefined;
+  if (only.length === 0 || only.includes('twenty-crawl')) twenty = await runTwentyCrawl(redis, (line) => process.stdout.write(line));
   redis.disconnect();
   let faults: FaultReport | undefined;
   if (only.length === 0 || only.includes('faults')) faults = await runFaults((line) => process.stdout.write(line));
@@ -349,6 +365,10 @@ async function main(): Promise<void> {
       true,
     );
   }
+  if (twenty) {
+    addTarget(`cold crawl of every sitemap URL from Twenty: REST calls a page <= 1.0 (${twenty.records} records)`, twenty.callsPerPage, 1, true);
+    addTarget(`cold crawl under Twenty's limit of ${twenty.rateLimit}: non-2xx pages = 0`, twenty.non2xx, 0, true);
+  }
   const ours = memory.find((m) => m.name === 'hit-redis');
   if (ours) addTarget('Redis bytes per cached page entry <= 30% of the raw HTML', ours.percentOfHtml / 100, 0.3, true);
 
@@ -368,6 +388,7 @@ async function main(): Promise<void> {
     memory,
     coldBurst,
     crawl,
+    twenty,
     faults,
     targets,
   };
