@@ -4,7 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createListingSource } from './listings';
 import { ListingSourceError, type ListingSource } from './listings/listing';
-import { learnSingularName, TwentyObjectName } from './listings/twenty-object';
+import { learnObjectMetadata, TwentyObjectName } from './listings/twenty-object';
 import { createCacheMiddleware, type PageCache } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
@@ -59,15 +59,19 @@ export function createApp(deps: AppDeps): AppHandle {
   const redis = deps.redis ?? createRedisClient(config.redis, logger);
   const owned = deps.redis === undefined;
   const cache = createCacheMiddleware(config, redis, logger);
-  const listings = deps.listings ?? createListingSource(config.listings);
   const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular);
-  if (!listingObject.singular && config.listings.kind === 'twenty') {
-    // Twenty says the singular name itself; until it answers, events match by the plural's possible singulars.
+  const listings = deps.listings ?? createListingSource(config.listings, listingObject);
+  if (config.listings.kind === 'twenty') {
+    // Twenty says the singular name and its options' labels itself; until it answers, events match
+    // by the plural's possible singulars and SELECT values are humanised.
     const { apiUrl, apiKey, timeoutMs } = config.listings;
-    learnSingularName({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
-      (singular) => {
-        if (singular) listingObject.learn(singular);
-        logger.info({ object: listingObject.plural, singular: singular ?? null }, 'twenty: listing object singular name');
+    learnObjectMetadata({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
+      (metadata) => {
+        if (metadata) listingObject.learn(listingObject.singular ?? metadata.singular, metadata.labels);
+        logger.info(
+          { object: listingObject.plural, singular: listingObject.singular ?? null, labelledFields: metadata ? [...metadata.labels.keys()] : [] },
+          'twenty: listing object metadata',
+        );
       },
       (error: unknown) => logger.warn({ err: error, object: listingObject.plural }, 'twenty: metadata API did not answer, events match by plural'),
     );

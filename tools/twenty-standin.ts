@@ -82,6 +82,29 @@ const PLAIN = new Set([
   'deletedAt',
 ]);
 
+/** The object's SELECT and MULTI_SELECT fields with their options, as the metadata API lists them. */
+const METADATA_FIELDS = [
+  {
+    name: 'propertyType',
+    type: 'SELECT',
+    label: 'Property type',
+    options: [
+      { id: 'o1', value: 'APARTMENT', label: 'Apartment', color: 'blue', position: 0 },
+      { id: 'o2', value: 'HOUSE', label: 'House', color: 'green', position: 1 },
+    ],
+  },
+  {
+    name: 'features',
+    type: 'MULTI_SELECT',
+    label: 'Features',
+    options: [
+      { id: 'o3', value: 'BALCONY', label: 'Balcony', color: 'red', position: 0 },
+      { id: 'o4', value: 'SEA_VIEW', label: 'Ocean view', color: 'sky', position: 1 },
+    ],
+  },
+  { name: 'name', type: 'TEXT', label: 'Name' },
+];
+
 function badRequest(message: string) {
   return { status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: [message] } };
 }
@@ -193,6 +216,7 @@ export async function startTwentyStub(records: Record<string, unknown>[], option
                   labelPlural: 'Listings',
                   isCustom: true,
                   isActive: true,
+                  fields: METADATA_FIELDS,
                 },
               ],
             },

@@ -7,6 +7,8 @@
  */
 export class TwentyObjectName {
   private singularName: string | undefined;
+  /** SELECT and MULTI_SELECT option labels by field and value, from Twenty's metadata. */
+  private labels = new Map<string, Map<string, string>>();
 
   constructor(
     readonly plural: string,
@@ -19,8 +21,14 @@ export class TwentyObjectName {
     return this.singularName;
   }
 
-  learn(singular: string): void {
+  learn(singular: string, labels?: Map<string, Map<string, string>>): void {
     this.singularName = singular;
+    if (labels) this.labels = labels;
+  }
+
+  /** An option's label as the workspace names it (`SEA_VIEW` -> `Ocean view`), if Twenty said. */
+  labelOf(field: string, value: string): string | undefined {
+    return this.labels.get(field)?.get(value);
   }
 
   /** Whether an event's object (its nameSingular, or the first part of its eventName) is the listing object. */
@@ -42,8 +50,32 @@ export function singularCandidates(plural: string): string[] {
   return [...candidates];
 }
 
-/** Asks Twenty's metadata API (`GET /rest/metadata/objects`) for the object's singular name. */
-export async function learnSingularName(options: { apiUrl: string; apiKey: string; timeoutMs: number; plural: string }): Promise<string | undefined> {
+interface MetadataField {
+  name?: unknown;
+  options?: unknown;
+}
+
+export interface ObjectMetadata {
+  singular: string;
+  /** Option labels of the object's SELECT and MULTI_SELECT fields: field -> value -> label. */
+  labels: Map<string, Map<string, string>>;
+}
+
+function optionLabels(fields: unknown): Map<string, Map<string, string>> {
+  const labels = new Map<string, Map<string, string>>();
+  for (const field of Array.isArray(fields) ? (fields as MetadataField[]) : []) {
+    if (typeof field?.name !== 'string' || !Array.isArray(field.options)) continue;
+    const options = new Map<string, string>();
+    for (const option of field.options as { value?: unknown; label?: unknown }[]) {
+      if (typeof option?.value === 'string' && typeof option.label === 'string') options.set(option.value, option.label);
+    }
+    if (options.size > 0) labels.set(field.name, options);
+  }
+  return labels;
+}
+
+/** Asks Twenty's metadata API (`GET /rest/metadata/objects`) for the object's singular name and its options' labels. */
+export async function learnObjectMetadata(options: { apiUrl: string; apiKey: string; timeoutMs: number; plural: string }): Promise<ObjectMetadata | undefined> {
   const response = await fetch(`${options.apiUrl}/rest/metadata/objects`, {
     headers: { Authorization: `Bearer ${options.apiKey}`, Accept: 'application/json' },
     signal: AbortSignal.timeout(options.timeoutMs),
@@ -52,7 +84,8 @@ export async function learnSingularName(options: { apiUrl: string; apiKey: strin
     await response.body?.cancel();
     return undefined;
   }
-  const body = (await response.json()) as { data?: { objects?: { namePlural?: unknown; nameSingular?: unknown }[] } };
+  const body = (await response.json()) as { data?: { objects?: { namePlural?: unknown; nameSingular?: unknown; fields?: unknown }[] } };
   const object = body?.data?.objects?.find((candidate) => candidate?.namePlural === options.plural);
-  return typeof object?.nameSingular === 'string' ? object.nameSingular : undefined;
+  if (typeof object?.nameSingular !== 'string') return undefined;
+  return { singular: object.nameSingular, labels: optionLabels(object.fields) };
 }

@@ -20,7 +20,11 @@ export interface TwentySourceOptions {
   priceField?: string;
   /** The longest wait for a 429's Retry-After before the call gives up (rate limited). */
   maxRetryWaitMs?: number;
+  /** A SELECT option's label from Twenty's metadata; absent or unknown: the value humanised. */
+  labelOf?(field: string, value: string): string | undefined;
 }
+
+export type OptionLabel = (field: string, value: string) => string;
 
 type TwentyRecord = Record<string, unknown>;
 
@@ -148,16 +152,22 @@ function photos(value: unknown): string[] {
   return [];
 }
 
-export function listingFromTwentyRecord(record: TwentyRecord, cityField = 'address.addressCity'): Listing {
-  // MULTI_SELECT values come as their API values (`BALCONY`): shown as labels.
-  const features = Array.isArray(record.features) ? record.features.filter((f): f is string => typeof f === 'string').map(humanise) : [];
+export function listingFromTwentyRecord(
+  record: TwentyRecord,
+  cityField = 'address.addressCity',
+  label: OptionLabel = (_field, value) => humanise(value),
+): Listing {
+  // SELECT and MULTI_SELECT values come as their API values (`BALCONY`): shown by their labels.
+  const features = Array.isArray(record.features)
+    ? record.features.filter((f): f is string => typeof f === 'string').map((value) => label('features', value))
+    : [];
   return {
     id: text(record.id),
     title: text(record.title) || text(record.name) || 'Untitled listing',
     description: text(record.description),
     ...price(record.price),
     ...address(record, cityField),
-    propertyType: humanise(text(record.propertyType, 'property')).toLowerCase(),
+    propertyType: label('propertyType', text(record.propertyType, 'property')).toLowerCase(),
     bedrooms: numberFrom(record.bedrooms),
     bathrooms: numberFrom(record.bathrooms),
     areaSqm: numberFrom(record.areaSqm),
@@ -207,7 +217,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function createTwentySource(options: TwentySourceOptions): ListingSource {
   const { apiUrl, apiKey, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50 } = options;
   const { cityField = 'address.addressCity', priceField = 'price.amountMicros', maxRetryWaitMs = 2000 } = options;
-  const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField);
+  const label: OptionLabel = (field, value) => options.labelOf?.(field, value) ?? humanise(value);
+  const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField, label);
   /** The cursor after page N of a list (sort, city, page size): browse page N+1 then costs one call, not N+1. */
   const cursors = new LRUCache<string, string>({ max: 20_000 });
 

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { ListingSourceError } from '../../server/listings/listing';
-import { learnSingularName } from '../../server/listings/twenty-object';
+import { learnObjectMetadata } from '../../server/listings/twenty-object';
 import { createTwentySource } from '../../server/listings/twenty-source';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
@@ -22,8 +22,10 @@ describe('the Twenty REST listing source', () => {
   });
 
   it("learns the object's singular name from Twenty's metadata API, never from the plural", async () => {
-    const ask = (plural: string) => learnSingularName({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, plural });
-    expect(await ask('listings')).toBe('listing');
+    const ask = (plural: string) => learnObjectMetadata({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, plural });
+    const metadata = await ask('listings');
+    expect(metadata?.singular).toBe('listing');
+    expect(metadata?.labels.get('features')?.get('SEA_VIEW')).toBe('Ocean view');
     expect(await ask('properties')).toBeUndefined();
     expect(stub.requests[0]).toMatchObject({ path: '/rest/metadata/objects', authorization: 'Bearer twenty-api-key' });
   });
