@@ -187,7 +187,7 @@ interface TwentyListResponse {
 }
 
 /** Get-one answers that mean "no such record" across Twenty versions (404; older 400 "Record not found"; a malformed id). */
-const NOT_FOUND_MESSAGE = /not found|invalid uuid|is not a valid uuid|malformed/i;
+const NOT_FOUND_MESSAGE = /not found|uuid|malformed/i;
 /** An older Twenty answered its rate limit with 400 "Limit reached". */
 const RATE_LIMIT_MESSAGE = /limit reached|too many requests|rate limit/i;
 

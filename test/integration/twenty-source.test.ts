@@ -73,6 +73,23 @@ describe('the Twenty REST listing source', () => {
     expect(Date.now() - started).toBeLessThan(1500);
   });
 
+  it.each([
+    ['404 (current Twenty)', 404, { statusCode: 404, error: 'NotFoundException', messages: ['Record not found'] }],
+    ['400 "Record not found" (older Twenty)', 400, { statusCode: 400, error: 'BadRequestException', messages: ['Record not found'] }],
+    ['400 for a malformed UUID', 400, { statusCode: 400, error: 'BadRequestException', messages: ['invalid input syntax for type uuid: "x"'] }],
+    ['200 with a null record (oldest Twenty)', 200, { data: { listing: null } }],
+  ])('reads get-one %s as no such listing', async (_name, status, body) => {
+    stub.respond = () => ({ status, body });
+    await expect(source().getListing('x')).resolves.toBeUndefined();
+  });
+
+  it('never reads another 400 (an older Twenty\'s "Limit reached") as a missing record', async () => {
+    stub.respond = () => ({ status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: ['Limit reached'] } });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'rate-limited', httpStatus: 503 });
+    stub.respond = () => ({ status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: ["field 'city' does not exist"] } });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable' });
+  });
+
   it('rejects a list answer without the data array', async () => {
     stub.respond = () => ({ status: 200, body: { data: {} } });
     await expect(source().listFeatured(3)).rejects.toMatchObject({ failure: 'unavailable' });
