@@ -4,24 +4,29 @@ import type { PreparedPage } from '../entry/prepared-page';
 import type { TierStack } from '../tiers/tier-stack';
 import type { CacheLogFields } from './context';
 
-/** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
-export function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
-  const extra = [
-    'X-Cache',
-    log.cache,
-    'Age',
-    Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)),
-    'Server-Timing',
-    `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}`,
-  ];
+/** What a stored page sends to this request: status, headers and body (none for 304 and HEAD). */
+export interface Representation {
+  status: number;
+  headers: (string | number | string[])[];
+  body: Buffer | undefined;
+}
+
+/** The stored representation for this request's Accept-Encoding and validators, with its precomputed headers. */
+export function representationFor(req: IncomingMessage, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): Representation {
+  const timing = log.tier ? `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}` : `cache;desc="${log.cache}";dur=${log.lookupMs}`;
+  const extra: (string | number)[] = ['X-Cache', log.cache, 'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)), 'Server-Timing', timing];
   if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
   const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
   const ifNoneMatch = req.headers['if-none-match'];
   if (ifNoneMatch !== undefined && page.matchesIfNoneMatch(ifNoneMatch)) {
-    res.writeHead(304, ['ETag', variant.etag, 'Vary', 'Accept-Encoding', ...extra]);
-    res.end();
-    return;
+    return { status: 304, headers: ['ETag', variant.etag, 'Vary', 'Accept-Encoding', ...extra], body: undefined };
   }
-  res.writeHead(page.entry.status, [...variant.headers, ...extra]);
-  res.end(req.method === 'HEAD' ? undefined : variant.body);
+  return { status: page.entry.status, headers: [...variant.headers, ...extra], body: req.method === 'HEAD' ? undefined : variant.body };
+}
+
+/** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
+export function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
+  const { status, headers, body } = representationFor(req, tiers, key, page, log);
+  res.writeHead(status, headers as (string | number)[]);
+  res.end(body);
 }

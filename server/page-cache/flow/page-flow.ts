@@ -5,12 +5,15 @@ import { isLevelEnabled, type Logger } from '../logger';
 import type { CacheEvents } from '../observe/events';
 import type { PolicyTable } from '../policy';
 import type { TierStack } from '../tiers/tier-stack';
-import { captureResponseBody } from './capture';
+import { PreparedPage } from '../entry/prepared-page';
+import type { CacheEntry } from '../entry/cache-entry';
+import { captureResponseBody, type CapturedBody, type HeldResponse } from './capture';
+import { representationFor } from './deliver';
 import type { RequestContexts } from './context';
 import { createLookup } from './lookup';
 import type { BotTest } from './recv';
 import { createRefresher } from './refresh';
-import { storeRendered } from './store';
+import { entryForRendered } from './store';
 
 export interface PageFlowDeps {
   tiers: TierStack;
@@ -61,6 +64,34 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
   const lookup = createLookup({ ...deps, canRefresh: () => renderTarget !== undefined, refresh });
   const logHits = isLevelEnabled(logger, 'info');
 
+  /**
+   * store, and deliver the MISS: the client gets the stored representation (the bytes, ETag and
+   * encoding every later HIT sends), or the route's own response when it may not be shared.
+   */
+  async function sendAndStore(
+    req: IncomingMessage,
+    page: ResolvedPage,
+    since: number,
+    captured: CapturedBody,
+    held: HeldResponse,
+    tags: string[],
+    share: ((entry: CacheEntry) => void) | undefined,
+  ): Promise<CacheEntry | undefined> {
+    const entry = await entryForRendered(deps, req, held.response, page, captured, tags);
+    if (!entry) {
+      held.release();
+      return undefined;
+    }
+    // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
+    share?.(entry);
+    const prepared = new PreparedPage(entry);
+    const log = contexts.get(req)?.log ?? { cache: 'MISS' as const, route: page.policy.route };
+    const { status, headers, body } = representationFor(req, deps.tiers, page.key, prepared, log);
+    held.replace(status, headers, body);
+    deps.events.emit({ type: 'store', route: page.policy.route, outcome: await deps.tiers.set(page.key, entry, since, prepared) });
+    return entry;
+  }
+
   function setRenderTarget(app: RequestListener): void {
     renderTarget ??= app;
   }
@@ -101,12 +132,13 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
         const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
         const route = page.policy.route;
         let timer: NodeJS.Timeout | undefined;
-        const capture = captureResponseBody(res, maxEntryBytes, (captured) => {
+        const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
           clearTimeout(timer);
           events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
-          storeRendered(deps, req, res, page, since, captured, contexts.tagsOf(res), share).then(
+          sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), share).then(
             (entry) => done?.(entry),
             (error: unknown) => {
+              held.release();
               done?.(undefined);
               logger.warn({ err: error, key: page.key }, 'cache: store failed');
             },

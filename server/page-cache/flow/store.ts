@@ -67,29 +67,26 @@ export interface StoreDeps {
 }
 
 /**
- * Turns what a route sent into an entry and hands it to the tiers; the entry, or undefined when
- * the response may not be shared.
+ * Turns what a route sent into the entry to store and send; undefined when the response may not
+ * be shared (counted and logged).
  */
-export async function storeRendered(
+export async function entryForRendered(
   deps: StoreDeps,
   req: IncomingMessage,
   res: ServerResponse,
   page: ResolvedPage,
-  since: number,
   captured: CapturedBody,
   tags: string[],
-  share?: (entry: CacheEntry) => void,
 ): Promise<CacheEntry | undefined> {
-  const { tiers, events, logger } = deps;
-  const route = page.policy.route;
+  const { events, logger } = deps;
   const reason = uncacheableReason(req, res, captured);
   const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
   if (!identity) {
-    events.emit({ type: 'store-skip', route, reason: reason ?? 'content-encoding' });
+    events.emit({ type: 'store-skip', route: page.policy.route, reason: reason ?? 'content-encoding' });
     logger.debug({ key: page.key, reason: reason ?? 'content-encoding' }, 'cache: response not stored');
     return undefined;
   }
-  const entry = createEntry({
+  return createEntry({
     status: res.statusCode,
     contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
     headers: headersToStore(res),
@@ -100,8 +97,4 @@ export async function storeRendered(
     encoding: STORED_ENCODING,
     body: await compressForStorage(identity),
   });
-  // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
-  share?.(entry);
-  events.emit({ type: 'store', route, outcome: await tiers.set(page.key, entry, since) });
-  return entry;
 }

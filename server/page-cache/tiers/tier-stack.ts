@@ -97,10 +97,10 @@ export class TierStack {
    * Stores a page rendered from data read at `renderedSince`. A page whose key or tags were
    * invalidated while it rendered is stored already stale: served once more at most, re-rendered.
    */
-  async set(key: string, rendered: CacheEntry, renderedSince?: number): Promise<StoreOutcome> {
+  async set(key: string, rendered: CacheEntry, renderedSince?: number, prepared?: PreparedPage): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
     const entry = renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
-    if (entry.invalidatedAt === 0) memory?.set(key, new PreparedPage(entry));
+    if (entry.invalidatedAt === 0) memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
     if (!redis.isUsable()) return memory ? 'memory-only' : 'not-stored';
     if (budget && !budget.allowsWrite()) return 'over-budget';
     return (await redis.set(key, entry)) ? 'stored' : 'not-stored';

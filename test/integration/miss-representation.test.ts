@@ -1,0 +1,66 @@
+import zlib from 'node:zlib';
+import type { TestAppHandle } from '../helpers/app';
+import { GOOGLEBOT, useAppOnRealRedis, waitForStored } from '../helpers/app';
+import { listen, rawRequest } from '../helpers/raw-http';
+
+/** What a crawler compares between two fetches of a page: everything but the per-answer headers. */
+const PER_ANSWER = new Set(['x-cache', 'age', 'date', 'server-timing', 'connection', 'keep-alive']);
+const endToEnd = (headers: Record<string, string | string[] | undefined>) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !PER_ANSWER.has(name)));
+
+describe('a MISS sends what every later HIT sends', () => {
+  const context = useAppOnRealRedis('miss-representation');
+  let handle: TestAppHandle;
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    handle = context.handle;
+    const server = await listen(handle.handler);
+    url = server.url;
+    close = server.close;
+  });
+  afterAll(async () => close());
+
+  it.each([
+    ['br', 'gzip, deflate, br', 'br', '/listings/31'],
+    ['gzip', 'gzip', 'gzip', '/listings/32'],
+    ['identity', 'identity', undefined, '/listings/33'],
+  ])('the same bytes, strong ETag and headers on MISS and HIT for a %s client', async (_name, acceptEncoding, coding, path) => {
+    const headers = { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': acceptEncoding };
+    const miss = await rawRequest(`${url}${path}`, headers);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.headers['content-encoding']).toBe(coding);
+    expect(miss.headers.etag).toMatch(/^"[^"]+"$/);
+    expect(miss.headers.vary).toBe('Accept-Encoding');
+    await waitForStored(handle, `ssr:${path}`);
+    const hit = await rawRequest(`${url}${path}`, headers);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.equals(miss.body)).toBe(true);
+    expect(endToEnd(hit.headers)).toEqual(endToEnd(miss.headers));
+    const html = coding === 'br' ? zlib.brotliDecompressSync(miss.body) : coding === 'gzip' ? zlib.gunzipSync(miss.body) : miss.body;
+    expect(html.toString()).toContain('</html>');
+  });
+
+  it('answers a revalidation on a MISS with 304 when the page rendered again is the same', async () => {
+    const headers = { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' };
+    await rawRequest(`${url}/listings/44`, headers);
+    await waitForStored(handle, 'ssr:/listings/44');
+    // The validator a crawler holds from a HIT.
+    const first = await rawRequest(`${url}/listings/44`, headers);
+    expect(first.headers['x-cache']).toBe('HIT');
+    await handle.pageCache.invalidate({ paths: ['/listings/44'] });
+    const again = await rawRequest(`${url}/listings/44`, { ...headers, 'If-None-Match': first.headers.etag as string });
+    expect(again.headers['x-cache']).toBe('MISS');
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+    expect(again.headers.etag).toBe(first.headers.etag);
+  });
+
+  it('sends a response that may not be shared as the route wrote it', async () => {
+    const res = await rawRequest(`${url}/listings/no-such-listing`, { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' });
+    expect(res.status).toBe(404);
+    expect(res.headers['x-cache']).toBe('MISS');
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(res.body.toString()).toContain('does not exist');
+  });
+});
