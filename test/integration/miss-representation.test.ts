@@ -56,6 +56,24 @@ describe('a MISS sends what every later HIT sends', () => {
     expect(again.headers.etag).toBe(first.headers.etag);
   });
 
+  it('sends one Last-Modified on MISS and HIT, and answers If-Modified-Since, If-None-Match winning when both come', async () => {
+    const headers = { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' };
+    const miss = await rawRequest(`${url}/listings/45`, headers);
+    const lastModified = miss.headers['last-modified'] as string;
+    expect(Date.parse(lastModified)).not.toBeNaN();
+    await waitForStored(handle, 'ssr:/listings/45');
+    const hit = await rawRequest(`${url}/listings/45`, headers);
+    expect(hit.headers['last-modified']).toBe(lastModified);
+    const revalidated = await rawRequest(`${url}/listings/45`, { ...headers, 'If-Modified-Since': lastModified });
+    expect([revalidated.status, revalidated.headers['last-modified'], revalidated.body.length]).toEqual([304, lastModified, 0]);
+    const older = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    expect((await rawRequest(`${url}/listings/45`, { ...headers, 'If-Modified-Since': older })).status).toBe(200);
+    // A validator that does not match wins over a date that would.
+    expect((await rawRequest(`${url}/listings/45`, { ...headers, 'If-Modified-Since': lastModified, 'If-None-Match': '"other"' })).status).toBe(200);
+    const head = await rawRequest(`${url}/listings/45`, headers, 'HEAD');
+    expect(endToEnd(head.headers)).toEqual(endToEnd(hit.headers));
+  });
+
   it('sends a response that may not be shared as the route wrote it', async () => {
     const res = await rawRequest(`${url}/listings/no-such-listing`, { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' });
     expect(res.status).toBe(404);

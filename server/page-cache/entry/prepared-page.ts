@@ -24,10 +24,23 @@ function variantEtag(identityEtag: string, encoding: BodyEncoding): string {
 export class PreparedPage {
   private readonly variants = new Map<BodyEncoding, PageVariant>();
   private readonly etags: readonly string[];
+  /** The page's Last-Modified: the route's own if it sent one, else when it was rendered. */
+  readonly lastModified: string;
+  private readonly lastModifiedMs: number;
 
   constructor(readonly entry: CacheEntry) {
+    const own = entry.headers.find(([name]) => name === 'last-modified')?.[1];
+    const ownMs = own === undefined ? Number.NaN : Date.parse(own);
+    this.lastModifiedMs = Number.isNaN(ownMs) ? entry.storedAt : ownMs;
+    this.lastModified = Number.isNaN(ownMs) ? new Date(entry.storedAt).toUTCString() : (own as string);
     this.variants.set(entry.encoding, this.buildVariant(entry.encoding, entry.body));
     this.etags = (['identity', 'br', 'gzip'] as const).map((encoding) => variantEtag(entry.etag, encoding));
+  }
+
+  /** If-Modified-Since: not modified when the page is no newer than the date (HTTP dates have whole seconds). */
+  notModifiedSince(header: string): boolean {
+    const since = Date.parse(header);
+    return !Number.isNaN(since) && Math.floor(this.lastModifiedMs / 1000) * 1000 <= since;
   }
 
   /** Bytes held, for the in-process tier's size bound. */
@@ -67,8 +80,20 @@ export class PreparedPage {
     // A header sent more than once (Link, say) goes as one list: writeHead keeps one value per name.
     const values = new Map<string, string[]>();
     for (const [name, value] of this.entry.headers) values.set(name, [...(values.get(name) ?? []), value]);
+    values.delete('last-modified');
     for (const [name, list] of values) headers.push(name, list.length === 1 ? (list[0] as string) : list);
-    headers.push('Content-Type', this.entry.contentType, 'Content-Length', body.length, 'ETag', etag, 'Vary', 'Accept-Encoding');
+    headers.push(
+      'Last-Modified',
+      this.lastModified,
+      'Content-Type',
+      this.entry.contentType,
+      'Content-Length',
+      body.length,
+      'ETag',
+      etag,
+      'Vary',
+      'Accept-Encoding',
+    );
     if (encoding !== 'identity') headers.push('Content-Encoding', encoding);
     return { body, etag, headers };
   }

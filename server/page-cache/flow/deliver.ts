@@ -17,9 +17,13 @@ export function representationFor(req: IncomingMessage, tiers: TierStack, key: s
   const extra: (string | number)[] = ['X-Cache', log.cache, 'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)), 'Server-Timing', timing];
   if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
   const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
+  // If-None-Match wins when both are sent (RFC 9110 13.1.3); If-Modified-Since only for GET and HEAD.
   const ifNoneMatch = req.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && page.matchesIfNoneMatch(ifNoneMatch)) {
-    return { status: 304, headers: ['ETag', variant.etag, 'Vary', 'Accept-Encoding', ...extra], body: undefined };
+  const ifModifiedSince = req.headers['if-modified-since'];
+  const notModified =
+    ifNoneMatch !== undefined ? page.matchesIfNoneMatch(ifNoneMatch) : ifModifiedSince !== undefined && page.notModifiedSince(ifModifiedSince);
+  if (notModified && page.entry.status === 200) {
+    return { status: 304, headers: ['ETag', variant.etag, 'Last-Modified', page.lastModified, 'Vary', 'Accept-Encoding', ...extra], body: undefined };
   }
   return { status: page.entry.status, headers: [...variant.headers, ...extra], body: req.method === 'HEAD' ? undefined : variant.body };
 }
