@@ -433,6 +433,7 @@ export function pageCacheOptions(config: Config): Omit<PageCacheOptions, 'redis'
     enabled: cache.enabled,
     allAgents: cache.allAgents,
     renderTimeoutMs: cache.renderTimeoutMs,
+    retryAfterSeconds: config.retryAfterSeconds,
     maxEntryBytes: cache.maxEntryBytes,
     memoryTierBytes: cache.memoryTierBytes,
     commandTimeoutMs: redis.commandTimeoutMs,

@@ -108,6 +108,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     maxEntryBytes: settings.maxEntryBytes,
     singleFlight,
     renderTimeoutMs: settings.renderTimeoutMs,
+    retryAfterSeconds: settings.retryAfterSeconds,
   });
 
   async function invalidate(request: InvalidateRequest): Promise<InvalidateResult> {

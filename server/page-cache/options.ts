@@ -36,8 +36,10 @@ export interface PageCacheOptions {
   isBot?: (userAgent: string) => boolean;
   /** Default grace of the routes, in seconds. Default 10 (as Varnish). */
   grace?: number;
-  /** No client waits on a render longer (it gets a 504); background re-renders are abandoned after it. Default 10000. */
+  /** No client waits on a render longer (it gets a 503 with Retry-After); background re-renders are abandoned after it. Default 10000. */
   renderTimeoutMs?: number;
+  /** Retry-After of that 503, in seconds. Default 30. */
+  retryAfterSeconds?: number;
   /** Larger pages are served but not stored. Default 1 MiB. */
   maxEntryBytes?: number;
   /** Bytes of the in-process tier in front of Redis; 0 turns it off. Default 64 MiB. */
@@ -70,6 +72,7 @@ export interface ResolvedOptions {
   allAgents: boolean;
   isBot: ((userAgent: string) => boolean) | undefined;
   renderTimeoutMs: number;
+  retryAfterSeconds: number;
   maxEntryBytes: number;
   memoryTierBytes: number;
   commandTimeoutMs: number;
@@ -132,6 +135,7 @@ const optionsSchema = z.object({
   isBot: z.custom<(userAgent: string) => boolean>((value) => typeof value === 'function', 'must be a function (userAgent) => boolean').optional(),
   grace: whole(0, MAX_TTL_SECONDS, 'seconds').default(10),
   renderTimeoutMs: whole(100, 600_000, 'milliseconds').default(10_000),
+  retryAfterSeconds: whole(1, 86_400, 'seconds').default(30),
   maxEntryBytes: whole(1024, 64 * 1024 * 1024, 'bytes').default(1024 * 1024),
   memoryTierBytes: whole(0, 64 * 1024 * 1024 * 1024, 'bytes').default(64 * 1024 * 1024),
   commandTimeoutMs: whole(10, 60_000, 'milliseconds').default(250),

@@ -172,12 +172,13 @@ describe('stale-while-revalidate and stale-if-error', () => {
     expect(versionOf((await untilHit(get)).text)).toBe('2');
   });
 
-  it('answers 504 at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
+  it('answers 503 with Retry-After at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
     await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 5);
     state.behaviour = 'hang';
     const started = Date.now();
     const res = await get();
-    expect(res.status).toBe(504);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('30');
     expect(res.headers['cache-control']).toBe('no-store');
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(Date.now() - started).toBeLessThan(1300);

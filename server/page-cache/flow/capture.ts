@@ -34,7 +34,7 @@ export interface ResponseCapture {
    * Answers in the route's place (a render that took too long) and ignores whatever the route
    * sends later; false when the response is already on its way.
    */
-  takeOver(status: number, html: string): boolean;
+  takeOver(status: number, html: string, headers?: Record<string, string>): boolean;
 }
 
 type Write = ServerResponse['write'];
@@ -140,7 +140,7 @@ export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd
   } as ServerResponse['end'];
 
   return {
-    takeOver(status, html) {
+    takeOver(status, html, headers = {}) {
       if (ended || sent || streaming) return false;
       ended = true;
       sent = true;
@@ -148,7 +148,12 @@ export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd
       restore();
       const body = Buffer.from(html);
       for (const name of res.getHeaderNames()) if (name !== 'x-cache' && name !== 'server-timing') res.removeHeader(name);
-      original.writeHead.call(res, status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+      original.writeHead.call(res, status, {
+        ...headers,
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Length': body.length,
+        'Cache-Control': 'no-store',
+      });
       original.end.call(res, body);
       // The route may still answer: whatever it sends now goes nowhere, without errors.
       const ignore = function (this: ServerResponse) {

@@ -29,6 +29,8 @@ export interface PageFlowDeps {
   singleFlight?: SingleFlight;
   /** No client waits on a render longer; a background re-render slower than this is abandoned. */
   renderTimeoutMs: number;
+  /** Retry-After of the 503 a client gets when its render took too long. */
+  retryAfterSeconds: number;
 }
 
 /** `(req, res, next)`, as Express 4 and 5 call a middleware. */
@@ -58,7 +60,7 @@ function roundMs(ms: number): number {
  * fetch (let the route render) and store what it sent.
  */
 export function createPageFlow(deps: PageFlowDeps): PageFlow {
-  const { events, logger, contexts, maxEntryBytes, renderTimeoutMs } = deps;
+  const { events, logger, contexts, maxEntryBytes, renderTimeoutMs, retryAfterSeconds } = deps;
   let renderTarget: RequestListener | undefined;
   const refresh = createRefresher({ ...deps, renderTarget: () => renderTarget });
   const lookup = createLookup({ ...deps, canRefresh: () => renderTarget !== undefined, refresh });
@@ -144,13 +146,13 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
             },
           );
         });
-        // A client never waits on a render longer than the render timeout: it gets a 504, nothing is stored.
+        // A client never waits on a render longer than the render timeout: it gets a 503 with Retry-After (what crawlers read as "later"), nothing is stored.
         if (trigger === 'request') {
           timer = setTimeout(() => {
-            if (!capture.takeOver(504, RENDER_TIMEOUT_PAGE)) return;
+            if (!capture.takeOver(503, RENDER_TIMEOUT_PAGE, { 'Retry-After': String(retryAfterSeconds) })) return;
             events.emit({ type: 'render-error', route, trigger });
             done?.(undefined);
-            logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 504');
+            logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 503');
           }, renderTimeoutMs);
           timer.unref();
         }
