@@ -65,16 +65,25 @@ export function createApp(deps: AppDeps): AppHandle {
     // Twenty says the singular name and its options' labels itself; until it answers, events match
     // by the plural's possible singulars and SELECT values are humanised.
     const { apiUrl, apiKey, timeoutMs } = config.listings;
-    learnObjectMetadata({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
-      (metadata) => {
-        if (metadata) listingObject.learn(listingObject.singular ?? metadata.singular, metadata.labels);
-        logger.info(
-          { object: listingObject.plural, singular: listingObject.singular ?? null, labelledFields: metadata ? [...metadata.labels.keys()] : [] },
-          'twenty: listing object metadata',
-        );
-      },
-      (error: unknown) => logger.warn({ err: error, object: listingObject.plural }, 'twenty: metadata API did not answer, events match by plural'),
-    );
+    // Asked again with backoff (a rate limit or an outage at start), at most 6 times, 1 s to 32 s apart.
+    const ask = (attempt: number): void => {
+      learnObjectMetadata({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
+        (metadata) => {
+          if (metadata) listingObject.learn(listingObject.singular ?? metadata.singular, metadata.labels);
+          else if (attempt < 5) return retry(attempt);
+          logger.info(
+            { object: listingObject.plural, singular: listingObject.singular ?? null, labelledFields: metadata ? [...metadata.labels.keys()] : [] },
+            'twenty: listing object metadata',
+          );
+        },
+        (error: unknown) => {
+          logger.warn({ err: error, object: listingObject.plural, attempt }, 'twenty: metadata API did not answer, events match by plural meanwhile');
+          if (attempt < 5) retry(attempt);
+        },
+      );
+    };
+    const retry = (attempt: number) => setTimeout(() => ask(attempt + 1), 1000 * 2 ** attempt).unref();
+    ask(0);
   }
 
   const app = express();

@@ -20,7 +20,10 @@ export function withListingCache(source: ListingSource, options: ListingCacheOpt
   const records = new LRUCache<string, Listing>({ max: options.maxRecords ?? 50_000, ttl: options.ttlMs });
   const lists = new LRUCache<string, ListingPage>({ max: options.maxLists ?? 5_000, ttl: options.ttlMs });
   const featured = new LRUCache<number, Listing[]>({ max: 10, ttl: options.ttlMs });
-  const learn = (items: readonly Listing[]) => {
+  // A read that began before a change was reported may bring the old data: it is not kept.
+  let generation = 0;
+  const learn = (items: readonly Listing[], since: number) => {
+    if (since !== generation) return;
     for (const item of items) records.set(item.id, item);
   };
 
@@ -28,8 +31,9 @@ export function withListingCache(source: ListingSource, options: ListingCacheOpt
     async getListing(id) {
       const known = records.get(id);
       if (known) return known;
+      const since = generation;
       const listing = await source.getListing(id);
-      if (listing) records.set(id, listing);
+      if (listing) learn([listing], since);
       return listing;
     },
 
@@ -37,31 +41,35 @@ export function withListingCache(source: ListingSource, options: ListingCacheOpt
       const key = listKey(query);
       const known = lists.get(key);
       if (known) return known;
+      const since = generation;
       const page = await source.listListings(query);
-      lists.set(key, page);
-      learn(page.items);
+      if (since === generation) lists.set(key, page);
+      learn(page.items, since);
       return page;
     },
 
     async listFeatured(limit) {
       const known = featured.get(limit);
       if (known) return known;
+      const since = generation;
       const items = await source.listFeatured(limit);
-      featured.set(limit, items);
-      learn(items);
+      if (since === generation) featured.set(limit, items);
+      learn(items, since);
       return items;
     },
 
     eachBatch: source.eachBatch
       ? async function* eachBatch() {
+          const since = generation;
           for await (const batch of source.eachBatch!()) {
-            learn(batch);
+            learn(batch, since);
             yield batch;
           }
         }
       : undefined,
 
     forget(id) {
+      generation += 1;
       if (id === undefined) records.clear();
       else records.delete(id);
       // Any list may hold the record, at any position: they all go, and the cursors with them.

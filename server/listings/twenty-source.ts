@@ -187,7 +187,7 @@ interface TwentyListResponse {
 }
 
 /** Get-one answers that mean "no such record" across Twenty versions (404; older 400 "Record not found"; a malformed id). */
-const NOT_FOUND_MESSAGE = /not found|uuid|malformed/i;
+const NOT_FOUND_MESSAGE = /^record not found|invalid input syntax for type uuid|is not a valid uuid|invalid uuid/i;
 /** An older Twenty answered its rate limit with 400 "Limit reached". */
 const RATE_LIMIT_MESSAGE = /limit reached|too many requests|rate limit/i;
 
@@ -221,6 +221,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
   const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField, label);
   /** The cursor after page N of a list (sort, city, page size): browse page N+1 then costs one call, not N+1. */
   const cursors = new LRUCache<string, string>({ max: 20_000 });
+  /** Bumped by `forget`: a walk that began before it does not remember its cursors. */
+  let generation = 0;
 
   async function fetchOnce(path: string): Promise<Response> {
     try {
@@ -259,7 +261,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
         retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
       });
     }
-    if (getOne && (response.status === 404 || (response.status === 400 && NOT_FOUND_MESSAGE.test(message)))) return undefined;
+    // Only Twenty's own "no such record" answers: a 404 or 400 of anything else (a wrong plural, a proxy, a migration) is an outage, never a deletion.
+    if (getOne && (response.status === 404 || response.status === 400) && NOT_FOUND_MESSAGE.test(message)) return undefined;
     throw new ListingSourceError('unavailable', `Twenty API answered ${response.status} to GET /rest/${path}: ${message}`);
   }
 
@@ -308,9 +311,10 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
         current = known + 1;
         break;
       }
+      const since = generation;
       let result = await list(params);
       for (;;) {
-        if (result.endCursor) cursors.set(memo(current), result.endCursor);
+        if (result.endCursor && since === generation) cursors.set(memo(current), result.endCursor);
         if (current >= page) break;
         if (!result.hasNextPage || !result.endCursor) return { items: [], total: result.totalCount };
         params.set('starting_after', result.endCursor);
@@ -338,6 +342,7 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
 
     forget() {
       // A change can move records between pages: a remembered cursor may now skip or repeat one.
+      generation += 1;
       cursors.clear();
     },
   };

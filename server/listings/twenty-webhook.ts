@@ -42,7 +42,8 @@ const payloadSchema = z.object({
   objectMetadata: z.object({ nameSingular: z.string().optional() }).passthrough().optional(),
   record: z
     .object({
-      id: z.union([z.string().min(1).max(200), z.number()], { message: 'must be a string or a number' }),
+      // A tag names the id (`listing:{id}`, at most 200 characters): ids longer than any page's are refused.
+      id: z.union([z.string().min(1).max(128), z.number()], { message: 'must be a string of 1 to 128 characters or a number' }),
       city: z.unknown().optional(),
       address: z.unknown().optional(),
     })
@@ -57,10 +58,13 @@ export type TwentyEvent =
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; error: string };
 
+/** A city that fits in a tag; a longer one counts as unknown (the change then reaches every city). */
+const MAX_CITY_LENGTH = 100;
+
 function cityOf(record: Record<string, unknown>): string | undefined {
-  if (typeof record.city === 'string' && record.city.trim() !== '') return record.city;
   const address = record.address as Record<string, unknown> | undefined;
-  return typeof address?.addressCity === 'string' && address.addressCity.trim() !== '' ? address.addressCity : undefined;
+  const city = typeof record.city === 'string' && record.city.trim() !== '' ? record.city : address?.addressCity;
+  return typeof city === 'string' && city.trim() !== '' && city.length <= MAX_CITY_LENGTH ? city : undefined;
 }
 
 /** Reads Twenty's webhook body (eventName, objectMetadata, record, updatedFields). */

@@ -85,7 +85,13 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     intervalMs: settings.redisMemoryCheckMs,
     onChange: (paused) => events.emit({ type: 'write-pause', paused }),
   });
-  const tiers: TierStack = new TierStack({ redis: redisTier, memory, bus, budget });
+  const tiers: TierStack = new TierStack({
+    redis: redisTier,
+    memory,
+    bus,
+    budget,
+    onDropped: (message) => logger.error({ ...message }, 'cache: a queued invalidation Redis refused even as a deletion was given up'),
+  });
   const metrics = new CacheMetrics({ stats, cache: redisTier, tiers, budget, windowMs: settings.healthWindowSeconds * 1000, registry: settings.registry });
   events.on((event) => metrics.observe(event));
   const singleFlight = new SingleFlight({

@@ -181,6 +181,10 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       [mode === 'hard' ? 'deleted' : 'markedStale']: changed,
     };
     // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
+    logger.info(
+      { source: 'twenty', event: event.event, ids: [event.id], effects: event.effects, tags, ok, queued: result.queued },
+      'cache invalidation: webhook',
+    );
     if (result.queued) return void res.status(202).json(summary);
     if (!ok) return void res.status(503).json({ error: 'Redis refused the invalidation: it did not complete', ...summary });
     res.json(summary);

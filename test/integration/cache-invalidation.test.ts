@@ -210,13 +210,22 @@ describe('an invalidation accepted while Redis is unreachable', () => {
 
   it('reads no page from Redis while it waits: a page stored before the outage is fresh after it', async () => {
     await storedPage('/listings/8');
+    // A page nothing asks for again: only the queued invalidation, applied to Redis, removes it.
+    await request(handle.handler).get('/listings/9').set('User-Agent', GOOGLEBOT);
+    await waitForStored(handle, 'ssr:/listings/9');
     const before = await inspector.getBuffer('ssr:/listings/8');
     handle.tiers.memory?.clear();
     // Redis away for the invalidation only: the breaker opens on a frozen Redis, the old page stays in it.
     redisServer.freeze();
     const body = twentyEvent('updated', '8', { updatedFields: ['description'] });
     const answer = await request(handle.app).post(ENDPOINT).set(twentyHeaders(body)).send(body);
+    const byPath = await request(handle.app)
+      .post(ENDPOINT)
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send('{"paths":["/listings/9"]}');
     redisServer.thaw();
+    expect(byPath.status).toBe(202);
     expect(answer.status).toBe(202);
     expect(answer.body.queued).toBe(true);
     expect(before).not.toBeNull();
@@ -226,5 +235,6 @@ describe('an invalidation accepted while Redis is unreachable', () => {
     // The page from before the outage is gone from Redis (the fresh render may have been stored since).
     const after = await inspector.getBuffer('ssr:/listings/8');
     expect(after === null || !after.equals(before as Buffer)).toBe(true);
+    expect(await inspector.exists('ssr:/listings/9')).toBe(0);
   });
 });

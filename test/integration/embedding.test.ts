@@ -9,9 +9,20 @@ import { GOOGLEBOT, waitFor } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 
 /** A blog as a stranger would embed the cache: its own client, its own routes, the public API only. */
-function blog(redis: Redis, keyPrefix: string, renders: Map<string, number>, refreshes: boolean[]): { app: express.Express; cache: PageCache } {
+function blog(
+  redis: Redis,
+  keyPrefix: string,
+  renders: Map<string, number>,
+  refreshes: boolean[],
+  seen: { requests: number },
+): { app: express.Express; cache: PageCache } {
   const cache = createPageCache({ redis, keyPrefix, routes: { '/posts/:slug': { ttl: 60 } }, memoryTierBytes: 0, breaker: { failureThreshold: 2 } });
   const app = express();
+  // Counts what reaches Express at all.
+  app.use((_req, _res, next) => {
+    seen.requests += 1;
+    next();
+  });
   app.use(cache.middleware);
   app.get('/posts/:slug', (req, res) => {
     renders.set(req.params.slug, (renders.get(req.params.slug) ?? 0) + 1);
@@ -28,9 +39,11 @@ describe('embedded in another server', () => {
   const prefixes: string[] = [];
   const caches: PageCache[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     redis = new Redis(realRedisUrl());
     inspector = inspectionClient();
+    // Pages go to Redis once the host's client is connected.
+    await redis.ping();
   });
   afterAll(async () => {
     await Promise.all(caches.map((cache) => cache.close()));
@@ -42,9 +55,10 @@ describe('embedded in another server', () => {
     const prefix = uniquePrefix(label);
     prefixes.push(prefix);
     const refreshes: boolean[] = [];
-    const built = blog(redis, prefix, renders, refreshes);
+    const seen = { requests: 0 };
+    const built = blog(redis, prefix, renders, refreshes, seen);
     caches.push(built.cache);
-    return { ...built, prefix, renders, refreshes };
+    return { ...built, prefix, renders, refreshes, seen };
   }
   const get = (app: express.Express, path: string) => request(app).get(path).set('User-Agent', GOOGLEBOT);
 
@@ -110,7 +124,7 @@ describe('embedded in another server', () => {
   });
 
   it('answers hits before the app with front, replaying what the route sent', async () => {
-    const { app, cache, prefix } = make('front');
+    const { app, cache, prefix, seen } = make('front');
     const server: Server = createServer(cache.front(app));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -119,8 +133,11 @@ describe('embedded in another server', () => {
       const miss = await fetch(url, { headers: { 'user-agent': GOOGLEBOT } });
       expect([miss.headers.get('x-cache'), await miss.text()]).toEqual(['MISS', '<h1>front</h1>']);
       await waitFor(async () => ((await inspector.exists(`${prefix}ssr:/posts/front`)) === 1 ? true : undefined), 2000, 5);
+      const reachedExpress = seen.requests;
       const hit = await fetch(url, { headers: { 'user-agent': GOOGLEBOT } });
       expect([hit.headers.get('x-cache'), await hit.text()]).toEqual(['HIT', '<h1>front</h1>']);
+      // The hit was answered before Express built its request.
+      expect(seen.requests).toBe(reachedExpress);
       expect((await cache.health()).hits).toBe(1);
       expect(await cache.registry.metrics()).toMatch(/ssr_cache_requests_total\{route="\/posts\/:slug",outcome="hit"\} 1/);
     } finally {

@@ -83,10 +83,15 @@ describe('the Twenty REST listing source', () => {
     await expect(source().getListing('x')).resolves.toBeUndefined();
   });
 
-  it('never reads another 400 (an older Twenty\'s "Limit reached") as a missing record', async () => {
+  it('never reads another 400 or 404 (an older Twenty\'s "Limit reached", a proxy) as a missing record', async () => {
     stub.respond = () => ({ status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: ['Limit reached'] } });
     await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'rate-limited', httpStatus: 503 });
     stub.respond = () => ({ status: 400, body: { statusCode: 400, error: 'BadRequestException', messages: ["field 'city' does not exist"] } });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable' });
+    // A 404 that is not Twenty's "Record not found" (a wrong plural, a proxy) is an outage, not a deletion.
+    stub.respond = () => ({ status: 404, body: { statusCode: 404, error: 'NotFound', messages: ['Cannot GET /rest/listings/rec-1'] } });
+    await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable' });
+    stub.respond = () => ({ status: 400, body: { statusCode: 400, messages: ['Object metadata not found for listings'] } });
     await expect(source().getListing('rec-1')).rejects.toMatchObject({ failure: 'unavailable' });
   });
 

@@ -1,6 +1,7 @@
 import { MAX_PENDING, PendingInvalidations } from '../../server/page-cache/coordination/pending-invalidations';
 import { createEntry } from '../../server/page-cache/entry/cache-entry';
 import { RedisTier } from '../../server/page-cache/redis/redis-tier';
+import { MemoryTier } from '../../server/page-cache/tiers/memory-tier';
 import { TierStack } from '../../server/page-cache/tiers/tier-stack';
 import { silentLogger } from '../../server/page-cache/logger';
 import { waitFor } from '../helpers/app';
@@ -22,6 +23,29 @@ describe('invalidations waiting for Redis', () => {
     await waitFor(async () => (tiers.pending.size === 0 ? true : undefined), 2000, 5);
     expect(await redis.exists('ssr:/a')).toBe(0);
     expect((await tiers.get('ssr:/b'))?.page.entry.body.toString()).toBe('<p>b</p>');
+    tier.stop();
+  });
+
+  it('keeps no page in memory from a Redis read that an invalidation overtook (here or from the bus)', async () => {
+    const redis = createMockRedis();
+    const tier = new RedisTier({ redis, logger: silentLogger });
+    const memory = new MemoryTier(1024 * 1024);
+    const tiers = new TierStack({ redis: tier, memory });
+    await tier.set('ssr:/slow', page('<p>old</p>'));
+    let invalidateDuringRead: () => void = () => undefined;
+    const read = tier.get.bind(tier);
+    tier.get = async (key: string) => {
+      const entry = await read(key);
+      invalidateDuringRead();
+      return entry;
+    };
+    invalidateDuringRead = () => tiers.dropFromMemory({ keys: ['ssr:/slow'], patterns: [] });
+    await tiers.get('ssr:/slow');
+    expect(memory.get('ssr:/slow')).toBeUndefined();
+    invalidateDuringRead = () => undefined;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await tiers.get('ssr:/slow');
+    expect(memory.get('ssr:/slow')).toBeDefined();
     tier.stop();
   });
 

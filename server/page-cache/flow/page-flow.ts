@@ -120,44 +120,49 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       return true;
     },
 
-    middleware: async function pageCacheMiddleware(req, res, next) {
-      const app = (req as IncomingMessage & { app?: RequestListener }).app;
-      if (typeof app === 'function') setRenderTarget(app);
-      let decision = contexts.get(req)?.decision;
-      if (!decision) {
-        const outcome = await lookup(req, res, true);
-        if (outcome === 'served') return;
-        decision = outcome;
-      }
-      if (decision.kind === 'miss') {
-        const { page, since, share, done } = decision;
-        const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
-        const route = page.policy.route;
-        let timer: NodeJS.Timeout | undefined;
-        const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
-          clearTimeout(timer);
-          events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
-          sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), share).then(
-            (entry) => done?.(entry),
-            (error: unknown) => {
-              held.release();
-              done?.(undefined);
-              logger.warn({ err: error, key: page.key }, 'cache: store failed');
-            },
-          );
-        });
-        // A client never waits on a render longer than the render timeout: it gets a 503 with Retry-After (what crawlers read as "later"), nothing is stored.
-        if (trigger === 'request') {
-          timer = setTimeout(() => {
-            if (!capture.takeOver(503, RENDER_TIMEOUT_PAGE, { 'Retry-After': String(retryAfterSeconds) })) return;
-            events.emit({ type: 'render-error', route, trigger });
-            done?.(undefined);
-            logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 503');
-          }, renderTimeoutMs);
-          timer.unref();
-        }
-      }
-      next();
+    middleware(req, res, next) {
+      // Express 4 does not catch a rejected middleware: an error goes to `next`, never unhandled.
+      handle(req, res, next).catch(next);
     },
   };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+    const app = (req as IncomingMessage & { app?: RequestListener }).app;
+    if (typeof app === 'function') setRenderTarget(app);
+    let decision = contexts.get(req)?.decision;
+    if (!decision) {
+      const outcome = await lookup(req, res, true);
+      if (outcome === 'served') return;
+      decision = outcome;
+    }
+    if (decision.kind === 'miss') {
+      const { page, since, share, done } = decision;
+      const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
+      const route = page.policy.route;
+      let timer: NodeJS.Timeout | undefined;
+      const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
+        clearTimeout(timer);
+        events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
+        sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), share).then(
+          (entry) => done?.(entry),
+          (error: unknown) => {
+            held.release();
+            done?.(undefined);
+            logger.warn({ err: error, key: page.key }, 'cache: store failed');
+          },
+        );
+      });
+      // A client never waits on a render longer than the render timeout: it gets a 503 with Retry-After (what crawlers read as "later"), nothing is stored.
+      if (trigger === 'request') {
+        timer = setTimeout(() => {
+          if (!capture.takeOver(503, RENDER_TIMEOUT_PAGE, { 'Retry-After': String(retryAfterSeconds) })) return;
+          events.emit({ type: 'render-error', route, trigger });
+          done?.(undefined);
+          logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 503');
+        }, renderTimeoutMs);
+        timer.unref();
+      }
+    }
+    next();
+  }
 }

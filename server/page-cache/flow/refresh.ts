@@ -60,7 +60,12 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
         (error: unknown) => error,
       );
       void rendering.finally(release);
-      const outcome = await Promise.race([rendering, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), renderTimeoutMs).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), renderTimeoutMs);
+        timer.unref();
+      });
+      const outcome = await Promise.race([rendering, timeout]).finally(() => clearTimeout(timer));
       const durationMs = roundMs(performance.now() - started);
       if (typeof outcome === 'number' && outcome < 400) {
         logger.debug({ key: page.key, status: outcome, durationMs }, 'cache: background refresh done');

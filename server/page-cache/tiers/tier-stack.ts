@@ -28,6 +28,8 @@ export interface TierStackOptions {
   memory?: MemoryTier;
   bus?: InvalidationBus;
   budget?: WriteBudget;
+  /** A queued invalidation Redis answered but refused even as a deletion: given up, to be logged. */
+  onDropped?(message: InvalidationMessage): void;
 }
 
 /**
@@ -71,11 +73,13 @@ export class TierStack {
       void this.applyPending();
       return undefined;
     }
+    const started = Date.now();
     const entry = await redis.get(key);
     if (!entry || graceLeftMs(entry) <= 0) return undefined;
     const page = new PreparedPage(entry);
     const stale = freshnessLeftMs(entry) <= 0;
-    if (!stale) memory?.set(key, page);
+    // An invalidation handled while the read was in flight (here or from the bus) outranks it: not kept.
+    if (!stale && !this.changedSince(key, entry.tags, started)) memory?.set(key, page);
     return { page, tier: 'redis', stale };
   }
 
@@ -117,7 +121,9 @@ export class TierStack {
     this.noteInvalidation(message);
     // Earlier ones first: a later invalidation must not be overtaken by an older one's replay.
     if (this.pending.size > 0) await this.applyPending();
-    const result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
+    let result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
+    // Redis answers but refuses the soft mark (a write, at maxmemory with noeviction): delete instead.
+    if (result && !result.ok && mode === 'soft' && this.options.redis.isHealthy()) result = await this.applyToRedis(message, 'hard');
     const keys = result?.keys ?? message.keys;
     this.dropFromMemory({ ...message, keys });
     if (result?.ok) return { ...result, queued: false };
@@ -142,8 +148,9 @@ export class TierStack {
     const result = await this.applyToRedis(message, mode);
     if (result.ok) return true;
     if (!this.options.redis.isHealthy()) return false;
-    // Redis answers but refuses this one (a soft mark on a full Redis, say): delete instead, or drop it.
+    // Redis answers but refuses this one (a soft mark on a full Redis, say): delete instead, or drop it, said.
     if (mode === 'soft' && (await this.applyToRedis(message, 'hard')).ok) return true;
+    this.options.onDropped?.(message);
     return true;
   }
 
@@ -161,7 +168,8 @@ export class TierStack {
     );
     const keys = [...taggedKeys, ...named];
     const redisOk = tagged !== undefined && results.every((result) => result.ok);
-    const published = redisOk && bus ? await bus.publish({ ...message, keys, tags }) : redisOk;
+    // The other instances drop their copies whatever Redis made of it.
+    const published = bus ? await bus.publish({ ...message, keys, tags }) : true;
     return {
       deleted: (tagged?.deleted ?? 0) + results.reduce((sum, result) => sum + result.deleted, 0),
       ok: redisOk && published,
