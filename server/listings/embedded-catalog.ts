@@ -90,7 +90,7 @@ function generateListing(index: number, random: () => number): Listing {
     bedrooms,
     bathrooms: 1 + Math.floor(random() * Math.min(bedrooms, 3)),
     areaSqm,
-    photos: Array.from({ length: 10 }, (_, photo) => `/images/listings/${id}/${photo + 1}.jpg`),
+    photos: Array.from({ length: 10 }, (_, photo) => `/images/listings/${id}/${photo + 1}.svg`),
     features: pickSome(random, FEATURES, 5),
     featured: index % 40 === 0,
     createdAt: new Date(created).toISOString(),

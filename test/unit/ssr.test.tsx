@@ -33,7 +33,7 @@ describe('renderPage', () => {
     expect(meta.canonical).toBe(`${PUBLIC_URL}/listings/${listing.id}`);
     expect(meta.ogUrl).toBe(meta.canonical);
     expect(meta.ogTitle).toBe(meta.title);
-    expect(meta.ogImage).toBe(`${PUBLIC_URL}/images/listings/${listing.id}/1.jpg`);
+    expect(meta.ogImage).toBe(`${PUBLIC_URL}/images/listings/${listing.id}/1.svg`);
     expect(meta.twitterCard).toBe('summary_large_image');
     const data = JSON.parse(meta.jsonLd!);
     expect(data).toMatchObject({
