@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored, type TestAppHandle } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
-import { startTwentyStub, twentyRecord, type TwentyStub } from '../helpers/twenty-stub';
+import { startTwentyStub, twentyRecord, type TwentyStub, type TwentyStubOptions } from '../helpers/twenty-stub';
 import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-signing';
 
 const CITIES = ['Lisbon', 'Porto', 'Faro'];
@@ -18,10 +18,41 @@ const records = Array.from({ length: 30 }, (_, index) =>
 );
 const priceOf = (id: string) => (records.find((record) => record.id === id)?.price as { amountMicros: number }).amountMicros / 1e6;
 
+/**
+ * Registers the hooks of a suite on a Twenty workspace: the stand-in with these records (object
+ * `properties`, singular `property`, 200 records a list call) and the server on it with only
+ * TWENTY_LISTING_OBJECT set of Twenty's settings, on the real Redis under its own prefix.
+ */
+function useWorkspace(label: string, records: Record<string, unknown>[], stubOptions: TwentyStubOptions = {}) {
+  const context = { prefix: uniquePrefix(label) } as { prefix: string; stub: TwentyStub; handle: TestAppHandle };
+  beforeAll(async () => {
+    context.stub = await startTwentyStub(records, { plural: 'properties', singular: 'property', maxLimit: 200, ...stubOptions });
+    context.handle = testApp({
+      LISTING_SOURCE: 'twenty',
+      TWENTY_API_URL: context.stub.url,
+      TWENTY_API_KEY: 'twenty-api-key',
+      TWENTY_LISTING_OBJECT: 'properties',
+      TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      TWENTY_WEBHOOK_MODE: 'hard',
+      REDIS_URL: realRedisUrl(),
+      REDIS_KEY_PREFIX: context.prefix,
+    });
+    await redisReady(context.handle);
+  });
+  afterAll(async () => {
+    await context.handle.close();
+    await context.stub.close();
+    const client = inspectionClient();
+    await removeKeys(client, context.prefix);
+    client.disconnect();
+  });
+  return context;
+}
+
 describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other Twenty setting)', () => {
+  const workspace = useWorkspace('workspace', records);
   let stub: TwentyStub;
   let handle: TestAppHandle;
-  const prefix = uniquePrefix('workspace');
   const bot = (path: string) => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
   /** A bearer invalidation naming no listing also drops the listing data held for renders. */
   const forgetData = () =>
@@ -33,26 +64,8 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
       .expect(200);
   const ids = (html: string) => [...html.matchAll(/href="\/listings\/(p-\d+)"/g)].map((match) => match[1] as string);
 
-  beforeAll(async () => {
-    stub = await startTwentyStub(records, { plural: 'properties', singular: 'property', maxLimit: 200 });
-    handle = testApp({
-      LISTING_SOURCE: 'twenty',
-      TWENTY_API_URL: stub.url,
-      TWENTY_API_KEY: 'twenty-api-key',
-      TWENTY_LISTING_OBJECT: 'properties',
-      TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      TWENTY_WEBHOOK_MODE: 'hard',
-      REDIS_URL: realRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-    });
-    await redisReady(handle);
-  });
-  afterAll(async () => {
-    await handle.close();
-    await stub.close();
-    const client = inspectionClient();
-    await removeKeys(client, prefix);
-    client.disconnect();
+  beforeAll(() => {
+    ({ stub, handle } = workspace);
   });
 
   it('serves the homepage, both price sorts, city pages and detail pages with the right content', async () => {
@@ -162,31 +175,13 @@ describe('a cold crawl of a Twenty workspace under its rate limit', () => {
   const many = Array.from({ length: 300 }, (_, index) =>
     twentyRecord(`c-${index + 1}`, { address: { addressCity: CITIES[index % 3] }, createdAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() }),
   );
+  // Twenty's default API-key limit: 100 calls a minute, shared by every integration.
+  const crawl = useWorkspace('crawl', many, { rateLimit: { requests: 100, windowMs: 60_000 } });
   let stub: TwentyStub;
   let handle: TestAppHandle;
-  const prefix = uniquePrefix('crawl');
 
-  beforeAll(async () => {
-    // Twenty's default API-key limit: 100 calls a minute, shared by every integration.
-    stub = await startTwentyStub(many, { plural: 'properties', singular: 'property', maxLimit: 200, rateLimit: { requests: 100, windowMs: 60_000 } });
-    handle = testApp({
-      LISTING_SOURCE: 'twenty',
-      TWENTY_API_URL: stub.url,
-      TWENTY_API_KEY: 'twenty-api-key',
-      TWENTY_LISTING_OBJECT: 'properties',
-      TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      TWENTY_WEBHOOK_MODE: 'hard',
-      REDIS_URL: realRedisUrl(),
-      REDIS_KEY_PREFIX: prefix,
-    });
-    await redisReady(handle);
-  });
-  afterAll(async () => {
-    await handle.close();
-    await stub.close();
-    const client = inspectionClient();
-    await removeKeys(client, prefix);
-    client.disconnect();
+  beforeAll(() => {
+    ({ stub, handle } = crawl);
   });
   const bot = (path: string) => request(handle.handler).get(path).set('User-Agent', GOOGLEBOT);
   const locs = (xml: string) => [...xml.matchAll(/<loc>([^<]+)<\/loc>/g)].map((match) => new URL(match[1] as string).pathname);
