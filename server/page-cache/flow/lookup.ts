@@ -41,11 +41,8 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     const route = page.policy.route;
     const context = contexts.get(req);
     const log: CacheLogFields = { cache: 'BYPASS', route };
-    // A hit on the front writes no per-request state unless a log line will read it.
-    const keepLog = () => {
-      contexts.of(req).log = log;
-    };
-    if (context || keepServedLog) keepLog();
+    // A hit on the front writes no per-request state unless a log line will read it; every other outcome keeps it.
+    if (context || keepServedLog) contexts.of(req).log = log;
 
     if (context?.reportStored) {
       log.cache = 'MISS';
@@ -55,7 +52,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     }
 
     if (!isCacheableRequest(req, isBot, allAgents)) {
-      keepLog();
+      contexts.of(req).log = log;
       events.emit({ type: 'request', route, outcome: 'BYPASS' });
       res.setHeader('X-Cache', 'BYPASS');
       return BYPASS;
@@ -104,7 +101,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       }
     }
 
-    keepLog();
+    contexts.of(req).log = log;
     events.emit({ type: 'request', route, outcome: 'MISS' });
     events.emit({ type: 'render', route, trigger: 'request' });
     log.cache = 'MISS';

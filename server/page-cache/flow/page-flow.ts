@@ -94,38 +94,6 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     return entry;
   }
 
-  function setRenderTarget(app: RequestListener): void {
-    renderTarget ??= app;
-  }
-
-  return {
-    refresh,
-    setRenderTarget,
-
-    async serveFromCache(req, res) {
-      const started = logHits ? performance.now() : 0;
-      const decision = await lookup(req, res, logHits);
-      if (decision !== 'served') {
-        contexts.of(req).decision = decision;
-        return false;
-      }
-      // The host's request logger never sees this request: say what it would have said.
-      if (logHits) {
-        const log = contexts.get(req)?.log;
-        logger.info(
-          { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
-          'request completed',
-        );
-      }
-      return true;
-    },
-
-    middleware(req, res, next) {
-      // Express 4 does not catch a rejected middleware: an error goes to `next`, never unhandled.
-      handle(req, res, next).catch(next);
-    },
-  };
-
   async function handle(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
     const app = (req as IncomingMessage & { app?: RequestListener }).app;
     if (typeof app === 'function') setRenderTarget(app);
@@ -165,4 +133,36 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     }
     next();
   }
+
+  function setRenderTarget(app: RequestListener): void {
+    renderTarget ??= app;
+  }
+
+  return {
+    refresh,
+    setRenderTarget,
+
+    async serveFromCache(req, res) {
+      const started = logHits ? performance.now() : 0;
+      const decision = await lookup(req, res, logHits);
+      if (decision !== 'served') {
+        contexts.of(req).decision = decision;
+        return false;
+      }
+      // The host's request logger never sees this request: say what it would have said.
+      if (logHits) {
+        const log = contexts.get(req)?.log;
+        logger.info(
+          { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
+          'request completed',
+        );
+      }
+      return true;
+    },
+
+    middleware(req, res, next) {
+      // Express 4 does not catch a rejected middleware: an error goes to `next`, never unhandled.
+      handle(req, res, next).catch(next);
+    },
+  };
 }
