@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INVALIDATION_MODES, queryNormalisers, type InvalidationModeName, type PageCacheOptions, type RoutePolicy } from './page-cache';
+import { buildIdFor } from './utils/build-id';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
@@ -188,6 +189,18 @@ const envSchema = z.object({
   TWENTY_CITY_FIELD: fieldPath('address.addressCity (a composite Address field) or city (a text field)').default('address.addressCity'),
   TWENTY_PRICE_FIELD: fieldPath('price.amountMicros (a Currency field) or price (a Number field)').default('price.amountMicros'),
   SSR_RETRY_AFTER_SECONDS: integer(1, 3600).default(30),
+  SSR_CACHE_STALE_IF_ERROR: integer(0, MAX_TTL_SECONDS).default(3600),
+  SSR_CACHE_NEGATIVE_TTL: integer(0, 86_400).default(60),
+  SSR_CACHE_REDIRECT_TTL: integer(0, MAX_TTL_SECONDS).default(600),
+  SSR_CACHE_MAX_NEGATIVE_ENTRIES: integer(1, 10_000_000).default(10_000),
+  SSR_RENDER_BUDGET_PER_SECOND: integer(0, 1_000_000).default(100),
+  SSR_RENDER_BUDGET_BURST: integer(1, 1_000_000).default(200),
+  SSR_REFRESH_CONCURRENCY: integer(1, 1000).default(4),
+  SSR_CACHE_BUILD_ID: z
+    .string()
+    .max(100, 'must be at most 100 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (a git commit, a CI build number)')
+    .optional(),
   TWENTY_DATA_CACHE_SECONDS: integer(0, 86_400).default(300),
 });
 
@@ -237,6 +250,18 @@ export interface CacheConfig {
   lockWaitMs: number;
   /** How long a render lock lives when its owner never releases it. */
   lockTtlMs: number;
+  /** Seconds a page is kept past grace, to be served if a re-render fails. */
+  staleIfErrorSeconds: number;
+  /** Seconds a 404 is stored; 0: never. */
+  negativeTtlSeconds: number;
+  /** Seconds a permanent redirect is stored; 0: never. */
+  redirectTtlSeconds: number;
+  maxNegativeEntries: number;
+  /** Renders clients may wait for, per instance (a token bucket); perSecond 0: no budget. */
+  renderBudget: { perSecond: number; burst: number };
+  refreshConcurrency: number;
+  /** Package version + SSR_CACHE_BUILD_ID or the git commit: recorded in every entry. */
+  buildId: string;
   invalidationToken?: string;
   /** Shared secret of the Twenty webhook; unset: signed webhooks are refused. */
   twentyWebhookSecret?: string;
@@ -387,6 +412,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       redisMemoryCheckMs: values.SSR_CACHE_MEMORY_CHECK_MS,
       lockWaitMs: values.SSR_CACHE_LOCK_WAIT_MS,
       lockTtlMs: values.SSR_CACHE_LOCK_TTL_MS,
+      staleIfErrorSeconds: values.SSR_CACHE_STALE_IF_ERROR,
+      negativeTtlSeconds: values.SSR_CACHE_NEGATIVE_TTL,
+      redirectTtlSeconds: values.SSR_CACHE_REDIRECT_TTL,
+      maxNegativeEntries: values.SSR_CACHE_MAX_NEGATIVE_ENTRIES,
+      renderBudget: { perSecond: values.SSR_RENDER_BUDGET_PER_SECOND, burst: values.SSR_RENDER_BUDGET_BURST },
+      refreshConcurrency: values.SSR_REFRESH_CONCURRENCY,
+      buildId: buildIdFor(values.SSR_CACHE_BUILD_ID),
       invalidationToken: values.CACHE_INVALIDATION_TOKEN,
       twentyWebhookSecret: values.TWENTY_WEBHOOK_SECRET,
       twentyWebhookToleranceMs: values.TWENTY_WEBHOOK_TOLERANCE_MS,
@@ -440,6 +472,13 @@ export function pageCacheOptions(config: Config): Omit<PageCacheOptions, 'redis'
     breaker: { failureThreshold: redis.breakerThreshold, cooldownMs: redis.breakerCooldownMs },
     lockWaitMs: cache.lockWaitMs,
     lockTtlMs: cache.lockTtlMs,
+    staleIfError: cache.staleIfErrorSeconds,
+    negativeTtl: cache.negativeTtlSeconds,
+    redirectTtl: cache.redirectTtlSeconds,
+    maxNegativeEntries: cache.maxNegativeEntries,
+    renderBudget: cache.renderBudget.perSecond > 0 ? cache.renderBudget : false,
+    refreshConcurrency: cache.refreshConcurrency,
+    buildId: cache.buildId,
     redisMemoryFraction: cache.redisMemoryFraction,
     redisMemoryCheckMs: cache.redisMemoryCheckMs,
     healthWindowSeconds: monitoring.windowSeconds,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { InvalidationBus } from './coordination/invalidation-bus';
+import { ConcurrencyLimit, RenderBudget } from './coordination/render-budget';
 import { RenderLock } from './coordination/render-lock';
 import { SingleFlight } from './coordination/single-flight';
 import { RequestContexts, type CacheLogFields } from './flow/context';
@@ -62,6 +63,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     keyPrefix,
     breaker: { ...settings.breaker },
     commandTimeoutMs: settings.commandTimeoutMs,
+    maxNegativeEntries: settings.maxNegativeEntries,
     onBreakerChange: (state) => events.emit({ type: 'breaker', state }),
   });
   const memory = enabled && settings.memoryTierBytes > 0 ? new MemoryTier(settings.memoryTierBytes) : undefined;
@@ -91,6 +93,8 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     bus,
     budget,
     onDropped: (message) => logger.error({ ...message }, 'cache: a queued invalidation Redis refused even as a deletion was given up'),
+    buildId: settings.buildId,
+    onFreshAgain: (seconds) => events.emit({ type: 'fresh-again', seconds }),
   });
   const metrics = new CacheMetrics({ stats, cache: redisTier, tiers, budget, windowMs: settings.healthWindowSeconds * 1000, registry: settings.registry });
   events.on((event) => metrics.observe(event));
@@ -115,6 +119,10 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     singleFlight,
     renderTimeoutMs: settings.renderTimeoutMs,
     retryAfterSeconds: settings.retryAfterSeconds,
+    renderBudget: settings.renderBudget ? new RenderBudget(settings.renderBudget.perSecond, settings.renderBudget.burst) : undefined,
+    refreshLimit: new ConcurrencyLimit(settings.refreshConcurrency),
+    lifetimes: { negativeTtl: settings.negativeTtl, redirectTtl: settings.redirectTtl, staleIfError: settings.staleIfError },
+    buildId: settings.buildId,
   });
 
   async function invalidate(request: InvalidateRequest): Promise<InvalidateResult> {
@@ -163,7 +171,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     tag: (res, ...tags) => contexts.tag(res, tags),
     invalidationRouter: (routerOptions = {}) => createInvalidationRouter(routerOptions, invalidate),
     invalidate,
-    health: async () => readHealth({ enabled, redisTier, tiers, budget, stats, metrics }),
+    health: async () => readHealth({ enabled, redisTier, tiers, budget, stats, metrics, buildId: settings.buildId }),
     isRefresh: (req) => contexts.get(req)?.reportStored !== undefined,
     front(app) {
       if (!enabled) return app;

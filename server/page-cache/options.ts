@@ -40,6 +40,30 @@ export interface PageCacheOptions {
   renderTimeoutMs?: number;
   /** Retry-After of that 503, in seconds. Default 30. */
   retryAfterSeconds?: number;
+  /**
+   * Seconds a stored copy outlives its grace, kept only to be served when a re-render fails or
+   * the render budget is spent (stale-if-error); 0 turns it off. Default 3600.
+   */
+  staleIfError?: number;
+  /** Seconds a 404 or 410 page is stored (tag it, so a record created renews it at once); 0: never stored. Default 60. */
+  negativeTtl?: number;
+  /** Seconds a permanent redirect (301, 308) is stored; 0: never stored. Default 600. */
+  redirectTtl?: number;
+  /** At most this many 404/410/redirect entries in Redis; storing one more evicts the nearest to expiry. Default 10000. */
+  maxNegativeEntries?: number;
+  /**
+   * Renders a client waits for, per instance: a token bucket of `burst` renders refilled at
+   * `perSecond`. Over budget a request gets a stored copy if any, else a 503 with Retry-After,
+   * so a flood of unknown URLs cannot drive the render rate. false: no budget. Default { perSecond: 100, burst: 200 }.
+   */
+  renderBudget?: false | { perSecond?: number; burst?: number };
+  /**
+   * Names the code that renders (package version and git commit, say): every entry records it,
+   * and one from another build is served as STALE and re-rendered behind the client. Default none (not checked).
+   */
+  buildId?: string;
+  /** Background re-renders (stale pages, other builds' entries, refresh invalidations) running at once per instance; more wait their turn. Default 4. */
+  refreshConcurrency?: number;
   /** Larger pages are served but not stored. Default 1 MiB. */
   maxEntryBytes?: number;
   /** Bytes of the in-process tier in front of Redis; 0 turns it off. Default 64 MiB. */
@@ -73,6 +97,13 @@ export interface ResolvedOptions {
   isBot: ((userAgent: string) => boolean) | undefined;
   renderTimeoutMs: number;
   retryAfterSeconds: number;
+  staleIfError: number;
+  negativeTtl: number;
+  redirectTtl: number;
+  maxNegativeEntries: number;
+  renderBudget: false | { perSecond: number; burst: number };
+  buildId: string | undefined;
+  refreshConcurrency: number;
   maxEntryBytes: number;
   memoryTierBytes: number;
   commandTimeoutMs: number;
@@ -136,6 +167,29 @@ const optionsSchema = z.object({
   grace: whole(0, MAX_TTL_SECONDS, 'seconds').default(10),
   renderTimeoutMs: whole(100, 600_000, 'milliseconds').default(10_000),
   retryAfterSeconds: whole(1, 86_400, 'seconds').default(30),
+  staleIfError: whole(0, MAX_TTL_SECONDS, 'seconds').default(3600),
+  negativeTtl: whole(0, 86_400, 'seconds').default(60),
+  redirectTtl: whole(0, MAX_TTL_SECONDS, 'seconds').default(600),
+  maxNegativeEntries: whole(1, 10_000_000, 'entries').default(10_000),
+  renderBudget: z
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          perSecond: z.number({ message: 'must be a number of renders a second' }).gt(0, 'must be above 0').max(1_000_000).default(100),
+          burst: whole(1, 1_000_000, 'renders').default(200),
+        }),
+      ],
+      { message: 'must be false or { perSecond, burst }' },
+    )
+    .default({ perSecond: 100, burst: 200 }),
+  buildId: z
+    .string({ message: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(200, 'must be at most 200 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
+  refreshConcurrency: whole(1, 1000, 'renders').default(4),
   maxEntryBytes: whole(1024, 64 * 1024 * 1024, 'bytes').default(1024 * 1024),
   memoryTierBytes: whole(0, 64 * 1024 * 1024 * 1024, 'bytes').default(64 * 1024 * 1024),
   commandTimeoutMs: whole(10, 60_000, 'milliseconds').default(250),
@@ -183,7 +237,7 @@ export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
   } catch (error) {
     throw new PageCacheOptionsError(`createPageCache: routes: ${(error as Error).message}`);
   }
-  return { ...values, policies, logger: values.logger, isBot: values.isBot, registry: values.registry };
+  return { ...values, policies, logger: values.logger, isBot: values.isBot, registry: values.registry, buildId: values.buildId };
 }
 
 /** The route table, compiled once: first match wins. */

@@ -77,10 +77,12 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
     const params = parseBrowseQuery(req.query as Record<string, QueryValue>);
     if ('error' in params) return sendPage(res, errorPage(publicUrl, 400, params.error));
     const { items, total } = await listings.listListings({ ...params, pageSize: BROWSE_PAGE_SIZE });
-    // An empty list (unknown city, page past the end) is a 404, not a soft-404: it is never stored.
+    // This ordering of this list: a listing created or moved into it renews the page, 404 or not.
+    tag(res, cacheTags.lists, cacheTags.sort(params.sort), cacheTags.sortedList(params.sort, params.city));
+    // An empty list (unknown city, page past the end) is a 404, not a soft-404, stored briefly (SSR_CACHE_NEGATIVE_TTL).
     if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
     const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
-    tag(res, cacheTags.lists, cacheTags.sort(params.sort), cacheTags.sortedList(params.sort, params.city), ...listingTags(items));
+    tag(res, ...listingTags(items));
     sendPage(
       res,
       browsePage(publicUrl, {
@@ -96,7 +98,11 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
   router.get('/listings/:id', async (req, res) => {
     const { id } = req.params;
     const listing = id.length <= MAX_ID_LENGTH ? await listings.getListing(id) : undefined;
-    if (!listing) return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
+    if (!listing) {
+      // The 404 is stored briefly (SSR_CACHE_NEGATIVE_TTL); the listing's creation or restore renews it at once.
+      if (id.length <= MAX_ID_LENGTH) tag(res, cacheTags.listing(id));
+      return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
+    }
     const nearby = await listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city: listing.city.toLowerCase() });
     const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
     // The "more homes in {city}" section changes when that city's newest listings do.

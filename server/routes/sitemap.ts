@@ -102,6 +102,8 @@ export function createSitemapRouter({ listings, publicUrl, maxUrls, tag }: Sitem
 
   router.get('/sitemaps/:file', async (req, res, next) => {
     const { file } = req.params;
+    // Also the 404 of a part past the end, stored briefly: the catalog growing renews it.
+    tag(res, cacheTags.sitemap);
     if (file === PAGES_SITEMAP) {
       const lastmod = latest((await readListings()).map((listing) => listing.lastmod));
       return sendXml(tag, res, 'urlset', [entry('url', `${origin}/`, lastmod), entry('url', `${origin}/listings`, lastmod)]);

@@ -3,6 +3,14 @@ import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { BROWSER, GOOGLEBOT, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import type { Redis } from '../../server/utils/redis-client';
 import { listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
+import { decodeEntry } from '../../server/page-cache/entry/cache-entry';
+
+/** The statuses stored at every page key under the prefix, by path. */
+async function storedStatuses(redis: Redis, prefix: string): Promise<Record<string, number | undefined>> {
+  const statuses: Record<string, number | undefined> = {};
+  for (const key of await listKeys(redis, `${prefix}ssr:`)) statuses[key.slice(`${prefix}ssr:`.length)] = decodeEntry(await redis.getBuffer(key))?.status;
+  return statuses;
+}
 
 /** Which entry point a suite sends requests to: the server's (cache front, then Express) or Express alone. */
 let entry: 'handler' | 'app' = 'handler';
@@ -28,17 +36,18 @@ describe.each([
     ({ handle, redis } = context);
   });
 
-  it('answers a bot MISS then HIT with the same page, stored under ssr:{path} for the route TTL plus grace', async () => {
+  it('answers a bot MISS then HIT with the same page, stored under ssr:{path} for the route TTL plus grace plus stale-if-error', async () => {
     const miss = await botGet(handle, '/listings/123');
     expect(miss.status).toBe(200);
     expect(miss.headers['x-cache']).toBe('MISS');
     expect(miss.headers['content-type']).toBe('text/html; charset=utf-8');
     await waitForStored(handle, 'ssr:/listings/123');
 
-    // Detail pages: fresh for 3600 s, then served stale for 3600 s of grace while one re-render runs.
+    // Detail pages: fresh for 3600 s, then served stale for 3600 s of grace while one re-render
+    // runs, then kept 3600 s more to stand in for a failed render (stale-if-error).
     const ttlMs = await redis.pttl(`${prefix}ssr:/listings/123`);
-    expect(ttlMs).toBeGreaterThan(7_190_000);
-    expect(ttlMs).toBeLessThanOrEqual(7_200_000);
+    expect(ttlMs).toBeGreaterThan(10_790_000);
+    expect(ttlMs).toBeLessThanOrEqual(10_800_000);
 
     const hit = await botGet(handle, '/listings/123');
     expect(hit.status).toBe(200);
@@ -49,14 +58,14 @@ describe.each([
     expect(hit.headers.etag).toMatch(/^"/);
   });
 
-  it('stores browse pages for the browse TTL and the homepage for its own (each plus grace)', async () => {
+  it('stores browse pages for the browse TTL and the homepage for its own (each plus grace and stale-if-error)', async () => {
     await botGet(handle, '/listings?sort=price_asc&page=2');
     await botGet(handle, '/');
     await waitForStored(handle, 'ssr:/listings?page=2&sort=price_asc');
     await waitForStored(handle, 'ssr:/');
-    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeLessThanOrEqual(5_400_000);
-    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeGreaterThan(5_390_000);
-    expect(await redis.pttl(`${prefix}ssr:/`)).toBeGreaterThan(7_190_000);
+    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeLessThanOrEqual(9_000_000);
+    expect(await redis.pttl(`${prefix}ssr:/listings?page=2&sort=price_asc`)).toBeGreaterThan(8_990_000);
+    expect(await redis.pttl(`${prefix}ssr:/`)).toBeGreaterThan(10_790_000);
   });
 
   it('serves every spelling of a page from one key', async () => {
@@ -129,15 +138,29 @@ describe.each([
     expect(await redis.exists(`${prefix}ssr:/listings/126`)).toBe(0);
   });
 
-  it('does not store 404 pages, invalid queries or unknown routes', async () => {
-    expect((await botGet(handle, '/listings/999999')).status).toBe(404);
+  it('stores 404 pages of cached routes for the negative TTL (60 s), tagged; never a 400 or an unknown route', async () => {
+    const missing = await botGet(handle, '/listings/999999');
+    expect(missing.status).toBe(404);
     expect((await botGet(handle, '/listings?page=0')).status).toBe(400);
     expect((await botGet(handle, '/listings?sort=cheapest')).status).toBe(400);
     expect((await botGet(handle, '/listings?city=atlantis')).status).toBe(404);
     expect((await botGet(handle, '/listings?page=999')).status).toBe(404);
     expect((await botGet(handle, '/no-such-page')).status).toBe(404);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await listKeys(redis, `${prefix}ssr:`)).toEqual([]);
+    await waitForStored(handle, 'ssr:/listings/999999');
+    await waitForStored(handle, 'ssr:/listings?page=999');
+    await waitForStored(handle, 'ssr:/listings?city=atlantis');
+    expect(await storedStatuses(redis, prefix)).toEqual({ '/listings/999999': 404, '/listings?city=atlantis': 404, '/listings?page=999': 404 });
+    const ttl = await redis.pttl(`${prefix}ssr:/listings/999999`);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    const again = await botGet(handle, '/listings/999999');
+    expect(again.status).toBe(404);
+    expect(again.headers['x-cache']).toBe('HIT');
+    expect(again.text).toBe(missing.text);
+    // The listing's tag reaches its 404: a listing created with that id shows at once.
+    await handle.pageCache.invalidate({ tags: ['listing:999999'] });
+    expect(await redis.exists(`${prefix}ssr:/listings/999999`)).toBe(0);
   });
 
   it('counts hits and misses in /health', async () => {
@@ -185,7 +208,18 @@ describe.each([
     }
     await waitForStored(handle, 'ssr:/listings');
     await waitForStored(handle, 'ssr:/listings?page=1');
-    expect(await listKeys(redis, `${prefix}ssr:`)).toEqual([`${prefix}ssr:/listings`, `${prefix}ssr:/listings?page=1`]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Pages only under canonical keys; the 404s of cached routes briefly, under their canonical spelling too.
+    expect(await storedStatuses(redis, prefix)).toEqual({
+      '/listings': 200,
+      '/listings?page=1': 200,
+      '/listings/%00': 404,
+      '/listings/..%2F..%2Fetc%2Fpasswd': 404,
+      [`/listings/${'9'.repeat(300)}`]: 404,
+      '/listings?city=%EF%BF%BD%25a': 404,
+      '/listings?city=constructor': 404,
+      '/listings?city=set-cookie%3A%20x%3D1': 404,
+    });
   });
 
   it('reads a garbage value at a key as a miss and overwrites it with the next render', async () => {

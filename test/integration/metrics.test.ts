@@ -124,7 +124,14 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
     const health = (await request(handle.app).get('/health')).body;
     expect(health.cache).toMatchObject({ enabled: true, hits: expect.any(Number), misses: expect.any(Number), hitRate: expect.stringMatching(/^\d+\.\d\d%$/) });
     // Every request of this app was within the hour.
-    expect(health.cache.window).toEqual({ seconds: 3600, hits: health.cache.hits, misses: health.cache.misses, hitRate: health.cache.hitRate });
+    expect(health.cache.window).toEqual({
+      seconds: 3600,
+      hits: health.cache.hits,
+      misses: health.cache.misses,
+      stale: health.cache.staleServed,
+      hitRate: health.cache.hitRate,
+      staleShare: `${((health.cache.staleServed / (health.cache.hits + health.cache.misses)) * 100).toFixed(2)}%`,
+    });
     expect(health.redis.usedMemoryBytes).toBeGreaterThan(0);
     expect(health.alerts).toEqual([]);
   });

@@ -75,10 +75,23 @@ describe('a MISS sends what every later HIT sends', () => {
   });
 
   it('sends a response that may not be shared as the route wrote it', async () => {
-    const res = await rawRequest(`${url}/listings/no-such-listing`, { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' });
-    expect(res.status).toBe(404);
+    const res = await rawRequest(`${url}/listings?page=0`, { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' });
+    expect(res.status).toBe(400);
     expect(res.headers['x-cache']).toBe('MISS');
     expect(res.headers['content-encoding']).toBeUndefined();
-    expect(res.body.toString()).toContain('does not exist');
+    expect(res.body.toString()).toContain('page must be a whole number');
+  });
+
+  it('sends a stored 404 on its MISS as on its HIT: the same bytes, encoding and validators', async () => {
+    const headers = { 'User-Agent': GOOGLEBOT, 'Accept-Encoding': 'br' };
+    const miss = await rawRequest(`${url}/listings/no-such-listing`, headers);
+    expect([miss.status, miss.headers['x-cache'], miss.headers['content-encoding']]).toEqual([404, 'MISS', 'br']);
+    await waitForStored(handle, 'ssr:/listings/no-such-listing');
+    const hit = await rawRequest(`${url}/listings/no-such-listing`, headers);
+    expect([hit.status, hit.headers['x-cache']]).toEqual([404, 'HIT']);
+    expect(hit.body.equals(miss.body)).toBe(true);
+    expect(endToEnd(hit.headers)).toEqual(endToEnd(miss.headers));
+    // A 404 has nothing to revalidate: If-None-Match gets the 404 again, never a 304.
+    expect((await rawRequest(`${url}/listings/no-such-listing`, { ...headers, 'If-None-Match': hit.headers.etag as string })).status).toBe(404);
   });
 });

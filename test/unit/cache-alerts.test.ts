@@ -5,7 +5,7 @@ describe('/health alerts', () => {
     cacheConfigured: true,
     redisUp: true,
     breakerState: 'closed',
-    window: { hits: 900, misses: 100, seconds: 3600, full: true },
+    window: { hits: 900, misses: 100, stale: 50, seconds: 3600, full: true },
     memory: { usedBytes: 10, maxBytes: 100 },
   };
   const names = (input: Parameters<typeof currentAlerts>[0]) => currentAlerts(input).map((alert) => alert.name);
@@ -15,12 +15,20 @@ describe('/health alerts', () => {
   });
 
   it('names a hit rate under 70% over a whole window, not over a partial one or a handful of lookups', () => {
-    const low = { ...healthy, window: { hits: 690, misses: 310, seconds: 3600, full: true } };
+    const low = { ...healthy, window: { hits: 690, misses: 310, stale: 0, seconds: 3600, full: true } };
     expect(names(low)).toEqual(['SsrCacheHitRateLow']);
     expect(currentAlerts(low)[0]!.summary).toBe('hit rate 69.00% over the last 3600 s (1000 lookups), under 70.00%');
-    expect(names({ ...healthy, window: { hits: 700, misses: 300, seconds: 3600, full: true } })).toEqual([]);
+    expect(names({ ...healthy, window: { hits: 700, misses: 300, stale: 0, seconds: 3600, full: true } })).toEqual([]);
     expect(names({ ...low, window: { ...low.window, full: false } })).toEqual([]);
-    expect(names({ ...healthy, window: { hits: 1, misses: 9, seconds: 3600, full: true } })).toEqual([]);
+    expect(names({ ...healthy, window: { hits: 1, misses: 9, stale: 0, seconds: 3600, full: true } })).toEqual([]);
+  });
+
+  it('names a stale share over 20% of lookups (the cache masking a failing origin), even in a partial window, not a handful', () => {
+    const masking = { ...healthy, window: { hits: 900, misses: 100, stale: 201, seconds: 3600, full: false } };
+    expect(names(masking)).toEqual(['SsrCacheStaleShareHigh']);
+    expect(currentAlerts(masking)[0]!.summary).toContain('20.10% of lookups over the last 3600 s were answered stale');
+    expect(names({ ...masking, window: { ...masking.window, stale: 200 } })).toEqual([]);
+    expect(names({ ...healthy, window: { hits: 9, misses: 1, stale: 9, seconds: 3600, full: true } })).toEqual([]);
   });
 
   it('names Redis down, and a breaker that keeps Redis off the request path', () => {

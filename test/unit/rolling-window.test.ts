@@ -11,24 +11,26 @@ describe('RollingWindow (fake timers)', () => {
     jest.useRealTimers();
   });
 
-  it('counts hits and misses of the last hour and drops older ones', () => {
+  it('counts hits (stale ones also as stale) and misses of the last hour and drops older ones', () => {
     const window = new RollingWindow(HOUR);
     for (let i = 0; i < 3; i += 1) window.recordHit();
     window.recordMiss();
-    expect(window.counts()).toEqual({ hits: 3, misses: 1 });
+    window.recordStale();
+    expect(window.counts()).toEqual({ hits: 4, misses: 1, stale: 1 });
 
     jest.advanceTimersByTime(30 * MINUTE);
     window.recordHit();
     window.recordMiss();
     window.recordMiss();
-    expect(window.counts()).toEqual({ hits: 4, misses: 3 });
+    window.recordStale();
+    expect(window.counts()).toEqual({ hits: 6, misses: 3, stale: 2 });
 
     // 61 minutes after the first events: they are out, the later ones stay.
     jest.advanceTimersByTime(31 * MINUTE);
-    expect(window.counts()).toEqual({ hits: 1, misses: 2 });
+    expect(window.counts()).toEqual({ hits: 2, misses: 2, stale: 1 });
 
     jest.advanceTimersByTime(HOUR);
-    expect(window.counts()).toEqual({ hits: 0, misses: 0 });
+    expect(window.counts()).toEqual({ hits: 0, misses: 0, stale: 0 });
   });
 
   it('drops an event within one slot (a minute of an hour) of its leaving the window', () => {
@@ -46,7 +48,7 @@ describe('RollingWindow (fake timers)', () => {
     // Exactly one window later the same position comes round again.
     jest.advanceTimersByTime(10 * MINUTE);
     window.recordHit();
-    expect(window.counts()).toEqual({ hits: 1, misses: 0 });
+    expect(window.counts()).toEqual({ hits: 1, misses: 0, stale: 0 });
   });
 
   it('is full once it has counted for a whole window', () => {

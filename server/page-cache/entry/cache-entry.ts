@@ -13,6 +13,8 @@ const MAGIC = Buffer.from('SSRC', 'latin1');
 export const INVALIDATED_AT_OFFSET = MAGIC.length + 1;
 const HEADER_LENGTH_OFFSET = INVALIDATED_AT_OFFSET + 8;
 const PREFIX_LENGTH = HEADER_LENGTH_OFFSET + 4;
+/** Byte offset of the header's `{"status":NNN`: what a script reads to tell a negative entry from a page. */
+export const STATUS_OFFSET = PREFIX_LENGTH;
 
 export type BodyEncoding = 'identity' | 'gzip' | 'br';
 
@@ -36,6 +38,13 @@ export interface CacheEntry {
   freshTtl: number;
   /** Seconds after freshness during which the entry may still be served stale. */
   grace: number;
+  /**
+   * Seconds after grace during which the entry is kept only to be served if a re-render fails
+   * (stale-if-error); 0 or absent: none.
+   */
+  keep?: number;
+  /** The build that rendered it (package version and build id); another build's entry is stale. */
+  build?: string;
   tags: string[];
   /** Epoch ms of a soft invalidation (the entry is stale from then on); 0 when none. */
   invalidatedAt: number;
@@ -77,9 +86,10 @@ export function encodeInvalidatedAt(epochMs: number): Buffer {
 }
 
 export function encodeEntry(entry: CacheEntry): Buffer {
-  const { body, invalidatedAt, ...header } = entry;
-  // bodyLength lets a reader tell a whole value from a truncated one.
-  const headerBytes = Buffer.from(JSON.stringify({ ...header, bodyLength: body.length }), 'utf8');
+  const { body, invalidatedAt, status, ...header } = entry;
+  // bodyLength lets a reader tell a whole value from a truncated one. The status comes first, at
+  // a fixed offset (STATUS_OFFSET), so a Redis script can tell a negative entry from a page.
+  const headerBytes = Buffer.from(JSON.stringify({ status, ...header, bodyLength: body.length }), 'utf8');
   const prefix = Buffer.allocUnsafe(PREFIX_LENGTH);
   MAGIC.copy(prefix, 0);
   prefix.writeUInt8(ENTRY_FORMAT_VERSION, MAGIC.length);
@@ -99,6 +109,8 @@ function isStoredFields(value: unknown): value is StoredFields {
     typeof header.storedAt === 'number' &&
     typeof header.freshTtl === 'number' &&
     typeof header.grace === 'number' &&
+    (header.keep === undefined || typeof header.keep === 'number') &&
+    (header.build === undefined || typeof header.build === 'string') &&
     Array.isArray(header.tags) &&
     header.tags.every((tag) => typeof tag === 'string') &&
     Array.isArray(header.headers) &&
@@ -133,7 +145,22 @@ export function freshnessLeftMs(entry: EntryHeader, now = Date.now()): number {
   return entry.storedAt + entry.freshTtl * 1000 - now;
 }
 
-/** Milliseconds the entry may still be served stale at `now` (its Redis key lives as long). */
+/** Milliseconds the entry may still be served stale at `now`, a re-render running behind it. */
 export function graceLeftMs(entry: EntryHeader, now = Date.now()): number {
   return entry.storedAt + (entry.freshTtl + entry.grace) * 1000 - now;
+}
+
+/** Milliseconds the entry is still kept at `now` to stand in for a failed render (its Redis key lives as long). */
+export function keepLeftMs(entry: EntryHeader, now = Date.now()): number {
+  return entry.storedAt + (entry.freshTtl + entry.grace + (entry.keep ?? 0)) * 1000 - now;
+}
+
+/** Seconds a stored copy is kept in Redis: fresh, then grace, then stale-if-error. */
+export function lifetimeSeconds(entry: EntryHeader): number {
+  return entry.freshTtl + entry.grace + (entry.keep ?? 0);
+}
+
+/** 404, 410 and permanent redirects: stored on short TTLs of their own and capped in number. */
+export function isNegative(entry: Pick<EntryHeader, 'status'>): boolean {
+  return entry.status !== 200;
 }

@@ -31,10 +31,11 @@ export interface HeldResponse {
 
 export interface ResponseCapture {
   /**
-   * Answers in the route's place (a render that took too long) and ignores whatever the route
-   * sends later; false when the response is already on its way.
+   * Answers in the route's place (a render that took too long) with these headers (a flat
+   * name, value list) and body, and ignores whatever the route sends later; false when the
+   * response is already on its way.
    */
-  takeOver(status: number, html: string, headers?: Record<string, string>): boolean;
+  takeOver(status: number, headers: readonly (string | number | string[])[], body: Buffer | undefined): boolean;
 }
 
 type Write = ServerResponse['write'];
@@ -140,21 +141,15 @@ export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd
   } as ServerResponse['end'];
 
   return {
-    takeOver(status, html, headers = {}) {
+    takeOver(status, headers, body) {
       if (ended || sent || streaming) return false;
       ended = true;
       sent = true;
       chunks = [];
       restore();
-      const body = Buffer.from(html);
       for (const name of res.getHeaderNames()) if (name !== 'x-cache' && name !== 'server-timing') res.removeHeader(name);
-      original.writeHead.call(res, status, {
-        ...headers,
-        'Content-Type': 'text/html; charset=utf-8',
-        'Content-Length': body.length,
-        'Cache-Control': 'no-store',
-      });
-      original.end.call(res, body);
+      original.writeHead.call(res, status, headers as (string | number)[]);
+      original.end.call(res, res.req?.method === 'HEAD' ? undefined : body);
       // The route may still answer: whatever it sends now goes nowhere, without errors.
       const ignore = function (this: ServerResponse) {
         return this;

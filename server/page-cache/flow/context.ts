@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheEntry } from '../entry/cache-entry';
 import type { ResolvedPage } from '../key';
+import type { PreparedPage } from '../entry/prepared-page';
 import type { HitSource, RequestOutcome } from '../observe/events';
+import type { AgentFamily } from './recv';
 
 /** What the request log line says about the cache (a host's pino-http customProps reads it). */
 export interface CacheLogFields {
@@ -19,9 +21,18 @@ export type Decision =
   | { kind: 'bypass' }
   /**
    * `share` hands the rendered page to requests waiting here, `done` reports the stored page (or
-   * none) once the write is over; the render began at `since`.
+   * none) once the write is over; the render began at `since`. `fallback`: a copy past grace
+   * kept for stale-if-error, served if the render fails.
    */
-  | { kind: 'miss'; page: ResolvedPage; since: number; share?: (entry: CacheEntry) => void; done?: (entry: CacheEntry | undefined) => void };
+  | {
+      kind: 'miss';
+      page: ResolvedPage;
+      since: number;
+      share?: (entry: CacheEntry) => void;
+      done?: (entry: CacheEntry | undefined) => void;
+      fallback?: PreparedPage;
+      agent?: AgentFamily;
+    };
 
 export const NOT_CACHED: Decision = { kind: 'not-cached' };
 export const BYPASS: Decision = { kind: 'bypass' };

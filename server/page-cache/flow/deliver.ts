@@ -28,9 +28,48 @@ export function representationFor(req: IncomingMessage, tiers: TierStack, key: s
   return { status: page.entry.status, headers: [...variant.headers, ...extra], body: req.method === 'HEAD' ? undefined : variant.body };
 }
 
-/** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. */
-export function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): void {
+/** deliver: a stored representation with its precomputed headers; nothing hashed or re-encoded. Returns the status sent. */
+export function deliverHit(req: IncomingMessage, res: ServerResponse, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): number {
   const { status, headers, body } = representationFor(req, tiers, key, page, log);
   res.writeHead(status, headers as (string | number)[]);
   res.end(body);
+  return status;
+}
+
+/** Why nothing could be served: the render took too long, or the render budget is spent. */
+export type UnavailableReason = 'render-timeout' | 'render-budget';
+
+const UNAVAILABLE_PAGE = Buffer.from(
+  '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Please try again</title></head>' +
+    '<body><h1>This page cannot be shown right now</h1><p>Please try again in a moment.</p></body></html>',
+);
+
+/**
+ * The one error crawlers read as "come back later" (Google slows down for any other 5xx): a 503
+ * with Retry-After, never stored. `X-Cache-Reason` says why.
+ */
+export function unavailable(retryAfterSeconds: number, reason: UnavailableReason): Representation {
+  return {
+    status: 503,
+    headers: [
+      'Content-Type',
+      'text/html; charset=utf-8',
+      'Content-Length',
+      UNAVAILABLE_PAGE.length,
+      'Cache-Control',
+      'no-store',
+      'Retry-After',
+      retryAfterSeconds,
+      'X-Cache-Reason',
+      reason,
+    ],
+    body: UNAVAILABLE_PAGE,
+  };
+}
+
+/** Sends that 503 to a request nothing has answered yet. */
+export function serviceUnavailable(req: IncomingMessage, res: ServerResponse, retryAfterSeconds: number, reason: UnavailableReason): void {
+  const { status, headers, body } = unavailable(retryAfterSeconds, reason);
+  res.writeHead(status, [...headers, 'X-Cache', 'MISS'] as (string | number)[]);
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

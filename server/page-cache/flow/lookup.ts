@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RenderBudget } from '../coordination/render-budget';
 import type { SingleFlight } from '../coordination/single-flight';
-import type { CacheEntry } from '../entry/cache-entry';
+import { freshnessLeftMs, type CacheEntry } from '../entry/cache-entry';
+import type { PreparedPage } from '../entry/prepared-page';
 import { resolvePage, type ResolvedPage } from '../key';
 import type { CacheEvents } from '../observe/events';
 import type { PolicyTable } from '../policy';
 import type { TierStack } from '../tiers/tier-stack';
 import { BYPASS, NOT_CACHED, type CacheLogFields, type Decision, type RequestContexts } from './context';
-import { deliverHit } from './deliver';
-import { isCacheableRequest, type BotTest } from './recv';
+import { deliverHit, serviceUnavailable } from './deliver';
+import { isCacheableRequest, type AgentFamily, type BotTest } from './recv';
 
 export interface LookupDeps {
   tiers: TierStack;
@@ -17,6 +19,10 @@ export interface LookupDeps {
   isBot: BotTest;
   allAgents: boolean;
   singleFlight?: SingleFlight;
+  /** Renders clients may wait for; absent: no bound. */
+  renderBudget?: RenderBudget;
+  /** Retry-After of the 503 sent when the render budget is spent and nothing is stored. */
+  retryAfterSeconds: number;
   /** Re-renders a stale page behind the client; false when no re-render can run (then the request renders). */
   canRefresh(): boolean;
   refresh(page: ResolvedPage): Promise<void>;
@@ -26,12 +32,24 @@ function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** Seconds a stale page is past its freshness (0 for a fresh page of another build). */
+function secondsStale(page: PreparedPage, now = Date.now()): number {
+  return Math.max(0, -freshnessLeftMs(page.entry, now) / 1000, page.entry.invalidatedAt > 0 ? (now - page.entry.invalidatedAt) / 1000 : 0);
+}
+
 /**
  * recv, hash, lookup and, on a hit, deliver: 'served' when the request is answered, else what
  * the host's routes must do (render a miss, or nothing to do with the cache).
  */
 export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse, keepServedLog: boolean) => Promise<Decision | 'served'> {
-  const { tiers, policies, events, contexts, isBot, allAgents, singleFlight } = deps;
+  const { tiers, policies, events, contexts, isBot, allAgents, singleFlight, renderBudget } = deps;
+
+  /** deliver, and say so: what was served to whom, with which status. */
+  function serve(req: IncomingMessage, res: ServerResponse, key: string, page: PreparedPage, log: CacheLogFields, agent: AgentFamily): void {
+    const status = deliverHit(req, res, tiers, key, page, log);
+    const stale = log.cache === 'STALE' ? secondsStale(page) : undefined;
+    events.emit({ type: 'response', route: log.route, agent, outcome: log.cache, status, staleSeconds: stale });
+  }
 
   /** `keepServedLog`: a served request's log fields are kept for a log line (a hit on the front keeps none unless logged). */
   return async function lookup(req, res, keepServedLog) {
@@ -51,10 +69,12 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       return { kind: 'miss', page, since: Date.now(), done: context.reportStored };
     }
 
-    if (!isCacheableRequest(req, isBot, allAgents)) {
+    const agent = isBot.family(req.headers['user-agent']);
+    if (!isCacheableRequest(req, agent !== 'human', allAgents)) {
       contexts.of(req).log = log;
       events.emit({ type: 'request', route, outcome: 'BYPASS' });
       res.setHeader('X-Cache', 'BYPASS');
+      res.once('finish', () => events.emit({ type: 'response', route, agent, outcome: 'BYPASS', status: res.statusCode }));
       return BYPASS;
     }
 
@@ -66,24 +86,26 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     const hit = await tiers.get(page.key);
     const lookupMs = performance.now() - started;
     log.lookupMs = roundMs(lookupMs);
-    events.emit({ type: 'lookup', result: hit ? hit.tier : 'miss', seconds: lookupMs / 1000 });
+    events.emit({ type: 'lookup', result: hit ? hit.tier : 'miss', seconds: lookupMs / 1000, otherBuild: hit?.otherBuild });
 
     if (hit && !hit.stale) {
       log.cache = 'HIT';
       log.tier = hit.tier;
       events.emit({ type: 'request', route, outcome: 'HIT', source: hit.tier });
-      deliverHit(req, res, tiers, page.key, hit.page, log);
+      serve(req, res, page.key, hit.page, log, agent);
       return 'served';
     }
-    // Stale within grace: the client gets it now, one re-render runs behind it.
-    if (hit && deps.canRefresh()) {
+    // Stale within grace (or another build's): the client gets it now, one re-render runs behind it.
+    if (hit && !hit.fallback && deps.canRefresh()) {
       log.cache = 'STALE';
       log.tier = hit.tier;
       events.emit({ type: 'request', route, outcome: 'STALE', source: hit.tier });
-      deliverHit(req, res, tiers, page.key, hit.page, log);
+      serve(req, res, page.key, hit.page, log, agent);
       void deps.refresh(page);
       return 'served';
     }
+    // Past grace but kept (stale-if-error): served only if the render fails.
+    const fallback = hit?.page;
 
     // fetch, once: concurrent misses of this page (here or on another instance) wait for one render.
     let done: ((entry: CacheEntry | undefined) => void) | undefined;
@@ -96,9 +118,30 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
         log.tier = 'coalesced';
         log.lookupMs = roundMs(performance.now() - started);
         events.emit({ type: 'request', route, outcome: 'HIT', source: 'coalesced' });
-        deliverHit(req, res, tiers, page.key, tiers.prepare(page.key, flight.entry), log);
+        serve(req, res, page.key, tiers.prepare(page.key, flight.entry), log, agent);
         return 'served';
       }
+    }
+
+    // The render budget: over it, a stored copy if there is one, else "come back later". While
+    // nothing can be stored (Redis down, no in-process tier) pages render through, unbudgeted:
+    // the cache is off, and refusing renders would only turn an outage into errors.
+    if (renderBudget && tiers.canStore() && !renderBudget.take()) {
+      done?.(undefined);
+      contexts.of(req).log = log;
+      events.emit({ type: 'render-budget-spent', route });
+      if (fallback) {
+        log.cache = 'STALE';
+        log.tier = 'redis';
+        events.emit({ type: 'request', route, outcome: 'STALE', source: 'redis' });
+        serve(req, res, page.key, fallback, log, agent);
+        return 'served';
+      }
+      log.cache = 'MISS';
+      events.emit({ type: 'request', route, outcome: 'MISS' });
+      serviceUnavailable(req, res, deps.retryAfterSeconds, 'render-budget');
+      events.emit({ type: 'response', route, agent, outcome: 'MISS', status: 503 });
+      return 'served';
     }
 
     contexts.of(req).log = log;
@@ -107,6 +150,6 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, since: Date.now(), share, done };
+    return { kind: 'miss', page, since: Date.now(), share, done, fallback, agent };
   };
 }

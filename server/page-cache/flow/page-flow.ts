@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { ConcurrencyLimit, RenderBudget } from '../coordination/render-budget';
 import type { SingleFlight } from '../coordination/single-flight';
 import type { ResolvedPage } from '../key';
 import { isLevelEnabled, type Logger } from '../logger';
@@ -8,12 +9,12 @@ import type { TierStack } from '../tiers/tier-stack';
 import { PreparedPage } from '../entry/prepared-page';
 import type { CacheEntry } from '../entry/cache-entry';
 import { captureResponseBody, type CapturedBody, type HeldResponse } from './capture';
-import { representationFor } from './deliver';
-import type { RequestContexts } from './context';
+import { representationFor, unavailable, type Representation } from './deliver';
+import type { CacheLogFields, RequestContexts } from './context';
 import { createLookup } from './lookup';
-import type { BotTest } from './recv';
+import type { AgentFamily, BotTest } from './recv';
 import { createRefresher } from './refresh';
-import { entryForRendered } from './store';
+import { entryForRendered, type StoreLifetimes } from './store';
 
 export interface PageFlowDeps {
   tiers: TierStack;
@@ -29,8 +30,14 @@ export interface PageFlowDeps {
   singleFlight?: SingleFlight;
   /** No client waits on a render longer; a background re-render slower than this is abandoned. */
   renderTimeoutMs: number;
-  /** Retry-After of the 503 a client gets when its render took too long. */
+  /** Retry-After of the 503 a client gets when its render took too long or the render budget is spent. */
   retryAfterSeconds: number;
+  /** Renders clients may wait for; absent: no bound. */
+  renderBudget?: RenderBudget;
+  /** Background re-renders running at once. */
+  refreshLimit: ConcurrencyLimit;
+  lifetimes: StoreLifetimes;
+  buildId?: string;
 }
 
 /** `(req, res, next)`, as Express 4 and 5 call a middleware. */
@@ -45,10 +52,6 @@ export interface PageFlow {
   /** The app that renders background re-renders (the first request's `req.app`, or the app given to `front`). */
   setRenderTarget(app: RequestListener): void;
 }
-
-const RENDER_TIMEOUT_PAGE =
-  '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Please try again</title></head>' +
-  '<body><h1>This page took too long to load</h1><p>Please try again in a moment.</p></body></html>';
 
 function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -66,9 +69,18 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
   const lookup = createLookup({ ...deps, canRefresh: () => renderTarget !== undefined, refresh });
   const logHits = isLevelEnabled(logger, 'info');
 
+  /** The kept copy (stale-if-error) in place of a failed render, said as STALE. */
+  function fallbackFor(req: IncomingMessage, page: ResolvedPage, fallback: PreparedPage, log: CacheLogFields): Representation {
+    log.cache = 'STALE';
+    log.tier = 'redis';
+    events.emit({ type: 'request', route: page.policy.route, outcome: 'STALE', source: 'redis' });
+    return representationFor(req, deps.tiers, page.key, fallback, log);
+  }
+
   /**
    * store, and deliver the MISS: the client gets the stored representation (the bytes, ETag and
-   * encoding every later HIT sends), or the route's own response when it may not be shared.
+   * encoding every later HIT sends), the kept copy when the render failed (5xx) and one exists,
+   * or the route's own response when it may not be shared.
    */
   async function sendAndStore(
     req: IncomingMessage,
@@ -77,20 +89,34 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     captured: CapturedBody,
     held: HeldResponse,
     tags: string[],
-    share: ((entry: CacheEntry) => void) | undefined,
+    decision: { share?: (entry: CacheEntry) => void; fallback?: PreparedPage; agent?: AgentFamily },
   ): Promise<CacheEntry | undefined> {
+    const route = page.policy.route;
+    const log = contexts.get(req)?.log ?? { cache: 'MISS' as const, route };
+    const answered = (status: number) => {
+      if (decision.agent) events.emit({ type: 'response', route, agent: decision.agent, outcome: log.cache, status });
+    };
     const entry = await entryForRendered(deps, req, held.response, page, captured, tags);
     if (!entry) {
+      const failed = held.response.statusCode >= 500;
+      if (failed && decision.agent) events.emit({ type: 'render-error', route, trigger: 'request' });
+      if (failed && decision.fallback) {
+        const { status, headers, body } = fallbackFor(req, page, decision.fallback, log);
+        held.replace(status, headers, body);
+        answered(status);
+        return undefined;
+      }
       held.release();
+      answered(held.response.statusCode);
       return undefined;
     }
     // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
-    share?.(entry);
+    decision.share?.(entry);
     const prepared = new PreparedPage(entry);
-    const log = contexts.get(req)?.log ?? { cache: 'MISS' as const, route: page.policy.route };
     const { status, headers, body } = representationFor(req, deps.tiers, page.key, prepared, log);
     held.replace(status, headers, body);
-    deps.events.emit({ type: 'store', route: page.policy.route, outcome: await deps.tiers.set(page.key, entry, since, prepared) });
+    answered(status);
+    deps.events.emit({ type: 'store', route, outcome: await deps.tiers.set(page.key, entry, since, prepared) });
     return entry;
   }
 
@@ -104,14 +130,15 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       decision = outcome;
     }
     if (decision.kind === 'miss') {
-      const { page, since, share, done } = decision;
+      const { page, since, done, fallback } = decision;
+      const missed = decision;
       const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
       const route = page.policy.route;
       let timer: NodeJS.Timeout | undefined;
       const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
         clearTimeout(timer);
         events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
-        sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), share).then(
+        sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), missed).then(
           (entry) => done?.(entry),
           (error: unknown) => {
             held.release();
@@ -120,13 +147,18 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
           },
         );
       });
-      // A client never waits on a render longer than the render timeout: it gets a 503 with Retry-After (what crawlers read as "later"), nothing is stored.
+      // A client never waits on a render longer than the render timeout: it gets the kept copy
+      // (stale-if-error) if there is one, else a 503 with Retry-After (what crawlers read as "later"); nothing is stored.
       if (trigger === 'request') {
         timer = setTimeout(() => {
-          if (!capture.takeOver(503, RENDER_TIMEOUT_PAGE, { 'Retry-After': String(retryAfterSeconds) })) return;
+          const log = contexts.of(req).log ?? { cache: 'MISS' as const, route };
+          const answer = fallback ? fallbackFor(req, page, fallback, log) : unavailable(retryAfterSeconds, 'render-timeout');
+          if (!capture.takeOver(answer.status, answer.headers, answer.body)) return;
           events.emit({ type: 'render-error', route, trigger });
+          if (decision.kind === 'miss' && decision.agent)
+            events.emit({ type: 'response', route, agent: decision.agent, outcome: log.cache, status: answer.status });
           done?.(undefined);
-          logger.warn({ key: page.key, timeoutMs: renderTimeoutMs }, 'cache: render timed out, answered 503');
+          logger.warn({ key: page.key, timeoutMs: renderTimeoutMs, served: fallback ? 'stale-if-error' : 503 }, 'cache: render timed out');
         }, renderTimeoutMs);
         timer.unref();
       }

@@ -3,6 +3,7 @@ import inject from 'light-my-request';
 import type { CacheEntry } from '../entry/cache-entry';
 import type { ResolvedPage } from '../key';
 import type { Logger } from '../logger';
+import type { ConcurrencyLimit } from '../coordination/render-budget';
 import type { SingleFlight } from '../coordination/single-flight';
 import type { CacheEvents } from '../observe/events';
 import type { TierStack } from '../tiers/tier-stack';
@@ -18,6 +19,8 @@ export interface RefreshDeps {
   contexts: RequestContexts;
   singleFlight?: SingleFlight;
   renderTimeoutMs: number;
+  /** Background re-renders running at once: a deploy's first crawl or a burst of refresh invalidations waits its turn. */
+  refreshLimit: ConcurrencyLimit;
   /** The host's app, once known (the first request through the middleware, or `front`). */
   renderTarget(): RequestListener | undefined;
 }
@@ -28,14 +31,21 @@ function roundMs(ms: number): number {
 
 /** refresh: re-renders a page no client waits for (a stale page, a refresh invalidation), once across instances. */
 export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Promise<void> {
-  const { tiers, events, logger, contexts, singleFlight, renderTimeoutMs } = deps;
+  const { tiers, events, logger, contexts, singleFlight, renderTimeoutMs, refreshLimit } = deps;
   const refreshing = new Set<string>();
 
   return async function refresh(page) {
     const render = deps.renderTarget();
     if (!render || refreshing.has(page.key)) return;
     refreshing.add(page.key);
+    let freeSlot: (() => void) | undefined;
     try {
+      if (refreshLimit.full) events.emit({ type: 'refresh-queued', dropped: false });
+      freeSlot = await refreshLimit.acquire();
+      if (!freeSlot) {
+        events.emit({ type: 'refresh-queued', dropped: true });
+        return; // too many wait already: a later request for the page tries again
+      }
       const release = singleFlight ? await singleFlight.tryLock(page.key) : () => undefined;
       if (!release) return; // another instance is re-rendering it
       events.emit({ type: 'refresh', route: page.policy.route });
@@ -88,6 +98,7 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
         'cache: background refresh failed, the stale page stays',
       );
     } finally {
+      freeSlot?.();
       refreshing.delete(page.key);
     }
   };

@@ -38,15 +38,43 @@ const NOT_STORED_HEADERS = new Set([
   'server-timing',
 ]);
 
+/** How long stored answers live: pages by their route, 404/410 and permanent redirects by their own settings. */
+export interface StoreLifetimes {
+  /** Seconds a 404 or 410 is stored; 0: never. */
+  negativeTtl: number;
+  /** Seconds a 301 or 308 is stored; 0: never. */
+  redirectTtl: number;
+  /** Seconds a page is kept past grace for stale-if-error. */
+  staleIfError: number;
+}
+
+interface Lifetime {
+  freshTtl: number;
+  grace: number;
+  keep: number;
+}
+
+/**
+ * The lifetime of a response of this status, or undefined when the status is not stored. A
+ * 404 or redirect gets no grace and no stale-if-error: a record created must show at once.
+ */
+export function lifetimeFor(status: number, page: ResolvedPage, lifetimes: StoreLifetimes): Lifetime | undefined {
+  if (status === 200) return { freshTtl: page.policy.ttlSeconds, grace: page.policy.graceSeconds, keep: lifetimes.staleIfError };
+  if ((status === 404 || status === 410) && lifetimes.negativeTtl > 0) return { freshTtl: lifetimes.negativeTtl, grace: 0, keep: 0 };
+  if ((status === 301 || status === 308) && lifetimes.redirectTtl > 0) return { freshTtl: lifetimes.redirectTtl, grace: 0, keep: 0 };
+  return undefined;
+}
+
 /** store: why a rendered response must not be stored, or undefined when it may be. */
-export function uncacheableReason(req: IncomingMessage, res: ServerResponse, captured: CapturedBody): string | undefined {
+export function uncacheableReason(req: IncomingMessage, res: ServerResponse, captured: CapturedBody, lifetime: Lifetime | undefined): string | undefined {
   if (req.method !== 'GET') return 'method';
-  if (res.statusCode !== 200) return 'status';
+  if (!lifetime) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
   if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
   if (VARIES_ON_MORE.test(String(res.getHeader('vary') ?? ''))) return 'vary';
   if (captured.body === undefined) return 'too-large';
-  if (captured.body.length === 0) return 'empty';
+  if (captured.body.length === 0 && res.statusCode === 200) return 'empty';
+  if (res.statusCode !== 200 && res.statusCode !== 404 && res.statusCode !== 410 && !res.hasHeader('location')) return 'no-location';
   return undefined;
 }
 
@@ -64,6 +92,9 @@ export interface StoreDeps {
   tiers: TierStack;
   events: CacheEvents;
   logger: Logger;
+  lifetimes: StoreLifetimes;
+  /** Recorded in every entry: the build that rendered it. */
+  buildId?: string;
 }
 
 /**
@@ -79,7 +110,8 @@ export async function entryForRendered(
   tags: string[],
 ): Promise<CacheEntry | undefined> {
   const { events, logger } = deps;
-  const reason = uncacheableReason(req, res, captured);
+  const lifetime = lifetimeFor(res.statusCode, page, deps.lifetimes);
+  const reason = uncacheableReason(req, res, captured, lifetime);
   const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
   if (!identity) {
     events.emit({ type: 'store-skip', route: page.policy.route, reason: reason ?? 'content-encoding' });
@@ -90,8 +122,8 @@ export async function entryForRendered(
     status: res.statusCode,
     contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
     headers: headersToStore(res),
-    freshTtl: page.policy.ttlSeconds,
-    grace: page.policy.graceSeconds,
+    ...(lifetime as Lifetime),
+    ...(deps.buildId === undefined ? {} : { build: deps.buildId }),
     tags,
     etag: computeEtag(identity),
     encoding: STORED_ENCODING,

@@ -8,10 +8,12 @@ export const ALERT_THRESHOLDS = {
   /** Fewer lookups than this in the window say nothing about the hit rate (an idle site). */
   minLookups: 100,
   maxRedisMemoryShare: 0.8,
+  /** Over this share of lookups answered stale, the cache is likely masking a failing origin. */
+  maxStaleShare: 0.2,
 } as const;
 
 export interface HealthAlert {
-  name: 'SsrCacheHitRateLow' | 'SsrCacheRedisDown' | 'SsrCacheRedisMemoryHigh';
+  name: 'SsrCacheHitRateLow' | 'SsrCacheRedisDown' | 'SsrCacheRedisMemoryHigh' | 'SsrCacheStaleShareHigh';
   summary: string;
 }
 
@@ -20,7 +22,7 @@ export function currentAlerts(input: {
   cacheConfigured: boolean;
   redisUp: boolean;
   breakerState: string;
-  window: { hits: number; misses: number; seconds: number; full: boolean };
+  window: { hits: number; misses: number; stale: number; seconds: number; full: boolean };
   memory: RedisMemory | undefined;
 }): HealthAlert[] {
   const alerts: HealthAlert[] = [];
@@ -32,6 +34,13 @@ export function currentAlerts(input: {
     alerts.push({
       name: 'SsrCacheHitRateLow',
       summary: `hit rate ${percent(hits / lookups)} over the last ${seconds} s (${lookups} lookups), under ${percent(ALERT_THRESHOLDS.minHitRate)}`,
+    });
+  }
+  // Stale answers are fine now and then (grace, soft invalidations); most of them means re-renders keep failing behind the cache.
+  if (lookups >= ALERT_THRESHOLDS.minLookups && input.window.stale / lookups > ALERT_THRESHOLDS.maxStaleShare) {
+    alerts.push({
+      name: 'SsrCacheStaleShareHigh',
+      summary: `${percent(input.window.stale / lookups)} of lookups over the last ${seconds} s were answered stale (over ${percent(ALERT_THRESHOLDS.maxStaleShare)}): re-renders may be failing behind the cache`,
     });
   }
   if (!input.redisUp) alerts.push({ name: 'SsrCacheRedisDown', summary: 'Redis is down: pages render through on every request' });

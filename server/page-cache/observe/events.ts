@@ -1,3 +1,4 @@
+import type { AgentFamily } from '../flow/recv';
 import type { BreakerState } from '../redis/circuit-breaker';
 import type { StoreOutcome } from '../tiers/tier-stack';
 
@@ -17,7 +18,19 @@ export type RenderTrigger = 'request' | 'refresh';
  */
 export type CacheEvent =
   | { type: 'request'; route: string; outcome: RequestOutcome; source?: HitSource }
-  | { type: 'lookup'; result: LookupResult; seconds: number }
+  /** `otherBuild`: the page found was rendered by another build (served stale, re-rendered). */
+  | { type: 'lookup'; result: LookupResult; seconds: number; otherBuild?: boolean }
+  /**
+   * What a cacheable request was answered with, once per request: by whom it was asked, the
+   * status sent (304s included), and for a STALE answer how many seconds past freshness it was.
+   */
+  | { type: 'response'; route: string; agent: AgentFamily; outcome: RequestOutcome; status: number; staleSeconds?: number }
+  /** A render a client would have waited for was refused: the render budget was spent (a kept copy or a 503 went out). */
+  | { type: 'render-budget-spent'; route: string }
+  /** A page an invalidation named was stored fresh again, `seconds` after the invalidation was accepted. */
+  | { type: 'fresh-again'; seconds: number }
+  /** A background re-render waited for a free slot (refreshConcurrency), or was dropped because too many waited. */
+  | { type: 'refresh-queued'; dropped: boolean }
   | { type: 'render'; route: string; trigger: RenderTrigger }
   | { type: 'rendered'; route: string; trigger: RenderTrigger; seconds: number }
   /** A render that timed out, threw or answered 5xx (a stale copy, if any, stays). */

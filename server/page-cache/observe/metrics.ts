@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RedisTier } from '../redis/redis-tier';
 import type { BreakerState } from '../redis/circuit-breaker';
+import type { AgentFamily } from '../flow/recv';
 import type { CacheEvent, LookupResult, RenderTrigger, RequestOutcome } from './events';
-import type { CacheStats } from './stats';
+import { AGENT_FAMILIES, type CacheStats } from './stats';
 import { RollingWindow } from './rolling-window';
 import type { TierStack } from '../tiers/tier-stack';
 import type { WriteBudget } from '../redis/write-budget';
@@ -25,9 +26,15 @@ const TRIGGERS: readonly RenderTrigger[] = ['request', 'refresh'];
 const LOOKUP_RESULTS: readonly LookupResult[] = ['memory', 'redis', 'miss'];
 const RENDER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LOOKUP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
+/** Seconds past freshness of STALE pages: a second to a week. */
+const STALE_AGE_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
+/** Seconds from an accepted invalidation to the fresh page stored. */
+const FRESHNESS_LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600];
+
+type NumericStat = { [K in keyof CacheStats]: CacheStats[K] extends number ? K : never }[keyof CacheStats];
 
 /** Since-start counters that /health also shows. */
-const COUNTED_STATS: [keyof CacheStats, string, string][] = [
+const COUNTED_STATS: [NumericStat, string, string][] = [
   ['budgetSkips', 'write_budget_skips_total', 'Writes skipped because Redis memory was above the write budget.'],
   ['stores', 'stores_total', 'Pages written to the cache.'],
   ['storeSkips', 'store_skips_total', 'Rendered responses not stored (status, Set-Cookie, private, Vary).'],
@@ -40,6 +47,9 @@ const COUNTED_STATS: [keyof CacheStats, string, string][] = [
   ['memoryHits', 'memory_hits_total', 'Hits served from the in-process tier.'],
   ['invalidationsQueued', 'invalidations_queued_total', 'Invalidations accepted while Redis was unreachable (applied once it answered).'],
   ['writePauses', 'write_pauses_total', 'Times writes paused because Redis memory reached the write budget.'],
+  ['renderBudgetSpent', 'render_budget_spent_total', 'Renders refused because the render budget was spent (a kept copy or a 503 with Retry-After went out).'],
+  ['refreshesQueued', 'refreshes_queued_total', 'Background re-renders that waited for a free slot (refreshConcurrency).'],
+  ['refreshesDropped', 'refreshes_dropped_total', 'Background re-renders dropped because too many waited (the page is tried again on a later request).'],
 ];
 
 interface RouteSeries {
@@ -68,6 +78,12 @@ export class CacheMetrics {
   /** prom-client hashes the labels on every call: the request path uses children made once. */
   private readonly routes = new Map<string, RouteSeries>();
   private readonly lookups: Record<LookupResult, Histogram.Internal<'result'>>;
+  private readonly responses: Counter<'agent' | 'outcome' | 'status'>;
+  /** agent -> outcome -> status -> child, made on first use (statuses are few: 200, 304, 404, 301, 503, ...). */
+  private readonly responseChildren: Record<AgentFamily, Record<RequestOutcome, Map<number, Counter.Internal>>>;
+  private readonly staleAge: Histogram;
+  private readonly freshnessLag: Histogram;
+  private readonly redisReads: Record<'running' | 'other', Counter.Internal>;
 
   constructor({ stats, cache, tiers, budget, windowMs, registry }: CacheMetricsSources) {
     this.registry = registry ?? new Registry();
@@ -113,6 +129,33 @@ export class CacheMetrics {
       labelNames: ['source', 'mode'],
       registers,
     });
+
+    this.responses = new Counter({
+      name: name('responses_total'),
+      help: 'Answers on cached routes by client family (googlebot, bingbot, other-bot, human), cache outcome and HTTP status (304s included).',
+      labelNames: ['agent', 'outcome', 'status'],
+      registers,
+    });
+    this.responseChildren = byName(AGENT_FAMILIES, () => byName(OUTCOMES, () => new Map<number, Counter.Internal>()));
+    this.staleAge = new Histogram({
+      name: name('stale_age_seconds'),
+      help: 'How far past freshness the STALE pages served were (0 for a fresh page of another build).',
+      buckets: STALE_AGE_BUCKETS,
+      registers,
+    });
+    this.freshnessLag = new Histogram({
+      name: name('freshness_lag_seconds'),
+      help: 'From an accepted invalidation to the fresh page stored again, per page it named (on the instance that accepted it).',
+      buckets: FRESHNESS_LAG_BUCKETS,
+      registers,
+    });
+    const redisReads = new Counter({
+      name: name('redis_page_reads_total'),
+      help: 'Pages read from Redis, by the build that rendered them (running, or other: served stale and re-rendered).',
+      labelNames: ['build'],
+      registers,
+    });
+    this.redisReads = { running: redisReads.labels('running'), other: redisReads.labels('other') };
 
     // Since-start counts kept elsewhere, exported as they are at each scrape.
     const countOf = (suffix: string, help: string, read: () => number) =>
@@ -169,11 +212,27 @@ export class CacheMetrics {
     switch (event.type) {
       case 'request':
         this.route(event.route).requests[event.outcome].inc();
-        if (event.outcome === 'HIT' || event.outcome === 'STALE') this.window.recordHit();
+        if (event.outcome === 'HIT') this.window.recordHit();
+        else if (event.outcome === 'STALE') this.window.recordStale();
         else if (event.outcome === 'MISS') this.window.recordMiss();
         return;
       case 'lookup':
         this.lookups[event.result].observe(event.seconds);
+        if (event.result === 'redis') this.redisReads[event.otherBuild ? 'other' : 'running'].inc();
+        return;
+      case 'response': {
+        const children = this.responseChildren[event.agent][event.outcome];
+        let child = children.get(event.status);
+        if (!child) {
+          child = this.responses.labels(event.agent, event.outcome.toLowerCase(), String(event.status));
+          children.set(event.status, child);
+        }
+        child.inc();
+        if (event.staleSeconds !== undefined) this.staleAge.observe(event.staleSeconds);
+        return;
+      }
+      case 'fresh-again':
+        this.freshnessLag.observe(event.seconds);
         return;
       case 'render':
         this.route(event.route).renders[event.trigger].inc();

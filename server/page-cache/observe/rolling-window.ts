@@ -2,6 +2,8 @@
 export interface WindowCounts {
   hits: number;
   misses: number;
+  /** Of the hits, stale pages served. */
+  stale: number;
 }
 
 /**
@@ -15,6 +17,7 @@ export class RollingWindow {
   private readonly slotOf: Float64Array;
   private readonly hitCounts: Float64Array;
   private readonly missCounts: Float64Array;
+  private readonly staleCounts: Float64Array;
   private readonly startedAt: number;
 
   constructor(
@@ -25,11 +28,19 @@ export class RollingWindow {
     this.slotOf = new Float64Array(slots).fill(-1);
     this.hitCounts = new Float64Array(slots);
     this.missCounts = new Float64Array(slots);
+    this.staleCounts = new Float64Array(slots);
     this.startedAt = Date.now();
   }
 
   recordHit(): void {
     this.hitCounts[this.position()]! += 1;
+  }
+
+  /** A stale page served: a hit, counted also as stale. */
+  recordStale(): void {
+    const position = this.position();
+    this.hitCounts[position]! += 1;
+    this.staleCounts[position]! += 1;
   }
 
   recordMiss(): void {
@@ -41,12 +52,14 @@ export class RollingWindow {
     const oldest = Math.floor(Date.now() / this.slotMs) - this.slots + 1;
     let hits = 0;
     let misses = 0;
+    let stale = 0;
     for (let position = 0; position < this.slots; position += 1) {
       if (this.slotOf[position]! < oldest) continue;
       hits += this.hitCounts[position]!;
       misses += this.missCounts[position]!;
+      stale += this.staleCounts[position]!;
     }
-    return { hits, misses };
+    return { hits, misses, stale };
   }
 
   /** True once the process has been counting for a whole window. */
@@ -61,6 +74,7 @@ export class RollingWindow {
       this.slotOf[position] = slot;
       this.hitCounts[position] = 0;
       this.missCounts[position] = 0;
+      this.staleCounts[position] = 0;
     }
     return position;
   }

@@ -1,4 +1,45 @@
+import type { AgentFamily } from '../flow/recv';
 import type { CacheEvent } from './events';
+
+export const AGENT_FAMILIES: readonly AgentFamily[] = ['googlebot', 'bingbot', 'other-bot', 'human'];
+
+/** What one family of clients got from cached routes. */
+export interface AgentCounts {
+  requests: number;
+  hits: number;
+  stale: number;
+  misses: number;
+  bypasses: number;
+  /** 304 Not Modified answers (If-None-Match or If-Modified-Since matched). */
+  notModified: number;
+  /** 404, 410 and redirects. */
+  negative: number;
+  /** 503s with Retry-After (render timeout, render budget) and other 5xx. */
+  errors: number;
+}
+
+/** A running summary of observed durations (Prometheus has the histograms). */
+export interface DurationSummary {
+  count: number;
+  sumSeconds: number;
+  maxSeconds: number;
+  lastSeconds: number | null;
+}
+
+function emptyAgentCounts(): AgentCounts {
+  return { requests: 0, hits: 0, stale: 0, misses: 0, bypasses: 0, notModified: 0, negative: 0, errors: 0 };
+}
+
+function emptySummary(): DurationSummary {
+  return { count: 0, sumSeconds: 0, maxSeconds: 0, lastSeconds: null };
+}
+
+function summarise(summary: DurationSummary, seconds: number): void {
+  summary.count += 1;
+  summary.sumSeconds += seconds;
+  summary.maxSeconds = Math.max(summary.maxSeconds, seconds);
+  summary.lastSeconds = seconds;
+}
 
 /** Counters since the cache started, kept from its event stream; health() reports them. */
 export interface CacheStats {
@@ -35,6 +76,20 @@ export interface CacheStats {
   invalidationsQueued: number;
   /** Times writes paused because Redis memory reached the write budget. */
   writePauses: number;
+  /** Renders refused because the render budget was spent (a kept copy or a 503 went out). */
+  renderBudgetSpent: number;
+  /** Background re-renders that waited for a slot (refreshConcurrency); dropped: too many waited. */
+  refreshesQueued: number;
+  refreshesDropped: number;
+  /** Pages read from Redis, and of them those another build rendered (served stale, re-rendered). */
+  redisPageReads: number;
+  otherBuildReads: number;
+  /** Per client family: what they got, 304s included. */
+  agents: Record<AgentFamily, AgentCounts>;
+  /** How far past freshness the STALE pages served were. */
+  staleAge: DurationSummary;
+  /** From an accepted invalidation to the fresh page stored, per page it named. */
+  freshnessLag: DurationSummary;
 }
 
 export function createCacheStats(): CacheStats {
@@ -58,7 +113,26 @@ export function createCacheStats(): CacheStats {
     keysInvalidated: 0,
     invalidationsQueued: 0,
     writePauses: 0,
+    renderBudgetSpent: 0,
+    refreshesQueued: 0,
+    refreshesDropped: 0,
+    redisPageReads: 0,
+    otherBuildReads: 0,
+    agents: { googlebot: emptyAgentCounts(), bingbot: emptyAgentCounts(), 'other-bot': emptyAgentCounts(), human: emptyAgentCounts() },
+    staleAge: emptySummary(),
+    freshnessLag: emptySummary(),
   };
+}
+
+function countResponse(counts: AgentCounts, event: Extract<CacheEvent, { type: 'response' }>): void {
+  counts.requests += 1;
+  if (event.outcome === 'HIT') counts.hits += 1;
+  else if (event.outcome === 'STALE') counts.stale += 1;
+  else if (event.outcome === 'MISS') counts.misses += 1;
+  else counts.bypasses += 1;
+  if (event.status === 304) counts.notModified += 1;
+  else if (event.status >= 500) counts.errors += 1;
+  else if (event.status >= 300 && event.status !== 304) counts.negative += 1;
 }
 
 /** The counters' reader of the event stream. */
@@ -102,6 +176,26 @@ export function countEvent(stats: CacheStats, event: CacheEvent): void {
       return;
     case 'write-pause':
       if (event.paused) stats.writePauses += 1;
+      return;
+    case 'response':
+      countResponse(stats.agents[event.agent], event);
+      if (event.staleSeconds !== undefined) summarise(stats.staleAge, event.staleSeconds);
+      return;
+    case 'lookup':
+      if (event.result === 'redis') {
+        stats.redisPageReads += 1;
+        if (event.otherBuild) stats.otherBuildReads += 1;
+      }
+      return;
+    case 'render-budget-spent':
+      stats.renderBudgetSpent += 1;
+      return;
+    case 'refresh-queued':
+      if (event.dropped) stats.refreshesDropped += 1;
+      else stats.refreshesQueued += 1;
+      return;
+    case 'fresh-again':
+      summarise(stats.freshnessLag, event.seconds);
       return;
     default:
       return;

@@ -1,4 +1,13 @@
-import { decodeEntry, encodeEntry, encodeInvalidatedAt, INVALIDATED_AT_OFFSET, type CacheEntry } from '../entry/cache-entry';
+import {
+  decodeEntry,
+  encodeEntry,
+  encodeInvalidatedAt,
+  INVALIDATED_AT_OFFSET,
+  isNegative,
+  lifetimeSeconds,
+  STATUS_OFFSET,
+  type CacheEntry,
+} from '../entry/cache-entry';
 import type { Logger } from '../logger';
 import { CircuitBreaker, type BreakerSnapshot, type BreakerState } from './circuit-breaker';
 import { clientKeyPrefix, isCluster, masters, type RedisClient } from './connection';
@@ -23,6 +32,8 @@ export interface RedisTierOptions {
   batchSize?: number;
   /** The same kind of failure is logged at most once per this interval, with a count. */
   failureLogIntervalMs?: number;
+  /** At most this many negative entries (404, 410, redirects) in Redis; default 10000. */
+  maxNegativeEntries?: number;
 }
 
 /** Outcome of a delete: how many keys went, and whether Redis answered every call. */
@@ -108,6 +119,42 @@ for _, key in ipairs(KEYS) do
 end
 return marked`;
 
+/**
+ * Admits a negative entry (404, 410, redirect) to the index that caps their number: drops the
+ * members whose time is up, adds this one (score: its expiry), and returns the members over the
+ * cap, nearest to expiry first, for the caller to evict. A member is the page's key, then its
+ * tags, separated by newlines. KEYS: the index. ARGV: member, expiry ms, now ms, cap, ttl ms.
+ */
+const ADMIT_NEGATIVE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over <= 0 then return {} end
+local evicted = {}
+local popped = redis.call('ZPOPMIN', KEYS[1], over)
+for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
+return evicted`;
+
+/**
+ * Evicts a negative entry, only if the key still holds one (a page stored there since, a 200,
+ * stays, and so do its index entries), and takes it out of its tag sets, dropping sets left
+ * empty. KEYS: the page key, then its tag sets (none on a Cluster). ARGV: the member name.
+ */
+const EVICT_NEGATIVE = `local head = redis.call('GETRANGE', KEYS[1], ${STATUS_OFFSET}, ${STATUS_OFFSET + 12})
+local status = string.match(head, '^{"status":(%d+)')
+if not status or status == '200' then return 0 end
+redis.call('UNLINK', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('SREM', KEYS[i], ARGV[1])
+  if redis.call('SCARD', KEYS[i]) == 0 then redis.call('UNLINK', KEYS[i]) end
+end
+return 1`;
+
+/** Cluster: takes an evicted page out of one tag set, and the set away once empty. KEYS: tag set. ARGV: member. */
+const REMOVE_FROM_TAG = `redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('UNLINK', KEYS[1]) end
+return 1`;
+
 /** Escapes Redis glob characters so a literal string only matches itself in SCAN MATCH. */
 export function escapeGlob(literal: string): string {
   return literal.replace(GLOB_SPECIALS, '\\$&');
@@ -160,6 +207,7 @@ export class RedisTier {
   private readonly batchSize: number;
   private readonly failureLogIntervalMs: number;
   private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
+  private readonly maxNegativeEntries: number;
   private readonly onReady = () => this.breaker.reset();
 
   constructor(options: RedisTierOptions) {
@@ -172,6 +220,7 @@ export class RedisTier {
     this.batchSize = options.batchSize ?? 500;
     this.failureLogIntervalMs = options.failureLogIntervalMs ?? 10_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
+    this.maxNegativeEntries = options.maxNegativeEntries ?? 10_000;
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breaker?.failureThreshold ?? 5,
       cooldownMs: options.breaker?.cooldownMs ?? 5000,
@@ -255,11 +304,18 @@ export class RedisTier {
   }
 
   /**
-   * Stores an entry for `ttlSeconds` (default: the entry's fresh TTL plus grace), never without
-   * a TTL, and indexes it under each of its tags.
+   * Stores an entry for `ttlSeconds` (default: fresh TTL, grace and stale-if-error), never without
+   * a TTL, and indexes it under each of its tags. A negative entry (404, 410, redirect) also
+   * enters the index that caps their number, evicting the ones over the cap.
    */
   async set(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
-    const ttl = ttlSeconds ?? (entry.freshTtl + entry.grace || this.defaultTtlSeconds);
+    const stored = await this.setEntry(key, entry, ttlSeconds);
+    if (stored && isNegative(entry)) await this.admitNegative(key, entry, ttlSeconds ?? (lifetimeSeconds(entry) || this.defaultTtlSeconds));
+    return stored;
+  }
+
+  private async setEntry(key: string, entry: CacheEntry, ttlSeconds?: number): Promise<boolean> {
+    const ttl = ttlSeconds ?? (lifetimeSeconds(entry) || this.defaultTtlSeconds);
     if (!(ttl > 0)) return false;
     const ttlMs = Math.ceil(ttl * 1000);
     const pageKey = this.keyPrefix + key;
@@ -285,6 +341,35 @@ export class RedisTier {
       );
       return true;
     });
+  }
+
+  /** Keeps the negative entries within the cap: this one is admitted, the nearest to expiry over the cap evicted with their index entries. */
+  private async admitNegative(key: string, entry: CacheEntry, ttlSeconds: number): Promise<void> {
+    const ttlMs = Math.ceil(ttlSeconds * 1000);
+    const member = [key, ...entry.tags].join('\n');
+    const now = Date.now();
+    const evicted = await this.call('admitNegative', key, [] as string[], async () =>
+      this.redis.eval(ADMIT_NEGATIVE, 1, this.negativeIndexKey(), member, now + ttlMs, now, this.maxNegativeEntries, ttlMs),
+    );
+    for (const one of evicted as string[]) {
+      const [evictedKey, ...tags] = one.split('\n');
+      if (!evictedKey) continue;
+      const pageKey = this.keyPrefix + evictedKey;
+      await this.call('evictNegative', evictedKey, 0, async () => {
+        if (!this.cluster) return this.redis.eval(EVICT_NEGATIVE, 1 + tags.length, pageKey, ...tags.map((tag) => this.tagKey(tag)), evictedKey);
+        if ((await this.redis.eval(EVICT_NEGATIVE, 1, pageKey, evictedKey)) !== 1) return 0;
+        for (const tag of tags) {
+          await this.redis.eval(REMOVE_FROM_TAG, 1, this.tagKey(tag), evictedKey);
+          // A page stored there meanwhile keeps its index entry.
+          if ((await this.redis.exists(pageKey)) === 1) await this.redis.sadd(this.tagKey(tag), evictedKey);
+        }
+        return 1;
+      });
+    }
+  }
+
+  private negativeIndexKey(): string {
+    return `${this.keyPrefix}ssr-negative`;
   }
 
   /**

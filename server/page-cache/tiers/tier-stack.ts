@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { freshnessLeftMs, graceLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
+import { freshnessLeftMs, graceLeftMs, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
 import type { RedisTier, DeleteResult } from '../redis/redis-tier';
 import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
 import { PendingInvalidations, type PendingInvalidation } from '../coordination/pending-invalidations';
@@ -12,8 +12,12 @@ export type TierName = 'memory' | 'redis';
 export interface TierHit {
   page: PreparedPage;
   tier: TierName;
-  /** Past its fresh TTL (or soft-invalidated) but within grace: serve it and re-render. */
+  /** Past its fresh TTL, soft-invalidated or from another build: serve it and re-render. */
   stale: boolean;
+  /** Past grace, kept for stale-if-error: served only when a render fails or the render budget is spent. */
+  fallback?: boolean;
+  /** Rendered by another build than the running one. */
+  otherBuild?: boolean;
 }
 
 /** hard deletes; soft marks stale (served at once, re-rendered once). */
@@ -30,6 +34,17 @@ export interface TierStackOptions {
   budget?: WriteBudget;
   /** A queued invalidation Redis answered but refused even as a deletion: given up, to be logged. */
   onDropped?(message: InvalidationMessage): void;
+  /** The running build (the buildId option): a Redis entry of another is stale. */
+  buildId?: string;
+  /** A page an invalidation named was stored fresh again, `seconds` after the invalidation was accepted. */
+  onFreshAgain?(seconds: number): void;
+}
+
+/** Bytes of decoded Redis reads kept, so a page read again from Redis is not decoded, re-hashed or re-compressed again. */
+const DECODED_MEMO_BYTES = 8 * 1024 * 1024;
+
+function sameStoredValue(a: CacheEntry, b: CacheEntry): boolean {
+  return a.etag === b.etag && a.storedAt === b.storedAt && a.invalidatedAt === b.invalidatedAt && a.encoding === b.encoding && a.build === b.build;
 }
 
 /**
@@ -45,6 +60,13 @@ export class TierStack {
   /** Accepted while Redis could not take them; applied as soon as it answers. */
   readonly pending = new PendingInvalidations();
   private draining: Promise<number> | undefined;
+  /** Keys an invalidation named, with when it was accepted: the freshness lag ends when each is stored fresh again. */
+  private readonly awaitingFresh = new LRUCache<string, number>({ max: 100_000 });
+  /**
+   * The last prepared page of each key read from Redis (Redis stays the authority: it is read on
+   * every such hit, and the memo is used only when it holds the very value Redis returned).
+   */
+  private readonly decoded = new LRUCache<string, PreparedPage>({ maxSize: DECODED_MEMO_BYTES, sizeCalculation: (page) => page.byteSize });
 
   constructor(private readonly options: TierStackOptions) {}
 
@@ -63,6 +85,11 @@ export class TierStack {
     return this.options.memory;
   }
 
+  /** Whether a rendered page can be kept anywhere now (the in-process tier, or a usable Redis). */
+  canStore(): boolean {
+    return this.options.memory !== undefined || this.options.redis.isUsable();
+  }
+
   async get(key: string): Promise<TierHit | undefined> {
     const { memory, redis } = this.options;
     // The memory tier holds fresh pages only; stale ones are read from Redis until re-rendered.
@@ -75,12 +102,25 @@ export class TierStack {
     }
     const started = Date.now();
     const entry = await redis.get(key);
-    if (!entry || graceLeftMs(entry) <= 0) return undefined;
-    const page = new PreparedPage(entry);
-    const stale = freshnessLeftMs(entry) <= 0;
+    if (!entry) return undefined;
+    const now = Date.now();
+    if (keepLeftMs(entry, now) <= 0) return undefined;
+    const page = this.preparedFromRedis(key, entry);
+    const otherBuild = this.options.buildId !== undefined && entry.build !== this.options.buildId;
+    const fallback = graceLeftMs(entry, now) <= 0;
+    const stale = fallback || otherBuild || freshnessLeftMs(entry, now) <= 0;
     // An invalidation handled while the read was in flight (here or from the bus) outranks it: not kept.
     if (!stale && !this.changedSince(key, entry.tags, started)) memory?.set(key, page);
-    return { page, tier: 'redis', stale };
+    return { page, tier: 'redis', stale, fallback, otherBuild };
+  }
+
+  /** Decode once: a value Redis returns again unchanged reuses its prepared page and derived representations. */
+  private preparedFromRedis(key: string, entry: CacheEntry): PreparedPage {
+    const known = this.decoded.get(key);
+    if (known && sameStoredValue(known.entry, entry)) return known;
+    const page = new PreparedPage(entry);
+    this.decoded.set(key, page);
+    return page;
   }
 
   /** A page for an entry just stored: the in-process copy when there is one. */
@@ -94,6 +134,7 @@ export class TierStack {
     if (page.hasVariant(encoding)) return page.variant(encoding);
     const variant = page.variant(encoding);
     if (this.options.memory?.get(key) === page) this.options.memory.set(key, page);
+    if (this.decoded.get(key) === page) this.decoded.set(key, page);
     return variant;
   }
 
@@ -104,7 +145,14 @@ export class TierStack {
   async set(key: string, rendered: CacheEntry, renderedSince?: number, prepared?: PreparedPage): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
     const entry = renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
-    if (entry.invalidatedAt === 0) memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
+    if (entry.invalidatedAt === 0) {
+      memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
+      const acceptedAt = this.awaitingFresh.get(key);
+      if (acceptedAt !== undefined) {
+        this.awaitingFresh.delete(key);
+        this.options.onFreshAgain?.((Date.now() - acceptedAt) / 1000);
+      }
+    }
     if (!redis.isUsable()) return memory ? 'memory-only' : 'not-stored';
     if (budget && !budget.allowsWrite()) return 'over-budget';
     return (await redis.set(key, entry)) ? 'stored' : 'not-stored';
@@ -118,7 +166,8 @@ export class TierStack {
    * page is read from Redis again.
    */
   async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[]; queued: boolean }> {
-    this.noteInvalidation(message);
+    const acceptedAt = Date.now();
+    this.noteInvalidation(message, acceptedAt);
     // Earlier ones first: a later invalidation must not be overtaken by an older one's replay.
     if (this.pending.size > 0) await this.applyPending();
     let result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
@@ -126,6 +175,8 @@ export class TierStack {
     if (result && !result.ok && mode === 'soft' && this.options.redis.isHealthy()) result = await this.applyToRedis(message, 'hard');
     const keys = result?.keys ?? message.keys;
     this.dropFromMemory({ ...message, keys });
+    // The lag runs from the first invalidation still waiting for a fresh page.
+    for (const key of keys) if (!this.awaitingFresh.has(key)) this.awaitingFresh.set(key, acceptedAt);
     if (result?.ok) return { ...result, queued: false };
     // Redis answered with an error about the command itself (it is healthy): the caller hears of it.
     if (result && this.options.redis.isHealthy()) return { ...result, queued: false };
