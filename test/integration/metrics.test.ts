@@ -46,6 +46,67 @@ describe('GET /metrics (real Redis, parsed as Prometheus text)', () => {
     expect(after.families.get('ssr_cache_requests_total')?.type).toBe('COUNTER');
   });
 
+  it('counts answers by crawler family, outcome and status (304s included), and shows them in /health', async () => {
+    const { handle } = context;
+    const BINGBOT = 'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)';
+    const OTHER_BOT = 'Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)';
+    const before = await scrape(handle.app, token);
+    const healthBefore = (await request(handle.app).get('/health')).body.cache.crawl;
+    const miss = await bot(handle.handler, '/listings/11');
+    await waitForStored(handle, 'ssr:/listings/11');
+    await bot(handle.handler, '/listings/11').set('If-None-Match', miss.headers.etag as string);
+    await request(handle.handler).get('/listings/11').set('User-Agent', BINGBOT);
+    await request(handle.handler).get('/listings/11').set('User-Agent', OTHER_BOT);
+    await request(handle.handler).get('/listings/11').set('User-Agent', BROWSER);
+    await bot(handle.handler, '/listings/no-such-home');
+
+    const after = await scrape(handle.app, token);
+    const delta = (labels: Record<string, string>) => after.value('ssr_cache_responses_total', labels) - before.value('ssr_cache_responses_total', labels);
+    expect(delta({ agent: 'googlebot', outcome: 'miss', status: '200' })).toBe(1);
+    expect(delta({ agent: 'googlebot', outcome: 'hit', status: '304' })).toBe(1);
+    expect(delta({ agent: 'googlebot', outcome: 'miss', status: '404' })).toBe(1);
+    expect(delta({ agent: 'bingbot', outcome: 'hit', status: '200' })).toBe(1);
+    expect(delta({ agent: 'other-bot', outcome: 'hit', status: '200' })).toBe(1);
+    expect(delta({ agent: 'human', outcome: 'bypass', status: '200' })).toBe(1);
+
+    const crawl = (await request(handle.app).get('/health')).body.cache.crawl;
+    expect(crawl.agents.googlebot.requests - healthBefore.agents.googlebot.requests).toBe(3);
+    expect(crawl.agents.googlebot.notModified - healthBefore.agents.googlebot.notModified).toBe(1);
+    expect(crawl.agents.googlebot.negative - healthBefore.agents.googlebot.negative).toBe(1);
+    expect(crawl.agents.bingbot.hits - healthBefore.agents.bingbot.hits).toBe(1);
+    expect(crawl.agents.human.bypasses - healthBefore.agents.human.bypasses).toBe(1);
+    expect(crawl.notModifiedShare).toMatch(/^\d+\.\d\d%$/);
+  });
+
+  it('observes how stale the STALE pages were, and the freshness lag from an accepted invalidation to the fresh page', async () => {
+    const { handle } = context;
+    await bot(handle.handler, '/listings/12');
+    await waitForStored(handle, 'ssr:/listings/12');
+    const before = await scrape(handle.app, token);
+    const invalidate = (mode: string) =>
+      request(handle.app)
+        .post('/api/cache/invalidate')
+        .set('Authorization', `Bearer ${TEST_TOKEN}`)
+        .send({ keys: ['ssr:/listings/12'], mode });
+    expect((await invalidate('soft')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const stale = await bot(handle.handler, '/listings/12');
+    expect(stale.headers['x-cache']).toBe('STALE');
+    // The re-render behind it stores the fresh page: the lag of that invalidation ends.
+    await waitFor(async () => ((await bot(handle.handler, '/listings/12')).headers['x-cache'] === 'HIT' ? true : undefined), 3000);
+
+    const after = await scrape(handle.app, token);
+    expect(after.count('ssr_cache_stale_age_seconds') - before.count('ssr_cache_stale_age_seconds')).toBe(1);
+    expect(after.count('ssr_cache_freshness_lag_seconds') - before.count('ssr_cache_freshness_lag_seconds')).toBe(1);
+    const lagSum = after.value('ssr_cache_freshness_lag_seconds_sum') - before.value('ssr_cache_freshness_lag_seconds_sum');
+    expect(lagSum).toBeGreaterThanOrEqual(1);
+    expect(lagSum).toBeLessThan(5);
+    const health = (await request(handle.app).get('/health')).body.cache;
+    expect(health.crawl.freshnessLag.count).toBeGreaterThanOrEqual(1);
+    expect(health.crawl.freshnessLag.lastSeconds).toBeGreaterThanOrEqual(1);
+    expect(health.crawl.staleAge.maxSeconds).toBeGreaterThanOrEqual(1);
+  });
+
   it('counts invalidations by source and mode, and the keys they reached', async () => {
     const { handle } = context;
     await bot(handle.handler, '/listings/8');

@@ -13,15 +13,21 @@ type Behaviour = 'ok' | 'throw' | 'unavailable' | 'hang' | 'gone';
 /** Detail pages whose title carries the render number, so every render's page differs. */
 function versionedSource(delayMs: number) {
   const base = createEmbeddedCatalog(50);
-  const state = { renders: 0, behaviour: 'ok' as Behaviour, gate: undefined as Promise<void> | undefined };
+  const state = { renders: 0, active: 0, maxActive: 0, behaviour: 'ok' as Behaviour, gate: undefined as Promise<void> | undefined };
   const source: ListingSource = {
     ...base,
     async getListing(id) {
       state.renders += 1;
       const version = state.renders;
       if (state.behaviour === 'hang') return new Promise(() => undefined);
-      await state.gate;
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      state.active += 1;
+      state.maxActive = Math.max(state.maxActive, state.active);
+      try {
+        await state.gate;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      } finally {
+        state.active -= 1;
+      }
       if (state.behaviour === 'throw') throw new Error('renderer bug');
       if (state.behaviour === 'unavailable') throw new ListingSourceError('unavailable', 'CRM down');
       if (state.behaviour === 'gone') return undefined;
@@ -171,6 +177,70 @@ describe('stale-while-revalidate and stale-if-error', () => {
     expect(versionOf(next.text)).toBe('1');
     expect(versionOf((await untilHit(get)).text)).toBe('2');
   });
+
+  it.each([
+    ['throws', 'throw'],
+    ['answers 503', 'unavailable'],
+    ['passes SSR_RENDER_TIMEOUT_MS', 'hang'],
+  ] as const)('serves the copy kept past grace (stale-if-error) when the render on the request %s', async (_name, behaviour) => {
+    await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 5);
+    const first = await get();
+    await waitForStored(handle, 'ssr:/listings/5');
+    // Past its TTL (60 s) and grace (3600 s), within SSR_CACHE_STALE_IF_ERROR (3600 s): not served unless the render fails.
+    await age('ssr:/listings/5', (60 + 3600 + 60) * 1000);
+    state.behaviour = behaviour;
+    const kept = await get();
+    expect([kept.status, kept.headers['x-cache']]).toEqual([200, 'STALE']);
+    expect(kept.text).toBe(first.text);
+    expect(kept.headers['cache-control']).not.toBe('no-store');
+    expect(handle.stats.renderErrors).toBe(1);
+    // When the render works again, it is the answer (on the request's path: the copy is past grace).
+    state.behaviour = 'ok';
+    const fresh = await get();
+    expect([fresh.status, fresh.headers['x-cache']]).toEqual([200, 'MISS']);
+    expect(versionOf(fresh.text)).toBe('3');
+  });
+
+  it('keeps nothing past SSR_CACHE_STALE_IF_ERROR: a failed render then answers its own error', async () => {
+    await start({ SSR_CACHE_STALE_IF_ERROR: '600' }, 5);
+    await get();
+    await waitForStored(handle, 'ssr:/listings/5');
+    expect(await redis.pttl(`${prefix}ssr:/listings/5`)).toBeGreaterThan((60 + 3600 + 590) * 1000);
+    await age('ssr:/listings/5', (60 + 3600 + 601) * 1000);
+    state.behaviour = 'unavailable';
+    const res = await get();
+    expect([res.status, res.headers['x-cache'], res.headers['retry-after']]).toEqual([503, 'MISS', '30']);
+  });
+
+  it('serves entries of another build as STALE and re-renders them behind, at most SSR_REFRESH_CONCURRENCY at once', async () => {
+    await start({ SSR_CACHE_BUILD_ID: 'build-a' }, 40);
+    const paths = Array.from({ length: 12 }, (_, i) => `/listings/${i + 1}`);
+    const before = new Map<string, string>();
+    for (const path of paths) before.set(path, (await get(path)).text);
+    for (const path of paths) await waitForStored(handle, `ssr:${path}`);
+    expect(decodeEntry(await redis.getBuffer(`${prefix}ssr:/listings/1`))?.build).toMatch(/^\d+\.\d+\.\d+\+build-a$/);
+    await handle.close();
+
+    // The deploy: the same Redis, a new build, all pages asked for at once.
+    await start({ SSR_CACHE_BUILD_ID: 'build-b', SSR_REFRESH_CONCURRENCY: '2' }, 40);
+    state.maxActive = 0;
+    const first = await Promise.all(paths.map((path) => get(path)));
+    for (const [index, res] of first.entries()) {
+      expect([res.status, res.headers['x-cache']]).toEqual([200, 'STALE']);
+      expect(res.text).toBe(before.get(paths[index]!));
+    }
+    for (const path of paths) await untilHit(() => get(path));
+    expect(state.maxActive).toBeLessThanOrEqual(2);
+    expect(state.renders).toBe(12);
+    expect(handle.stats.refreshesQueued).toBeGreaterThanOrEqual(10);
+    expect(decodeEntry(await redis.getBuffer(`${prefix}ssr:/listings/1`))?.build).toMatch(/\+build-b$/);
+    const health = (await request(handle.app).get('/health')).body;
+    // Every page read once or more as another build's (the polling above reads some again before their re-render lands).
+    const { id, redisPageReads, otherBuildReads, runningBuildShare } = health.cache.build;
+    expect(id).toMatch(/\+build-b$/);
+    expect(otherBuildReads).toBeGreaterThanOrEqual(12);
+    expect(runningBuildShare).toBe(`${(((redisPageReads - otherBuildReads) / redisPageReads) * 100).toFixed(2)}%`);
+  }, 20_000);
 
   it('answers 503 with Retry-After at SSR_RENDER_TIMEOUT_MS when a render hangs with no stale page, and stores nothing', async () => {
     await start({ SSR_RENDER_TIMEOUT_MS: '300' }, 5);

@@ -71,10 +71,12 @@ export function uncacheableReason(req: IncomingMessage, res: ServerResponse, cap
   if (!lifetime) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
   if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
-  if (VARIES_ON_MORE.test(String(res.getHeader('vary') ?? ''))) return 'vary';
+  // A redirect's body is a courtesy nobody reads (Express varies it on Accept): its Location is the answer.
+  const redirect = res.statusCode === 301 || res.statusCode === 308;
+  if (!redirect && VARIES_ON_MORE.test(String(res.getHeader('vary') ?? ''))) return 'vary';
   if (captured.body === undefined) return 'too-large';
   if (captured.body.length === 0 && res.statusCode === 200) return 'empty';
-  if (res.statusCode !== 200 && res.statusCode !== 404 && res.statusCode !== 410 && !res.hasHeader('location')) return 'no-location';
+  if (redirect && !res.hasHeader('location')) return 'no-location';
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { freshnessLeftMs, graceLeftMs, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
+import { freshnessLeftMs, graceLeftMs, isNegative, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
 import type { RedisTier, DeleteResult } from '../redis/redis-tier';
 import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
 import { PendingInvalidations, type PendingInvalidation } from '../coordination/pending-invalidations';
@@ -109,6 +109,8 @@ export class TierStack {
     const otherBuild = this.options.buildId !== undefined && entry.build !== this.options.buildId;
     const fallback = graceLeftMs(entry, now) <= 0;
     const stale = fallback || otherBuild || freshnessLeftMs(entry, now) <= 0;
+    // A 404 or redirect is fresh or nothing: the record created or restored shows at once.
+    if (stale && isNegative(entry)) return undefined;
     // An invalidation handled while the read was in flight (here or from the bus) outranks it: not kept.
     if (!stale && !this.changedSince(key, entry.tags, started)) memory?.set(key, page);
     return { page, tier: 'redis', stale, fallback, otherBuild };
