@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { SitemapError, warmCache, type WarmSummary } from '../utils/cache-warmer';
+import { SitemapError, warmCache, type ServerCrawlView, type WarmSummary } from '../utils/cache-warmer';
 
 const USAGE = `Usage: npm run cache:warm -- [URL] [--concurrency N] [--rate R] [--timeout-ms MS]
 
@@ -10,6 +10,9 @@ Twenty behind the server, stay under its API limit, 100 calls a minute by defaul
 cache holds each page before crawlers come. A 503 or 429 with Retry-After is waited out and
 the page asked again (3 times at most), not counted as a failure.
 Ctrl-C stops it: no new requests, those in flight are cancelled, the summary is printed.
+After the pages, the server's /health is read and its crawl view printed: what each crawler
+family got (hits, 304s, errors), the 304 and stale shares, how stale the stale pages were,
+the freshness lag from CRM change to fresh page, and the share of entries from the running build.
 Exit status: 0 all pages cached, 1 some failed, 2 bad arguments or no sitemap, 130 interrupted.`;
 
 const EXIT = { ok: 0, failures: 1, usage: 2, interrupted: 130 } as const;
@@ -58,18 +61,41 @@ function readArguments(argv: string[]): { baseUrl: string; concurrency: number; 
   };
 }
 
+function seconds(value: number | null): string {
+  return value === null ? '-' : `${value} s`;
+}
+
+/** The server's own view of its crawlers, from /health. */
+function crawlLines(crawl: ServerCrawlView): string[] {
+  const names: Record<string, string> = { googlebot: 'googlebot', bingbot: 'bingbot', 'other-bot': 'other bots', human: 'humans' };
+  const lines = ["Server's crawl view (/health, since it started):"];
+  for (const [family, counts] of Object.entries(crawl.agents)) {
+    lines.push(
+      `  ${(names[family] ?? family).padEnd(11)} ${counts.requests} answers, hit rate ${counts.hitRate}, stale ${counts.stale}, 304 ${counts.notModified}, 404/redirect ${counts.negative}, 5xx ${counts.errors}`,
+    );
+  }
+  lines.push(
+    `  304 share ${crawl.notModifiedShare}, stale share ${crawl.staleShare}`,
+    `  stale pages served: ${crawl.staleAge.count}, past freshness by ${seconds(crawl.staleAge.meanSeconds)} on average, ${seconds(crawl.staleAge.maxSeconds)} at most`,
+    `  freshness lag (invalidation -> fresh page): ${crawl.freshnessLag.count} pages, ${seconds(crawl.freshnessLag.meanSeconds)} on average, ${seconds(crawl.freshnessLag.maxSeconds)} at most`,
+  );
+  if (crawl.build?.id) lines.push(`  build ${crawl.build.id}: ${crawl.build.runningBuildShare ?? 'no'} of the pages read from Redis rendered by it`);
+  return lines;
+}
+
 function printSummary(summary: WarmSummary): void {
   const lines = [
     summary.interrupted
       ? `Interrupted after ${summary.done} of ${summary.total} pages.`
       : `Done: ${summary.total} pages in ${(summary.durationMs / 1000).toFixed(1)} s.`,
     `  warmed:         ${summary.warmed}`,
-    `  already cached: ${summary.alreadyCached}`,
+    `  already cached: ${summary.alreadyCached} (${summary.stale} of them stale, re-rendering behind)`,
     `  failed:         ${summary.failed}`,
     `  waited out:     ${summary.waitedOut} (503/429 with Retry-After, asked again)`,
     ...summary.failures.map(({ url, reason }) => `    ${url}: ${reason}`),
   ];
   if (summary.failed > summary.failures.length) lines.push(`    ... and ${summary.failed - summary.failures.length} more`);
+  if (summary.crawl) lines.push(...crawlLines(summary.crawl));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

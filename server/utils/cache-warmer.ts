@@ -27,9 +27,24 @@ export interface WarmProgress {
   done: number;
   warmed: number;
   alreadyCached: number;
+  /** Of those already cached, pages served stale (X-Cache: STALE: past their TTL or invalidated, re-rendering behind). */
+  stale: number;
   failed: number;
   /** Times the server said "later" (503/429 with Retry-After) and the page was asked again after the wait. */
   waitedOut: number;
+}
+
+/** What the server's /health says about crawling after the warm-up (its `cache.crawl` and `cache.build`). */
+export interface ServerCrawlView {
+  agents: Record<
+    string,
+    { requests: number; hits: number; stale: number; misses: number; notModified: number; negative: number; errors: number; hitRate: string }
+  >;
+  notModifiedShare: string;
+  staleShare: string;
+  staleAge: { count: number; meanSeconds: number | null; maxSeconds: number | null };
+  freshnessLag: { count: number; meanSeconds: number | null; maxSeconds: number | null; lastSeconds: number | null };
+  build: { id: string | null; runningBuildShare: string | null } | undefined;
 }
 
 export interface WarmSummary extends WarmProgress {
@@ -37,10 +52,13 @@ export interface WarmSummary extends WarmProgress {
   failures: { url: string; reason: string }[];
   durationMs: number;
   interrupted: boolean;
+  /** The server's crawl view from its /health, when it answers one. */
+  crawl?: ServerCrawlView;
 }
 
 /** What one page request found: rendered and stored now, already in the cache, or a failure. */
-type PageOutcome = { kind: 'warmed' } | { kind: 'already-cached' } | { kind: 'failed'; reason: string } | { kind: 'later'; seconds: number; reason: string };
+type PageOutcome =
+  { kind: 'warmed' } | { kind: 'already-cached'; stale: boolean } | { kind: 'failed'; reason: string } | { kind: 'later'; seconds: number; reason: string };
 
 const MAX_FAILURES_LISTED = 20;
 const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'url' || name === 'sitemap' });
@@ -111,7 +129,7 @@ async function warmPage(url: string, options: WarmOptions): Promise<PageOutcome>
     if (response.status !== 200) return { kind: 'failed', reason: `answered ${response.status}` };
     const xCache = response.headers.get('x-cache');
     if (xCache === 'MISS') return { kind: 'warmed' };
-    if (xCache === 'HIT' || xCache === 'STALE') return { kind: 'already-cached' };
+    if (xCache === 'HIT' || xCache === 'STALE') return { kind: 'already-cached', stale: xCache === 'STALE' };
     return { kind: 'failed', reason: xCache ? `X-Cache: ${xCache} (not cached)` : 'no X-Cache header: is the cache on for this route?' };
   } catch (error) {
     return { kind: 'failed', reason: (error as Error).message };
@@ -148,6 +166,7 @@ export async function warmCache(options: WarmOptions): Promise<WarmSummary> {
     done: 0,
     warmed: 0,
     alreadyCached: 0,
+    stale: 0,
     failed: 0,
     waitedOut: 0,
     failures: [],
@@ -187,8 +206,10 @@ export async function warmCache(options: WarmOptions): Promise<WarmSummary> {
       if (options.signal?.aborted) return;
       summary.done += 1;
       if (outcome.kind === 'warmed') summary.warmed += 1;
-      else if (outcome.kind === 'already-cached') summary.alreadyCached += 1;
-      else {
+      else if (outcome.kind === 'already-cached') {
+        summary.alreadyCached += 1;
+        if (outcome.stale) summary.stale += 1;
+      } else {
         summary.failed += 1;
         if (summary.failures.length < MAX_FAILURES_LISTED) summary.failures.push({ url, reason: outcome.reason });
       }
@@ -199,5 +220,20 @@ export async function warmCache(options: WarmOptions): Promise<WarmSummary> {
   await Promise.all(Array.from({ length: Math.min(concurrency, pages.length) }, worker));
   summary.interrupted = options.signal?.aborted === true;
   summary.durationMs = Date.now() - started;
+  if (!summary.interrupted) summary.crawl = await readCrawlView(options);
   return summary;
+}
+
+/** The crawl section of the server's /health; undefined when it has none (another server, or /health not reachable). */
+export async function readCrawlView(options: Pick<WarmOptions, 'baseUrl' | 'timeoutMs'>): Promise<ServerCrawlView | undefined> {
+  try {
+    const response = await fetch(new URL('/health', options.baseUrl), { signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    if (!response.ok) return undefined;
+    const health = (await response.json()) as { cache?: { crawl?: Omit<ServerCrawlView, 'build'>; build?: ServerCrawlView['build'] } };
+    const crawl = health.cache?.crawl;
+    if (!crawl || typeof crawl.agents !== 'object') return undefined;
+    return { ...crawl, build: health.cache?.build };
+  } catch {
+    return undefined;
+  }
 }

@@ -61,7 +61,9 @@ describe('cache warm-up against a running server (real Redis)', () => {
       const progress: number[] = [];
       const summary = await warmCache({ baseUrl: server.url, concurrency: 3, onProgress: (state) => progress.push(state.done) });
       // pages.xml holds / and /listings; 40 detail pages in three children of 15, 15 and 10.
-      expect(summary).toMatchObject({ total: 42, done: 42, warmed: 42, alreadyCached: 0, failed: 0, failures: [], interrupted: false });
+      expect(summary).toMatchObject({ total: 42, done: 42, warmed: 42, alreadyCached: 0, stale: 0, failed: 0, failures: [], interrupted: false });
+      // The server's crawl view comes with the summary: the warm-up's own requests as Googlebot, 42 pages and 5 sitemaps (index, pages.xml, 3 children).
+      expect(summary.crawl?.agents.googlebot).toMatchObject({ misses: 47, errors: 0 });
       expect(progress).toEqual(Array.from({ length: 43 }, (_, index) => index));
       expect(http.maxInFlight).toBe(3);
       expect(renders.maxInFlight).toBeLessThanOrEqual(3);
@@ -75,7 +77,9 @@ describe('cache warm-up against a running server (real Redis)', () => {
       }
 
       const again = await warmCache({ baseUrl: server.url, concurrency: 8 });
-      expect(again).toMatchObject({ total: 42, warmed: 0, alreadyCached: 42, failed: 0 });
+      expect(again).toMatchObject({ total: 42, warmed: 0, alreadyCached: 42, stale: 0, failed: 0 });
+      expect(again.crawl?.agents.googlebot.hits).toBeGreaterThanOrEqual(42 + 42);
+      expect(again.crawl?.staleShare).toBe('0.00%');
       expect(http.maxInFlight).toBeLessThanOrEqual(8);
     } finally {
       await server.close();
@@ -172,7 +176,7 @@ describe('npm run cache:warm, interrupted', () => {
       child.kill('SIGINT');
       const [code] = await exited;
       expect({ code, stderr: stderr.includes('Error') ? stderr : '' }).toEqual({ code: 130, stderr: '' });
-      const summary = /Interrupted after (\d+) of (\d+) pages\.\n {2}warmed: +(\d+)\n {2}already cached: +(\d+)\n {2}failed: +(\d+)/.exec(stdout);
+      const summary = /Interrupted after (\d+) of (\d+) pages\.\n {2}warmed: +(\d+)\n {2}already cached: +(\d+)[^\n]*\n {2}failed: +(\d+)/.exec(stdout);
       expect(summary).not.toBeNull();
       const [done, total, warmed, cached, failed] = summary!.slice(1).map(Number);
       expect(total).toBe(202);
