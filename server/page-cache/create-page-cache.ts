@@ -190,6 +190,14 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     async close() {
       clearInterval(pendingTimer);
       redis.off('ready', onReady);
+      // One last bounded try: Redis may answer again in time (a deploy during a short outage).
+      if (tiers.pending.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, settings.commandTimeoutMs * 4);
+        });
+        await Promise.race([tiers.applyPending(), deadline]).finally(() => clearTimeout(timer));
+      }
       if (tiers.pending.size > 0) {
         // Nowhere else to keep them: say exactly what Redis never got, so it can be replayed.
         logger.error(

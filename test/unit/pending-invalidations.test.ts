@@ -6,6 +6,8 @@ import { TierStack } from '../../server/page-cache/tiers/tier-stack';
 import { silentLogger } from '../../server/page-cache/logger';
 import { waitFor } from '../helpers/app';
 import { createMockRedis } from '../helpers/redis';
+import { createPageCache } from '../../server/page-cache';
+import { internalsOf } from '../../server/page-cache/internals';
 
 const page = (html: string) => createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body: Buffer.from(html) });
 
@@ -47,6 +49,17 @@ describe('invalidations waiting for Redis', () => {
     await tiers.get('ssr:/slow');
     expect(memory.get('ssr:/slow')).toBeDefined();
     tier.stop();
+  });
+
+  it('applies what still waits on close, when Redis answers by then, instead of only logging it', async () => {
+    const redis = createMockRedis();
+    const cache = createPageCache({ redis, routes: { '/a': { ttl: 60 } } });
+    const { cache: tier, tiers } = internalsOf(cache);
+    await tier.set('ssr:/a', page('<p>old a</p>'));
+    tiers.pending.add({ keys: ['ssr:/a'], patterns: [] }, 'hard');
+    await cache.close();
+    expect(tiers.pending.size).toBe(0);
+    expect(await redis.exists('ssr:/a')).toBe(0);
   });
 
   it('replays in the order accepted and stops at the first that Redis does not take', async () => {
