@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { LISTING_FIELD_EFFECTS } from '../../server/config';
 import { effectsOfUpdate, tagsForListingChange } from '../../server/listings/listing-changes';
 import { TwentyObjectName } from '../../server/listings/twenty-object';
 import { readTwentyEvent, signatureProblem } from '../../server/listings/twenty-webhook';
@@ -15,6 +17,27 @@ describe('what a listing change invalidates', () => {
     expect(effectsOfUpdate(['someNewField'])).toEqual(['relocation']);
     expect(effectsOfUpdate([])).toEqual(['relocation']);
     expect(effectsOfUpdate(undefined)).toEqual(['relocation']);
+  });
+
+  it("treats names from Object.prototype (constructor, __proto__, toString, ...) as unknown fields, never as the prototype's members", () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'isPrototypeOf']) {
+      expect([name, effectsOfUpdate([name])]).toEqual([name, ['relocation']]);
+      expect([name, effectsOfUpdate(['description', name])]).toEqual([name, ['display', 'relocation']]);
+    }
+  });
+
+  it('maps any field name to its own effect, or to relocation when the table has none (property test)', () => {
+    const known = Object.keys(LISTING_FIELD_EFFECTS);
+    const prototypeNames = Object.getOwnPropertyNames(Object.prototype);
+    const name = fc.oneof(fc.string(), fc.constantFrom(...known), fc.constantFrom(...prototypeNames, '__proto__'));
+    fc.assert(
+      fc.property(fc.array(name, { minLength: 1, maxLength: 8 }), (fields) => {
+        const expected = new Set(fields.map((field) => (known.includes(field) ? LISTING_FIELD_EFFECTS[field] : 'relocation')));
+        expect(new Set(effectsOfUpdate(fields))).toEqual(expected);
+        for (const effect of effectsOfUpdate(fields)) expect(typeof effect).toBe('string');
+      }),
+      { numRuns: 500 },
+    );
   });
 
   // Every change moves the listing's lastmod in the sitemap (or adds or removes it there).
