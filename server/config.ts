@@ -439,15 +439,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 export function pageCacheRoutes(cache: CacheConfig): Record<string, RoutePolicy> {
   const { positiveInteger, lowercaseWords } = queryNormalisers;
-  const route = (name: CachedRouteName, query: RoutePolicy['query'] = []): RoutePolicy => ({
+  const route = (name: CachedRouteName, query: RoutePolicy['query'] = [], queryDefaults?: RoutePolicy['queryDefaults']): RoutePolicy => ({
     name,
     ttl: cache.routeTtlSeconds[name],
     grace: cache.routeGraceSeconds[name],
     query,
+    ...(queryDefaults ? { queryDefaults } : {}),
   });
   return {
     '/': route('home'),
-    '/listings': route('browse', { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords }),
+    // `/listings`, `?page=1`, `?sort=newest` and `?page=1&sort=newest` are one page: one key, one render (the canonical link says `/listings`).
+    '/listings': route('browse', { page: positiveInteger, sort: lowercaseWords, city: lowercaseWords }, { page: '1', sort: 'newest' }),
     '/listings/:id': route('detail'),
     // robots.txt names the sitemap, so it is kept as long as the sitemap.
     '/robots.txt': route('sitemap'),

@@ -9,7 +9,9 @@ const SORTS = ['newest', 'price_asc', 'price_desc'] as const;
 export function effectsOfUpdate(updatedFields: readonly string[] | undefined): ChangeEffect[] {
   if (!updatedFields || updatedFields.length === 0) return ['relocation'];
   // Own properties only: `constructor`, `__proto__` or `toString` is a field like any unknown one, never Object.prototype's.
-  return [...new Set(updatedFields.map((field) => (Object.hasOwn(LISTING_FIELD_EFFECTS, field) ? (LISTING_FIELD_EFFECTS[field] as ChangeEffect) : 'relocation')))];
+  return [
+    ...new Set(updatedFields.map((field) => (Object.hasOwn(LISTING_FIELD_EFFECTS, field) ? (LISTING_FIELD_EFFECTS[field] as ChangeEffect) : 'relocation'))),
+  ];
 }
 
 /** The orderings a change moves the listing in: every city's when its own is not known. */

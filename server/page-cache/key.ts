@@ -16,9 +16,10 @@ export interface ResolvedPage {
 
 /**
  * Keeps the route's own parameters, in sorted order, normalised; drops everything else
- * (tracking tags, junk), empty values and repeats (the first non-empty value wins).
+ * (tracking tags, junk), empty values and repeats (the first non-empty value wins), and
+ * values equal to the route's default (the page is the same without them).
  */
-export function normaliseQuery(rawQuery: string, allowed: CachePolicy['query']): string {
+export function normaliseQuery(rawQuery: string, allowed: CachePolicy['query'], defaults: CachePolicy['queryDefaults'] = {}): string {
   if (rawQuery === '') return '';
   const values = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(rawQuery)) {
@@ -27,6 +28,7 @@ export function normaliseQuery(rawQuery: string, allowed: CachePolicy['query']):
     const normalised = normalise(value);
     if (normalised !== '') values.set(name, normalised);
   }
+  for (const [name, fallback] of Object.entries(defaults)) if (values.get(name) === fallback) values.delete(name);
   return [...values.keys()]
     .sort()
     .map((name) => `${name}=${encodeURIComponent(values.get(name) as string)}`)
@@ -47,7 +49,7 @@ export function resolvePage(requestUrl: string, table: PolicyTable): ResolvedPag
   const pathname = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
   const matched = table.match(pathname);
   if (!matched) return undefined;
-  const query = queryStart === -1 ? '' : normaliseQuery(requestUrl.slice(queryStart + 1), matched.policy.query);
+  const query = queryStart === -1 ? '' : normaliseQuery(requestUrl.slice(queryStart + 1), matched.policy.query, matched.policy.queryDefaults);
   const url = query === '' ? matched.path : `${matched.path}?${query}`;
   return { policy: matched.policy, url, key: cacheKeyForUrl(url) };
 }

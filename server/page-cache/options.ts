@@ -15,6 +15,12 @@ export interface RoutePolicy {
    * from the URL the route sees): names, or names with a function that spells a value canonically.
    */
   query?: readonly string[] | Readonly<Record<string, QueryNormaliser>>;
+  /**
+   * The value the route uses when a parameter is absent (`{ page: '1', sort: 'newest' }`): a
+   * parameter spelled to its default is dropped from the key and the URL the route sees, so
+   * `/list`, `?page=1` and `?sort=newest` are one page, rendered and stored once.
+   */
+  queryDefaults?: Readonly<Record<string, string>>;
   /** The `route` label of metrics and logs; default the path pattern. */
   name?: string;
 }
@@ -138,6 +144,7 @@ const routeSchema = z.strictObject(
     ttl: whole(1, MAX_TTL_SECONDS, 'seconds'),
     grace: whole(0, MAX_TTL_SECONDS, 'seconds').optional(),
     query: z.union([queryNames, queryNormalisers], { message: 'must be a list of parameter names or an object of name: function' }).optional(),
+    queryDefaults: z.record(z.string(), z.string({ message: 'must be the canonical spelling of the default value' })).optional(),
     name: z.string().min(1).max(100).optional(),
   },
   { message: 'must be an object such as { ttl: 300 }' },
@@ -221,7 +228,14 @@ function toPolicy(path: string, route: RoutePolicy, grace: number): CachePolicy 
   const query: Record<string, QueryNormaliser> = {};
   if (Array.isArray(route.query)) for (const name of route.query) query[name] = identity;
   else if (route.query) Object.assign(query, route.query);
-  return { route: route.name ?? path, path, ttlSeconds: route.ttl, graceSeconds: route.grace ?? grace, query };
+  const queryDefaults: Record<string, string> = {};
+  for (const [name, fallback] of Object.entries(route.queryDefaults ?? {})) {
+    const normalise = query[name];
+    if (!normalise) throw new Error(`"${path}": queryDefaults.${name} names a parameter that is not in query`);
+    // The default's own canonical spelling: `?page=01` folds into it as `?page=1` does.
+    queryDefaults[name] = normalise(fallback);
+  }
+  return { route: route.name ?? path, path, ttlSeconds: route.ttl, graceSeconds: route.grace ?? grace, query, queryDefaults };
 }
 
 /** Checks every option once, at start-up: a mistake throws a PageCacheOptionsError naming the option and what is accepted. */

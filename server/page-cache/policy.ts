@@ -13,6 +13,8 @@ export interface CachePolicy {
   /** Seconds after ttlSeconds during which the page is served stale while one re-render runs. */
   graceSeconds: number;
   query: Readonly<Record<string, QueryNormaliser>>;
+  /** Canonical default values: a parameter spelled to its default is dropped from the key (one page, one entry). */
+  queryDefaults?: Readonly<Record<string, string>>;
 }
 
 /** A request path resolved to its policy, with the path spelled canonically. */

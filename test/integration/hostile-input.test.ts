@@ -62,10 +62,11 @@ describe('hostile input', () => {
       const pageNumber = pageText === undefined ? 1 : Number(pageText);
       if (!(Number.isInteger(pageNumber) && pageNumber >= 1)) return { rejected: 'page' };
       if (sortName !== undefined && !(LISTING_SORTS as readonly string[]).includes(sortName)) return { rejected: 'sort' };
+      // A default (page 1, newest first) is the page without the parameter: dropped from the key.
       const params = [
         ...(cityName ? [`city=${encodeURIComponent(cityName)}`] : []),
-        ...(pageText !== undefined ? [`page=${pageText}`] : []),
-        ...(sortName !== undefined ? [`sort=${sortName}`] : []),
+        ...(pageText !== undefined && pageText !== '1' ? [`page=${pageText}`] : []),
+        ...(sortName !== undefined && sortName !== 'newest' ? [`sort=${sortName}`] : []),
       ];
       return { key: `ssr:/listings${params.length ? `?${params.join('&')}` : ''}`, city: cityName, page: pageNumber, sort: sortName ?? 'newest' };
     }
@@ -139,7 +140,7 @@ describe('hostile input', () => {
       });
       if (found.items.length > 0) pageKeys.add(expected.key);
     }
-    expect(pageKeys.size).toBeGreaterThan(20);
+    expect(pageKeys.size).toBeGreaterThan(15);
     expect(pageKeys.size).toBeLessThan(150);
     expect(expectedKeys.size).toBeGreaterThan(pageKeys.size);
     expect(await settledKeys()).toEqual([...expectedKeys].sort());

@@ -83,7 +83,7 @@ function embeddingApp(redis: RedisClient, keyPrefix: string): { app: Express; re
   });
   app.get('/redirect', (_req, res) => {
     count('redirect');
-    res.redirect(301, '/send');
+    res.redirect(302, '/send'); // temporary: never stored (a 301 is, see negative-cache.test.ts)
   });
   return { app, renders, pageCache };
 }

@@ -6,13 +6,41 @@ const table = compileRoutes(pageCacheRoutes(loadConfig({}).cache));
 const key = (url: string) => generateCacheKey({ url }, table);
 
 describe('generateCacheKey', () => {
+  // The story spelled `/listings?page=1` as `ssr:/listings?page=1`; page 1 is the page without
+  // the parameter, so it shares `/listings`'s entry (one page rendered, stored and invalidated once).
   it.each([
     ['/', 'ssr:/'],
-    ['/listings?page=1', 'ssr:/listings?page=1'],
+    ['/listings?page=1', 'ssr:/listings'],
     ['/listings/123', 'ssr:/listings/123'],
     ['/listings?sort=price_asc&page=2', 'ssr:/listings?page=2&sort=price_asc'],
   ])('maps the story example %s to %s', (url, expected) => {
     expect(key(url)).toBe(expected);
+  });
+
+  it('folds parameters spelled to the route default into the page without them (one page, one key)', () => {
+    for (const url of [
+      '/listings',
+      '/listings?page=1',
+      '/listings?sort=newest',
+      '/listings?page=1&sort=newest',
+      '/listings?page=01&sort=NEWEST',
+      '/listings?sort=%20Newest%20',
+    ]) {
+      expect([url, key(url)]).toEqual([url, 'ssr:/listings']);
+    }
+    for (const url of ['/listings?city=porto', '/listings?city=Porto&page=1', '/listings?sort=newest&city=porto', '/listings?page=1&sort=newest&city=PORTO']) {
+      expect([url, key(url)]).toEqual([url, 'ssr:/listings?city=porto']);
+    }
+    // Not a default: kept. The first non-empty value still wins, a default included.
+    expect(key('/listings?page=2&sort=newest')).toBe('ssr:/listings?page=2');
+    expect(key('/listings?page=1&page=2')).toBe('ssr:/listings');
+    expect(resolvePage('/listings?page=1&sort=newest&utm_source=x', table)?.url).toBe('/listings');
+  });
+
+  it('refuses a default for a parameter the route does not keep, naming it', () => {
+    expect(() => compileRoutes({ '/list': { ttl: 60, query: ['page'], queryDefaults: { sort: 'newest' } } })).toThrow(
+      '"/list": queryDefaults.sort names a parameter that is not in query',
+    );
   });
 
   it('gives one key to every spelling of one page', () => {
