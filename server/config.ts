@@ -56,6 +56,28 @@ const MAX_TTL_SECONDS = 365 * 24 * 3600;
 /** The sitemap protocol's limit of URLs in one sitemap file. */
 export const MAX_SITEMAP_URLS = 50_000;
 
+/**
+ * A secret a client presents in a header (or Twenty signs with): printable ASCII without spaces.
+ * A space, tab or control character (the \r a CRLF .env file leaves at the end of a line) would
+ * be kept in the secret and no request could ever match it, so it stops the start instead. The
+ * message says what is wrong, never the value.
+ */
+function secret(minLength: number) {
+  return z
+    .string()
+    .min(minLength, `must be at least ${minLength} characters`)
+    .superRefine((value, context) => {
+      const problem = /[\r\n]$/.test(value)
+        ? 'ends in a line break (\\r or \\n: a .env file saved with CRLF line endings?); save it with LF line endings'
+        : /\s/.test(value)
+          ? 'contains whitespace, which no client can send in a header; remove the spaces (or the quotes around the value)'
+          : /^[\x21-\x7e]*$/.test(value)
+            ? undefined
+            : 'contains control or non-ASCII characters; use printable ASCII only';
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    });
+}
+
 function integer(min: number, max: number) {
   return z
     .string()
@@ -163,19 +185,19 @@ const envSchema = z.object({
   SSR_CACHE_MEMORY_CHECK_MS: integer(100, 600_000).default(5000),
   SSR_CACHE_LOCK_WAIT_MS: integer(0, 60_000).default(3000),
   SSR_CACHE_LOCK_TTL_MS: integer(100, 600_000).default(15_000),
-  CACHE_INVALIDATION_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  TWENTY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  CACHE_INVALIDATION_TOKEN: secret(16).optional(),
+  TWENTY_WEBHOOK_SECRET: secret(16).optional(),
   TWENTY_WEBHOOK_TOLERANCE_MS: integer(1000, 3_600_000).default(300_000),
   TWENTY_WEBHOOK_MODE: z.enum(INVALIDATION_MODES, { message: `must be one of ${INVALIDATION_MODES.join(', ')}` }).default('soft'),
 
-  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_TOKEN: secret(16).optional(),
   HEALTH_WINDOW_SECONDS: integer(60, 7 * 24 * 3600).default(3600),
   SITEMAP_MAX_URLS: integer(1, MAX_SITEMAP_URLS).default(MAX_SITEMAP_URLS),
 
   LISTING_SOURCE: z.enum(LISTING_SOURCES, { message: `must be one of ${LISTING_SOURCES.join(', ')}` }).default('embedded'),
   LISTING_CATALOG_SIZE: integer(1, 1_000_000).default(1000),
   TWENTY_API_URL: httpUrl.optional(),
-  TWENTY_API_KEY: z.string().min(1).optional(),
+  TWENTY_API_KEY: secret(1).optional(),
   TWENTY_API_TIMEOUT_MS: integer(100, 60_000).default(5000),
   TWENTY_LISTING_OBJECT: z
     .string()

@@ -51,6 +51,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SSR_CACHE_TTL: 'x', PORT: 'y' })).toThrow(/PORT.*SSR_CACHE_TTL|SSR_CACHE_TTL.*PORT/);
   });
 
+  it.each(['CACHE_INVALIDATION_TOKEN', 'TWENTY_WEBHOOK_SECRET', 'METRICS_TOKEN', 'TWENTY_API_KEY'])(
+    'refuses a %s no request could present (CRLF, spaces, control characters), naming it and never showing it',
+    (name) => {
+      const good = 'a-long-enough-secret-0123456789';
+      expect(() => loadConfig({ [name]: good })).not.toThrow();
+      const cases: [string, RegExp][] = [
+        [`${good}\r`, /ends in a line break .*CRLF/],
+        [`${good}\n`, /ends in a line break/],
+        [`${good} tail`, /contains whitespace/],
+        [`"${good}" `, /contains whitespace/],
+        [`${good}\tx`, /contains whitespace/],
+        [`${good}\u0000`, /control or non-ASCII/],
+        [`${good}é`, /control or non-ASCII/],
+      ];
+      for (const [value, problem] of cases) {
+        let message = '';
+        try {
+          loadConfig({ [name]: value });
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message).toMatch(new RegExp(`^Invalid configuration: ${name}: `));
+        expect(message).toMatch(problem);
+        expect(message).not.toContain(good);
+      }
+    },
+  );
+
   it('needs the Twenty URL and key when LISTING_SOURCE=twenty', () => {
     expect(() => loadConfig({ LISTING_SOURCE: 'twenty' })).toThrow(/TWENTY_API_URL and TWENTY_API_KEY/);
     expect(loadConfig({ LISTING_SOURCE: 'twenty', TWENTY_API_URL: 'https://crm.example.com/', TWENTY_API_KEY: 'k' }).listings).toEqual({
