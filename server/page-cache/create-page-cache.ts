@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { InvalidationBus } from './coordination/invalidation-bus';
+import { freshnessLeftMs } from './entry/cache-entry';
 import { ConcurrencyLimit, RenderBudget } from './coordination/render-budget';
 import { RenderLock } from './coordination/render-lock';
 import { SingleFlight } from './coordination/single-flight';
@@ -102,7 +103,12 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     lock: new RenderLock({ redis, cache: redisTier, keyPrefix, ttlMs: settings.lockTtlMs }),
     waitMs: settings.lockWaitMs,
     flightTtlMs: settings.lockTtlMs,
-    readEntry: (key) => redisTier.get(key),
+    // What another instance's render stored: fresh, of this build, and only while no accepted invalidation waits for Redis.
+    readEntry: async (key) => {
+      if (tiers.pending.size > 0) return undefined;
+      const entry = await redisTier.get(key);
+      return entry && freshnessLeftMs(entry) > 0 && (settings.buildId === undefined || entry.build === settings.buildId) ? entry : undefined;
+    },
     canPoll: () => redisTier.isHealthy(),
     onWaitTimeout: () => events.emit({ type: 'lock-wait-timeout' }),
   });

@@ -59,7 +59,8 @@ export interface PageCacheOptions {
   maxNegativeEntries?: number;
   /**
    * Renders a client waits for, per instance: a token bucket of `burst` renders refilled at
-   * `perSecond`. Over budget a request gets a stored copy if any, else a 503 with Retry-After,
+   * `perSecond`. Over budget a request gets a stored copy if any, else a 503 with Retry-After
+   * (the seconds until the bucket holds a render again, retryAfterSeconds at most),
    * so a flood of unknown URLs cannot drive the render rate. false: no budget. Default { perSecond: 100, burst: 200 }.
    */
   renderBudget?: false | { perSecond?: number; burst?: number };

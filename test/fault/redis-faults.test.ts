@@ -152,6 +152,69 @@ describe('Redis faults under a steady bot load (private redis-server, the server
   });
 });
 
+describe('Redis paused again and again (CLIENT PAUSE) under a bot load', () => {
+  let redisServer: PrivateRedis;
+  let server: ServerProcess;
+
+  beforeEach(async () => {
+    redisServer = await startPrivateRedis();
+    server = await startServerProcess({ ...faultEnv(redisServer), LOG_LEVEL: 'warn', LISTING_CATALOG_SIZE: '400', PUBLIC_URL: 'https://listings.example.com' });
+    await waitFor(async () => ((await server.json<Health>('/health')).redis.status === 'up' ? true : undefined), 5000);
+  });
+  afterEach(async () => {
+    try {
+      await server?.stop();
+    } finally {
+      await redisServer.stop();
+    }
+  });
+
+  it('keeps every answer a whole page under 1.5 s: no render lock is left behind by a pause', async () => {
+    const admin = inspectionClient(redisServer.url);
+    // Cold pages all along (400 listings, each asked for twice), so renders take locks during the pauses.
+    const paths = Array.from({ length: 400 }, (_, index) => `/listings/${index + 1}`).flatMap((path) => [path, path]);
+    const pause = (ms: number) => async () => {
+      await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+    };
+    try {
+      const { records } = await steadyLoad({
+        baseUrl: server.url,
+        paths,
+        ratePerSecond: 120,
+        durationMs: 9000,
+        headers: botHeaders,
+        events: [
+          { atMs: 1000, run: pause(2000) },
+          { atMs: 4000, run: pause(1500) },
+          { atMs: 6500, run: pause(1500) },
+        ],
+      });
+      const { total, non2xx, incomplete } = summarise(records);
+      expect(total).toBeGreaterThan(900);
+      expect(non2xx).toEqual([]);
+      expect(incomplete).toEqual([]);
+      const slow = records
+        .filter((record) => record.answeredAt - record.sentAt >= 1500)
+        .map((record) => `${record.path}: ${record.answeredAt - record.sentAt} ms`);
+      if (slow.length > 0)
+        console.log(
+          JSON.stringify(
+            records
+              .filter((record) => record.answeredAt - record.sentAt >= 1000)
+              .map((r) => ({ ...r, sentAt: r.sentAt - records[0]!.sentAt, took: r.answeredAt - r.sentAt })),
+            null,
+            0,
+          ),
+        );
+      expect(slow).toEqual([]);
+      const metrics = parseScrape(await server.text('/metrics'));
+      expect(metrics.value('ssr_cache_lock_wait_timeouts_total')).toBe(0);
+    } finally {
+      admin.disconnect();
+    }
+  }, 30_000);
+});
+
 describe('a full Redis (tiny maxmemory, noeviction)', () => {
   it('serves every page, skips the writes, keeps reading what is stored, and keeps the breaker closed', async () => {
     const redisServer = await startPrivateRedis(['--maxmemory-policy', 'noeviction']);

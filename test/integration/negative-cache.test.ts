@@ -108,7 +108,8 @@ describe('negative caching and the render budget (real Redis)', () => {
     expect(handle.stats.renderBudgetSpent).toBe(2000 - handle.stats.renders);
     // Every answer is a 404 or the 503 crawlers read as "later", with Retry-After; never another error.
     expect([...statuses.keys()].sort()).toEqual([404, 503]);
-    expect([...retryAfters]).toEqual(['30']);
+    // Retry-After: when the budget has a render again (20 a second: in a second), not the 30 s of a render timeout.
+    expect([...retryAfters]).toEqual(['1']);
 
     // Keys: at most the cap of negative pages, each with its one tag set, and the cap's index.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -168,7 +169,7 @@ describe('negative caching and the render budget (real Redis)', () => {
     expect([kept.status, kept.headers['x-cache']]).toEqual([200, 'STALE']);
     expect(kept.text).toBe(first.text);
     const unknown = await get('/listings/6');
-    expect([unknown.status, unknown.headers['retry-after'], unknown.headers['x-cache-reason']]).toEqual([503, '7', 'render-budget']);
+    expect([unknown.status, unknown.headers['retry-after'], unknown.headers['x-cache-reason']]).toEqual([503, '1', 'render-budget']);
     expect(unknown.headers['cache-control']).toBe('no-store');
     expect(await redis.exists(`${prefix}ssr:/listings/6`)).toBe(0);
     // The budget refills: a second later the page renders.

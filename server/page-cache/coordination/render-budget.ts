@@ -25,6 +25,11 @@ export class RenderBudget {
     this.tokens -= 1;
     return true;
   }
+
+  /** Whole seconds until the next render is allowed (at least 1): the Retry-After of a refused one. */
+  secondsUntilNext(): number {
+    return Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond));
+  }
 }
 
 /** Background re-renders running at once: more wait their turn, first come first served. */

@@ -32,10 +32,14 @@ export class RenderLock {
     return answer === undefined || answer === 'OK';
   }
 
-  /** A release that fails is left to the lock's TTL: another instance waits at most that long. */
+  /**
+   * Always attempted while connected, even with the breaker open: the lock may have been taken by
+   * a command that timed out here but ran in Redis (queued in a CLIENT PAUSE, say), and on the
+   * same connection the release runs after it. Bounded by the command timeout; a release that
+   * still fails is left to the lock's TTL.
+   */
   async release(cacheKey: string, token: string): Promise<void> {
     const { redis, cache } = this.options;
-    if (!cache.isUsable()) return;
-    await cache.call('unlock', cacheKey, undefined, () => redis.eval(RELEASE_IF_OWNER, 1, this.lockKey(cacheKey), token));
+    await cache.attempt('unlock', cacheKey, undefined, () => redis.eval(RELEASE_IF_OWNER, 1, this.lockKey(cacheKey), token));
   }
 }

@@ -21,7 +21,7 @@ export interface SingleFlightOptions {
   /** A leader that never reports is forgotten after this long (the Redis lock's TTL too). */
   flightTtlMs: number;
   pollMs?: number;
-  /** Reads a page another instance may have stored. */
+  /** Reads a page another instance may have stored: a fresh one only (the stale copy there is why it renders). */
   readEntry(key: string): Promise<CacheEntry | undefined>;
   /** False while Redis fails: a follower polling for another instance's page stops and renders. */
   canPoll?(): boolean;
@@ -78,9 +78,11 @@ export class SingleFlight {
 
     const flight = this.startFlight(key);
     const token = randomBytes(16).toString('hex');
+    // The wait bound counts from here: acquiring and polling together never pass waitMs (plus the one read in flight).
+    const deadline = Date.now() + waitMs;
     const locked = lock ? await lock.acquire(key, token) : true;
     if (!locked) {
-      const entry = await this.pollForEntry(key);
+      const entry = await this.pollForEntry(key, deadline);
       if (entry) {
         flight.finish(entry);
         return { role: 'follower', entry };
@@ -127,8 +129,7 @@ export class SingleFlight {
   }
 
   /** Another instance holds the lock: look for its page until the wait bound. */
-  private async pollForEntry(key: string): Promise<CacheEntry | undefined> {
-    const deadline = Date.now() + this.options.waitMs;
+  private async pollForEntry(key: string, deadline: number): Promise<CacheEntry | undefined> {
     while (Date.now() < deadline && (this.options.canPoll?.() ?? true)) {
       await sleep(Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
       const entry = await this.options.readEntry(key);

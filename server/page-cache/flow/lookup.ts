@@ -139,7 +139,8 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       }
       log.cache = 'MISS';
       events.emit({ type: 'request', route, outcome: 'MISS' });
-      serviceUnavailable(req, res, deps.retryAfterSeconds, 'render-budget');
+      // Come back when the budget has a render again (the retryAfterSeconds setting at most): a warm-up or a polite crawler waits a second, not half a minute.
+      serviceUnavailable(req, res, Math.min(deps.retryAfterSeconds, renderBudget.secondsUntilNext()), 'render-budget');
       events.emit({ type: 'response', route, agent, outcome: 'MISS', status: 503 });
       return 'served';
     }

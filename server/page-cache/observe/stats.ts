@@ -12,8 +12,10 @@ export interface AgentCounts {
   bypasses: number;
   /** 304 Not Modified answers (If-None-Match or If-Modified-Since matched). */
   notModified: number;
-  /** 404, 410 and redirects. */
+  /** 404, 410 and permanent redirects (301, 308): the answers stored on their own short TTLs. */
   negative: number;
+  /** Other 3xx and 4xx (a 302, a 400 for a malformed query, ...). */
+  otherClientAnswers: number;
   /** 503s with Retry-After (render timeout, render budget) and other 5xx. */
   errors: number;
 }
@@ -27,7 +29,7 @@ export interface DurationSummary {
 }
 
 function emptyAgentCounts(): AgentCounts {
-  return { requests: 0, hits: 0, stale: 0, misses: 0, bypasses: 0, notModified: 0, negative: 0, errors: 0 };
+  return { requests: 0, hits: 0, stale: 0, misses: 0, bypasses: 0, notModified: 0, negative: 0, otherClientAnswers: 0, errors: 0 };
 }
 
 function emptySummary(): DurationSummary {
@@ -130,9 +132,11 @@ function countResponse(counts: AgentCounts, event: Extract<CacheEvent, { type: '
   else if (event.outcome === 'STALE') counts.stale += 1;
   else if (event.outcome === 'MISS') counts.misses += 1;
   else counts.bypasses += 1;
-  if (event.status === 304) counts.notModified += 1;
-  else if (event.status >= 500) counts.errors += 1;
-  else if (event.status >= 300 && event.status !== 304) counts.negative += 1;
+  const status = event.status;
+  if (status === 304) counts.notModified += 1;
+  else if (status >= 500) counts.errors += 1;
+  else if (status === 404 || status === 410 || status === 301 || status === 308) counts.negative += 1;
+  else if (status >= 300) counts.otherClientAnswers += 1;
 }
 
 /** The counters' reader of the event stream. */

@@ -280,6 +280,21 @@ export class RedisTier {
   }
 
   /**
+   * Sends one command whatever the breaker says (a lock release must not depend on its opinion:
+   * a lock left behind makes other requests wait), bounded by the command timeout like every
+   * other; its answer, or `failed`. The outcome is logged but not counted by the breaker.
+   */
+  async attempt<T, F>(operation: string, key: string | undefined, failed: F, command: () => Promise<T>): Promise<T | F> {
+    if (!this.isAvailable()) return failed;
+    try {
+      return await this.bounded(command());
+    } catch (error) {
+      this.logFailure(operation, error, key);
+      return failed;
+    }
+  }
+
+  /**
    * ioredis times a command from when it is written, but an auto-pipelined command waits for the
    * batch before it (one batch at a time per connection), and the Cluster client can hold one
    * while it refreshes its slot map: with a frozen Redis the waits add up. The deadline counts
