@@ -16,8 +16,11 @@ export interface SignatureCheck {
   now?: number;
 }
 
-/** Why a signed request is refused, for the 401's error; undefined when it is genuine (nonce aside). */
-export function signatureProblem(headers: IncomingHttpHeaders, rawBody: Buffer, check: SignatureCheck): string | undefined {
+/**
+ * Why a signed request's headers are refused (missing, malformed, a timestamp outside the
+ * tolerance), checked before its body is read; undefined when they may be genuine.
+ */
+export function signatureHeaderProblem(headers: IncomingHttpHeaders, check: SignatureCheck): string | undefined {
   const signature = headers['x-twenty-webhook-signature'];
   const timestamp = headers['x-twenty-webhook-timestamp'];
   const nonce = headers['x-twenty-webhook-nonce'];
@@ -31,10 +34,29 @@ export function signatureProblem(headers: IncomingHttpHeaders, rawBody: Buffer, 
   const skew = (check.now ?? Date.now()) - Number(timestamp);
   if (skew > check.toleranceMs) return `X-Twenty-Webhook-Timestamp is too old (more than ${check.toleranceMs / 1000} s)`;
   if (-skew > check.toleranceMs) return 'X-Twenty-Webhook-Timestamp is in the future';
-  // Over the raw bytes as they arrived: a re-serialised object would not match Twenty's.
-  const expected = createHmac('sha256', check.secret).update(`${timestamp}:`).update(rawBody).digest();
-  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return 'signature does not match';
   return undefined;
+}
+
+/** Why a signed request is refused, for the 401's error; undefined when it is genuine (a replay aside: see replayKey). */
+export function signatureProblem(headers: IncomingHttpHeaders, rawBody: Buffer, check: SignatureCheck): string | undefined {
+  const problem = signatureHeaderProblem(headers, check);
+  if (problem) return problem;
+  // Over the raw bytes as they arrived: a re-serialised object would not match Twenty's.
+  const expected = createHmac('sha256', check.secret)
+    .update(`${String(headers['x-twenty-webhook-timestamp'])}:`)
+    .update(rawBody)
+    .digest();
+  if (!timingSafeEqual(expected, Buffer.from(String(headers['x-twenty-webhook-signature']), 'hex'))) return 'signature does not match';
+  return undefined;
+}
+
+/**
+ * What makes one delivery unique among those that pass the check: its signature, the HMAC of
+ * timestamp and body. The nonce is not signed (anyone who saw a delivery could resend it with
+ * new nonces), so replays are told by what is.
+ */
+export function replayKey(headers: IncomingHttpHeaders): string {
+  return String(headers['x-twenty-webhook-signature']);
 }
 
 const payloadSchema = z.object({

@@ -6,7 +6,7 @@ import { type InvalidationModeName, type PageCache, type RedisClient } from '../
 import { listingInvalidation } from '../listings/listing-changes';
 import { tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
-import { readTwentyEvent, signatureProblem } from '../listings/twenty-webhook';
+import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } from '../listings/twenty-webhook';
 
 export const INVALIDATION_ENDPOINT = '/api/cache/invalidate';
 export const INVALIDATION_TYPES = ['listing'] as const;
@@ -117,16 +117,19 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   const router = Router();
   const webhooks = webhookCounters(cache.registry);
   // Replay protection while Redis is away, for this instance at least.
-  const localNonces = new LRUCache<string, true>({ max: 10_000, ttl: twenty.toleranceMs * 2 });
+  const localDeliveries = new LRUCache<string, true>({ max: 10_000, ttl: twenty.toleranceMs * 2 });
 
-  /** true the first time a nonce is seen, false when seen before, undefined when Redis did not answer. */
-  async function claimNonce(nonce: string): Promise<boolean | undefined> {
+  /**
+   * true the first time a delivery (its signature) is seen, false when seen before, undefined
+   * when Redis did not answer. Remembered as long as a timestamp can pass the check.
+   */
+  async function claimDelivery(delivery: string): Promise<boolean | undefined> {
     if (redis.status !== 'ready') return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), NONCE_TIMEOUT_MS);
     });
-    const claim = redis.set(`${keyPrefix}ssr-nonce:${nonce}`, '1', 'PX', twenty.toleranceMs * 2, 'NX').then(
+    const claim = redis.set(`${keyPrefix}ssr-webhook:${delivery}`, '1', 'PX', twenty.toleranceMs * 2, 'NX').then(
       (answer) => answer === 'OK',
       () => undefined,
     );
@@ -146,10 +149,10 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const raw = rawBody(req);
     const problem = signatureProblem(req.headers, raw, { secret: twenty.secret, toleranceMs: twenty.toleranceMs });
     if (problem) return refuse(res, 401, problem);
-    const nonce = String(req.headers['x-twenty-webhook-nonce']);
-    const fresh = (await claimNonce(nonce)) ?? !localNonces.has(nonce);
-    localNonces.set(nonce, true);
-    if (!fresh) return refuse(res, 401, 'X-Twenty-Webhook-Nonce was already used (replayed request)');
+    const delivery = replayKey(req.headers);
+    const fresh = (await claimDelivery(delivery)) ?? !localDeliveries.has(delivery);
+    localDeliveries.set(delivery, true);
+    if (!fresh) return refuse(res, 401, 'this delivery (its signature) was already received: a replayed request');
 
     let json: unknown;
     try {
@@ -193,7 +196,21 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   // A record with a long rich-text description makes a large body: read up to the setting (1 MiB by default).
   const rawWebhook = express.raw({ type: () => true, limit: twenty.maxBodyBytes });
   const webhookLimit = `${Math.round(twenty.maxBodyBytes / 1024)}kb`;
-  const signed: RequestHandler = (req, res, next) => (req.headers['x-twenty-webhook-signature'] === undefined ? next() : rawWebhook(req, res, next));
+  // Authentication before the body: a request whose signature headers cannot pass (absent secret,
+  // malformed, a stale timestamp) is refused before a byte of its body is read.
+  const signed: RequestHandler = (req, res, next) => {
+    if (req.headers['x-twenty-webhook-signature'] === undefined) return next();
+    if (!twenty.secret) {
+      webhooks.webhooks += 1;
+      return refuse(res, 403, "Twenty webhooks are disabled: set TWENTY_WEBHOOK_SECRET to the webhook's secret");
+    }
+    const problem = signatureHeaderProblem(req.headers, { secret: twenty.secret, toleranceMs: twenty.toleranceMs });
+    if (problem) {
+      webhooks.webhooks += 1;
+      return refuse(res, 401, problem);
+    }
+    rawWebhook(req, res, next);
+  };
   router.post(INVALIDATION_ENDPOINT, signed, twentyWebhook);
   router.use(
     cache.invalidationRouter({

@@ -8,6 +8,7 @@ import { compileRoutes } from '../../server/page-cache/options';
 import { generateCacheKey } from '../../server/page-cache/key';
 import type { Redis } from '../../server/utils/redis-client';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, testConfig, waitForStored } from '../helpers/app';
+import { listen, rawExchange } from '../helpers/raw-http';
 import { inspectionClient, listKeys, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 import { twentyEvent, twentyHeaders, WEBHOOK_SECRET } from '../helpers/twenty-signing';
 
@@ -107,7 +108,51 @@ describe('Twenty webhooks', () => {
       expect((await post(body, headers)).status).toBe(200);
       const replay = await post(body, headers);
       expect(replay.status).toBe(401);
-      expect(replay.body.error).toMatch(/already used/);
+      expect(replay.body.error).toMatch(/already received: a replayed request/);
+    });
+
+    it('answers 401 to a replay with a new nonce: the nonce is not signed, replays are told by the signature', async () => {
+      const headers = twentyHeaders(body);
+      expect((await post(body, headers)).status).toBe(200);
+      const invalidations = handle.stats.invalidations;
+      for (let i = 0; i < 5; i += 1) {
+        const replay = await post(body, { ...headers, 'X-Twenty-Webhook-Nonce': `fresh-nonce-${i}-0123456789` });
+        expect([replay.status, replay.body.error]).toEqual([401, 'this delivery (its signature) was already received: a replayed request']);
+      }
+      expect(handle.stats.invalidations).toBe(invalidations);
+      // The claim lives in Redis for as long as a timestamp can pass (twice the tolerance), so every instance refuses it.
+      const claims = await listKeys(redis, `${prefix}ssr-webhook:`);
+      expect(claims).toEqual([`${prefix}ssr-webhook:${headers['X-Twenty-Webhook-Signature']}`]);
+      expect(await redis.pttl(claims[0]!)).toBeGreaterThan(590_000);
+      // A new delivery of the same change (a new timestamp, so a new signature) is a new event.
+      expect((await post(body, twentyHeaders(body, { timestamp: Date.now() + 1 }))).status).toBe(200);
+    });
+
+    it('refuses a webhook whose signature headers cannot pass before reading its body', async () => {
+      const server = await listen(handle.handler);
+      try {
+        const stale = twentyHeaders(body, { timestamp: Date.now() - 3_600_000 });
+        // Headers announcing a megabyte that never comes: the answer must not wait for it.
+        const head = [
+          `POST ${ENDPOINT} HTTP/1.1`,
+          'Host: x',
+          'Connection: close',
+          'Content-Type: application/json',
+          'Content-Length: 1000000',
+          ...Object.entries(stale)
+            .filter(([name]) => name !== 'Content-Type')
+            .map(([name, value]) => `${name}: ${value}`),
+          '',
+          '',
+        ].join('\r\n');
+        const started = Date.now();
+        const answer = await rawExchange(server.url, Buffer.from(head));
+        expect(answer.status).toBe(401);
+        expect(answer.body).toMatch(/too old/);
+        expect(Date.now() - started).toBeLessThan(2000);
+      } finally {
+        await server.close();
+      }
     });
 
     it('refuses signed webhooks with 403 when no secret is configured', async () => {
