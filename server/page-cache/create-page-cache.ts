@@ -65,6 +65,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     breaker: { ...settings.breaker },
     commandTimeoutMs: settings.commandTimeoutMs,
     maxNegativeEntries: settings.maxNegativeEntries,
+    onGarbage: (kind, count) => events.emit({ type: 'garbage', kind, count }),
     onBreakerChange: (state) => events.emit({ type: 'breaker', state }),
   });
   const memory = enabled && settings.memoryTierBytes > 0 ? new MemoryTier(settings.memoryTierBytes) : undefined;

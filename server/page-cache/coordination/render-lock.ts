@@ -1,8 +1,23 @@
 import type { RedisTier } from '../redis/redis-tier';
 import type { RedisClient } from '../redis/connection';
 
+/**
+ * Takes the lock unless it is held. A value there that cannot be a lock (another type, or a
+ * string without a TTL, which no lock of ours ever is) is garbage: removed, counted, and the
+ * lock taken, so a foreign value never makes every request for the page wait.
+ * KEYS: the lock. ARGV: token, ttl ms. Returns {taken (1/0), garbage removed (1/0)}.
+ */
+const ACQUIRE = `local garbage = 0
+local found = redis.call('TYPE', KEYS[1]).ok
+if found ~= 'none' and (found ~= 'string' or redis.call('PTTL', KEYS[1]) < 0) then
+  redis.call('UNLINK', KEYS[1])
+  garbage = 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, garbage} end
+return {0, garbage}`;
+
 /** Deletes the lock only while it still holds the owner's token (an expired lock may be someone else's now). */
-const RELEASE_IF_OWNER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const RELEASE_IF_OWNER = `if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface RenderLockOptions {
   redis: RedisClient;
@@ -28,8 +43,15 @@ export class RenderLock {
   async acquire(cacheKey: string, token: string): Promise<boolean> {
     const { redis, cache, ttlMs } = this.options;
     if (!cache.isHealthy()) return true;
-    const answer = await cache.call('lock', cacheKey, undefined, () => redis.set(this.lockKey(cacheKey), token, 'PX', ttlMs, 'NX'));
-    return answer === undefined || answer === 'OK';
+    const answer = await cache.call(
+      'lock',
+      cacheKey,
+      undefined,
+      () => redis.eval(ACQUIRE, 1, this.lockKey(cacheKey), token, ttlMs) as Promise<[number, number]>,
+    );
+    if (answer === undefined) return true;
+    cache.noteGarbage('lock', answer[1], cacheKey);
+    return answer[0] === 1;
   }
 
   /**

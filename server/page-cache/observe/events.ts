@@ -1,5 +1,6 @@
 import type { AgentFamily } from '../flow/recv';
 import type { BreakerState } from '../redis/circuit-breaker';
+import type { GarbageKind } from '../redis/redis-tier';
 import type { StoreOutcome } from '../tiers/tier-stack';
 
 /** How a request on a cached route was answered, as the X-Cache header says it. */
@@ -29,6 +30,8 @@ export type CacheEvent =
   | { type: 'render-budget-spent'; route: string }
   /** A page an invalidation named was stored fresh again, `seconds` after the invalidation was accepted. */
   | { type: 'fresh-again'; seconds: number }
+  /** A value of the wrong type at a key the cache owns was removed (and the key rebuilt as used). */
+  | { type: 'garbage'; kind: GarbageKind; count: number }
   /** A background re-render waited for a free slot (refreshConcurrency), or was dropped because too many waited. */
   | { type: 'refresh-queued'; dropped: boolean }
   | { type: 'render'; route: string; trigger: RenderTrigger }

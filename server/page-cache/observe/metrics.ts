@@ -84,6 +84,7 @@ export class CacheMetrics {
   private readonly staleAge: Histogram;
   private readonly freshnessLag: Histogram;
   private readonly redisReads: Record<'running' | 'other', Counter.Internal>;
+  private readonly garbage: Counter<'kind'>;
 
   constructor({ stats, cache, tiers, budget, windowMs, registry }: CacheMetricsSources) {
     this.registry = registry ?? new Registry();
@@ -156,6 +157,12 @@ export class CacheMetrics {
       registers,
     });
     this.redisReads = { running: redisReads.labels('running'), other: redisReads.labels('other') };
+    this.garbage = new Counter({
+      name: name('garbage_keys_total'),
+      help: 'Values of the wrong type found at keys the cache owns and removed, by kind (page, tag-index, lock, negative-index).',
+      labelNames: ['kind'],
+      registers,
+    });
 
     // Since-start counts kept elsewhere, exported as they are at each scrape.
     const countOf = (suffix: string, help: string, read: () => number) =>
@@ -233,6 +240,9 @@ export class CacheMetrics {
       }
       case 'fresh-again':
         this.freshnessLag.observe(event.seconds);
+        return;
+      case 'garbage':
+        this.garbage.labels(event.kind).inc(event.count);
         return;
       case 'render':
         this.route(event.route).renders[event.trigger].inc();

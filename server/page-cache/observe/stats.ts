@@ -86,6 +86,8 @@ export interface CacheStats {
   /** Pages read from Redis, and of them those another build rendered (served stale, re-rendered). */
   redisPageReads: number;
   otherBuildReads: number;
+  /** Values of the wrong type removed from keys the cache owns (pages, tag indexes, locks, the negative index). */
+  garbageKeys: number;
   /** Per client family: what they got, 304s included. */
   agents: Record<AgentFamily, AgentCounts>;
   /** How far past freshness the STALE pages served were. */
@@ -120,6 +122,7 @@ export function createCacheStats(): CacheStats {
     refreshesDropped: 0,
     redisPageReads: 0,
     otherBuildReads: 0,
+    garbageKeys: 0,
     agents: { googlebot: emptyAgentCounts(), bingbot: emptyAgentCounts(), 'other-bot': emptyAgentCounts(), human: emptyAgentCounts() },
     staleAge: emptySummary(),
     freshnessLag: emptySummary(),
@@ -197,6 +200,9 @@ export function countEvent(stats: CacheStats, event: CacheEvent): void {
     case 'refresh-queued':
       if (event.dropped) stats.refreshesDropped += 1;
       else stats.refreshesQueued += 1;
+      return;
+    case 'garbage':
+      stats.garbageKeys += event.count;
       return;
     case 'fresh-again':
       summarise(stats.freshnessLag, event.seconds);

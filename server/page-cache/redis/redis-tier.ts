@@ -34,7 +34,12 @@ export interface RedisTierOptions {
   failureLogIntervalMs?: number;
   /** At most this many negative entries (404, 410, redirects) in Redis; default 10000. */
   maxNegativeEntries?: number;
+  /** A key the cache owns held a value of the wrong type: it was removed (`kind`: page, tag-index, lock, negative-index). */
+  onGarbage?(kind: GarbageKind, count: number): void;
 }
+
+/** The kinds of keys the cache owns, as garbage found at them is counted. */
+export type GarbageKind = 'page' | 'tag-index' | 'lock' | 'negative-index';
 
 /** Outcome of a delete: how many keys went, and whether Redis answered every call. */
 export interface DeleteResult {
@@ -45,21 +50,37 @@ export interface DeleteResult {
 const GLOB_SPECIALS = /[*?[\]\\]/g;
 
 /**
+ * Lua: a key the cache owns that holds a value of another type than `want` (another program's
+ * data, a hand-typed SET) is garbage: removed, and counted in `garbage`, so it never becomes a
+ * lasting error of every command that names it.
+ */
+const HEAL = `local garbage = 0
+local function heal(key, want)
+  local found = redis.call('TYPE', key).ok
+  if found ~= 'none' and found ~= want then
+    redis.call('UNLINK', key)
+    garbage = garbage + 1
+  end
+end
+`;
+
+/**
  * Stores an entry and records it in the index of each of its tags, in one step. A tag set
  * lives as long as its longest-lived page (its expiry only ever moves later), and two random
  * members are checked on each write, dead ones removed, so a set converges on live pages.
  * KEYS: entry key, then tag sets. ARGV: value, ttl ms, the entry's member name, the key prefix.
  */
-const SET_WITH_TAGS = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+const SET_WITH_TAGS = `${HEAL}redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local ttl = tonumber(ARGV[2])
 for i = 2, #KEYS do
+  heal(KEYS[i], 'set')
   redis.call('SADD', KEYS[i], ARGV[3])
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
   for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], 2)) do
     if redis.call('EXISTS', ARGV[4] .. member) == 0 then redis.call('SREM', KEYS[i], member) end
   end
 end
-return 1`;
+return garbage`;
 
 /**
  * Invalidates every page indexed under the tags in one step, and returns their keys.
@@ -67,10 +88,11 @@ return 1`;
  * Hard unlinks the pages and takes exactly them out of the sets (pages stored meanwhile stay
  * indexed); soft marks the existing ones stale in place.
  */
-const INVALIDATE_TAGS = `local found = {}
+const INVALIDATE_TAGS = `${HEAL}local found = {}
 local seen = {}
 local affected = 0
 for _, tagKey in ipairs(KEYS) do
+  heal(tagKey, 'set')
   local members = redis.call('SMEMBERS', tagKey)
   for _, member in ipairs(members) do
     if not seen[member] then
@@ -79,7 +101,10 @@ for _, tagKey in ipairs(KEYS) do
       local key = ARGV[1] .. member
       if ARGV[2] == 'hard' then
         affected = affected + redis.call('UNLINK', key)
-      elseif redis.call('EXISTS', key) == 1 then
+      elseif redis.call('TYPE', key).ok ~= 'string' then
+        -- gone, or garbage: nothing to mark, and garbage goes
+        if redis.call('UNLINK', key) == 1 then garbage = garbage + 1 end
+      else
         redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[3])
         affected = affected + 1
       end
@@ -89,10 +114,11 @@ for _, tagKey in ipairs(KEYS) do
     for i = 1, #members, 5000 do redis.call('SREM', tagKey, unpack(members, i, math.min(i + 4999, #members))) end
   end
 end
-return {affected, found}`;
+return {affected, found, garbage}`;
 
 /** Removes members whose pages are gone from a tag set; returns how many it removed. */
-const PRUNE_TAG = `local removed = 0
+const PRUNE_TAG = `${HEAL}heal(KEYS[1], 'set')
+local removed = 0
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if redis.call('EXISTS', ARGV[1] .. member) == 0 then
     redis.call('SREM', KEYS[1], member)
@@ -105,16 +131,20 @@ return removed`;
  * Cluster: adds a page to one tag set (the page lives in another slot, so this is a step of its
  * own) and returns two random members for the caller to check. KEYS: tag set. ARGV: member, ttl ms.
  */
-const ADD_TO_TAG = `redis.call('SADD', KEYS[1], ARGV[1])
+const ADD_TO_TAG = `${HEAL}heal(KEYS[1], 'set')
+redis.call('SADD', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return redis.call('SRANDMEMBER', KEYS[1], 2)`;
 
 /** Marks entries stale in place (their invalidatedAt), only where they exist: never creates a key. */
 const MARK_STALE = `local marked = 0
 for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
+  local found = redis.call('TYPE', key).ok
+  if found == 'string' then
     redis.call('SETRANGE', key, ${INVALIDATED_AT_OFFSET}, ARGV[1])
     marked = marked + 1
+  elseif found ~= 'none' then
+    redis.call('UNLINK', key)
   end
 end
 return marked`;
@@ -122,38 +152,50 @@ return marked`;
 /**
  * Admits a negative entry (404, 410, redirect) to the index that caps their number: drops the
  * members whose time is up, adds this one (score: its expiry), and returns the members over the
- * cap, nearest to expiry first, for the caller to evict. A member is the page's key, then its
- * tags, separated by newlines. KEYS: the index. ARGV: member, expiry ms, now ms, cap, ttl ms.
+ * cap, nearest to expiry first, for the caller to evict (after the count of garbage removed). A
+ * member is the page's key, then its tags, separated by newlines. KEYS: the index. ARGV: member,
+ * expiry ms, now ms, cap, ttl ms.
  */
-const ADMIT_NEGATIVE = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+const ADMIT_NEGATIVE = `${HEAL}heal(KEYS[1], 'zset')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
-if over <= 0 then return {} end
 local evicted = {}
-local popped = redis.call('ZPOPMIN', KEYS[1], over)
-for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
-return evicted`;
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], over)
+  for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
+end
+return {garbage, evicted}`;
 
 /**
  * Evicts a negative entry, only if the key still holds one (a page stored there since, a 200,
  * stays, and so do its index entries), and takes it out of its tag sets, dropping sets left
  * empty. KEYS: the page key, then its tag sets (none on a Cluster). ARGV: the member name.
  */
-const EVICT_NEGATIVE = `local head = redis.call('GETRANGE', KEYS[1], ${STATUS_OFFSET}, ${STATUS_OFFSET + 12})
+const EVICT_NEGATIVE = `if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
+local head = redis.call('GETRANGE', KEYS[1], ${STATUS_OFFSET}, ${STATUS_OFFSET + 12})
 local status = string.match(head, '^{"status":(%d+)')
 if not status or status == '200' then return 0 end
 redis.call('UNLINK', KEYS[1])
 for i = 2, #KEYS do
-  redis.call('SREM', KEYS[i], ARGV[1])
-  if redis.call('SCARD', KEYS[i]) == 0 then redis.call('UNLINK', KEYS[i]) end
+  if redis.call('TYPE', KEYS[i]).ok == 'set' then
+    redis.call('SREM', KEYS[i], ARGV[1])
+    if redis.call('SCARD', KEYS[i]) == 0 then redis.call('UNLINK', KEYS[i]) end
+  end
 end
 return 1`;
 
 /** Cluster: takes an evicted page out of one tag set, and the set away once empty. KEYS: tag set. ARGV: member. */
-const REMOVE_FROM_TAG = `redis.call('SREM', KEYS[1], ARGV[1])
+const REMOVE_FROM_TAG = `if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 0 end
+redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('UNLINK', KEYS[1]) end
 return 1`;
+
+/** Redis's answer to a command on a key holding another type of value. */
+function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && /^WRONGTYPE/.test((error as Error).message);
+}
 
 /** Escapes Redis glob characters so a literal string only matches itself in SCAN MATCH. */
 export function escapeGlob(literal: string): string {
@@ -208,6 +250,7 @@ export class RedisTier {
   private readonly failureLogIntervalMs: number;
   private readonly failureLog = new Map<string, { loggedAt: number; suppressed: number }>();
   private readonly maxNegativeEntries: number;
+  private readonly onGarbage: ((kind: GarbageKind, count: number) => void) | undefined;
   private readonly onReady = () => this.breaker.reset();
 
   constructor(options: RedisTierOptions) {
@@ -221,6 +264,7 @@ export class RedisTier {
     this.failureLogIntervalMs = options.failureLogIntervalMs ?? 10_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
     this.maxNegativeEntries = options.maxNegativeEntries ?? 10_000;
+    this.onGarbage = options.onGarbage;
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breaker?.failureThreshold ?? 5,
       cooldownMs: options.breaker?.cooldownMs ?? 5000,
@@ -311,10 +355,23 @@ export class RedisTier {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const value = await this.call('get', key, undefined, () => this.redis.getBuffer(this.keyPrefix + key));
+    const value = await this.call('get', key, undefined, async () => {
+      try {
+        return await this.redis.getBuffer(this.keyPrefix + key);
+      } catch (error) {
+        if (!isWrongType(error)) throw error;
+        // A list, hash or set where a page should be: garbage, removed (the render stores the page).
+        await this.redis.unlink(this.keyPrefix + key);
+        this.noteGarbage('page', 1, key);
+        return null;
+      }
+    });
     if (value === undefined || value === null) return undefined;
     const entry = decodeEntry(value);
-    if (!entry) this.logger.warn({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
+    if (!entry) {
+      this.noteGarbage('page', 1, key);
+      this.logger.debug({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
+    }
     return entry;
   }
 
@@ -338,7 +395,17 @@ export class RedisTier {
     if (tagKeys.length === 0) return this.call('set', key, false, async () => (await this.redis.set(pageKey, encodeEntry(entry), 'PX', ttlMs)) === 'OK');
     if (!this.cluster) {
       return this.call('set', key, false, async () => {
-        await this.redis.eval(SET_WITH_TAGS, 1 + tagKeys.length, pageKey, ...tagKeys, encodeEntry(entry), ttlMs, key, this.clientPrefix + this.keyPrefix);
+        const garbage = (await this.redis.eval(
+          SET_WITH_TAGS,
+          1 + tagKeys.length,
+          pageKey,
+          ...tagKeys,
+          encodeEntry(entry),
+          ttlMs,
+          key,
+          this.clientPrefix + this.keyPrefix,
+        )) as number;
+        this.noteGarbage('tag-index', garbage, key);
         return true;
       });
     }
@@ -363,10 +430,15 @@ export class RedisTier {
     const ttlMs = Math.ceil(ttlSeconds * 1000);
     const member = [key, ...entry.tags].join('\n');
     const now = Date.now();
-    const evicted = await this.call('admitNegative', key, [] as string[], async () =>
-      this.redis.eval(ADMIT_NEGATIVE, 1, this.negativeIndexKey(), member, now + ttlMs, now, this.maxNegativeEntries, ttlMs),
-    );
-    for (const one of evicted as string[]) {
+    const evicted = await this.call('admitNegative', key, [] as string[], async () => {
+      const [garbage, over] = (await this.redis.eval(ADMIT_NEGATIVE, 1, this.negativeIndexKey(), member, now + ttlMs, now, this.maxNegativeEntries, ttlMs)) as [
+        number,
+        string[],
+      ];
+      this.noteGarbage('negative-index', garbage, key);
+      return over;
+    });
+    for (const one of evicted) {
       const [evictedKey, ...tags] = one.split('\n');
       if (!evictedKey) continue;
       const pageKey = this.keyPrefix + evictedKey;
@@ -381,6 +453,27 @@ export class RedisTier {
         return 1;
       });
     }
+  }
+
+  /** Cluster: a tag set's members; a value of another type there is garbage, removed (an empty set). */
+  private async tagMembers(tagKey: string): Promise<string[]> {
+    try {
+      return await this.redis.smembers(tagKey);
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      await this.redis.unlink(tagKey);
+      this.noteGarbage('tag-index', 1, tagKey);
+      return [];
+    }
+  }
+
+  /** Garbage removed from a key the cache owns: counted, and logged once per kind per interval. */
+  noteGarbage(kind: GarbageKind, count: number, key: string | undefined): void {
+    if (!(count > 0)) return;
+    this.onGarbage?.(kind, count);
+    this.throttled(`garbage:${kind}`, (suppressed) =>
+      this.logger.warn({ key, kind, count, suppressed }, `cache: a value of the wrong type at a ${kind} key was removed (garbage; the cache rebuilds it)`),
+    );
   }
 
   private negativeIndexKey(): string {
@@ -452,17 +545,22 @@ export class RedisTier {
     const tagKeys = tags.map((tag) => this.tagKey(tag));
     if (!this.cluster) {
       return this.call('invalidateTags', tags[0], undefined, async () => {
-        const [deleted, keys] = (await this.redis.eval(INVALIDATE_TAGS, tagKeys.length, ...tagKeys, this.clientPrefix + this.keyPrefix, mode, stamp)) as [
-          number,
-          string[],
-        ];
+        const [deleted, keys, garbage] = (await this.redis.eval(
+          INVALIDATE_TAGS,
+          tagKeys.length,
+          ...tagKeys,
+          this.clientPrefix + this.keyPrefix,
+          mode,
+          stamp,
+        )) as [number, string[], number];
+        this.noteGarbage('tag-index', garbage, tags[0]);
         return { deleted, keys };
       });
     }
     // Cluster: read the sets, then change their pages key by key. Members stay in the sets (a
     // page stored meanwhile must stay indexed); dead ones are pruned as pages are written.
     return this.call('invalidateTags', tags[0], undefined, async () => {
-      const keys = [...new Set((await Promise.all(tagKeys.map((tagKey) => this.redis.smembers(tagKey)))).flat())];
+      const keys = [...new Set((await Promise.all(tagKeys.map((tagKey) => this.tagMembers(tagKey)))).flat())];
       const pageKeys = keys.map((key) => this.keyPrefix + key);
       const deleted = mode === 'hard' ? await this.unlinkAll(pageKeys) : await this.markStaleAll(pageKeys, stamp);
       return { deleted, keys };
@@ -476,7 +574,7 @@ export class RedisTier {
       let removed = 0;
       for (const tagKey of batch) {
         removed += this.cluster
-          ? await this.removeDeadMembers(tagKey, await this.redis.smembers(tagKey))
+          ? await this.removeDeadMembers(tagKey, await this.tagMembers(tagKey))
           : ((await this.redis.eval(PRUNE_TAG, 1, tagKey, prefix)) as number);
       }
       return removed;
@@ -534,6 +632,11 @@ export class RedisTier {
   /** A Redis that times out or is full fails every command: log each kind once per interval. */
   private logFailure(operation: string, error: unknown, key: string | undefined): void {
     const kind = `${operation}:${error instanceof Error ? error.message.slice(0, 40) : String(error)}`;
+    this.throttled(kind, (suppressed) => this.logger.warn({ err: error, key, operation, suppressed }, `cache: redis ${operation} failed`));
+  }
+
+  /** Runs `log` at most once per kind per interval, telling it how many were left out since. */
+  private throttled(kind: string, log: (suppressed: number) => void): void {
     const now = Date.now();
     const seen = this.failureLog.get(kind);
     if (seen && now - seen.loggedAt < this.failureLogIntervalMs) {
@@ -542,6 +645,6 @@ export class RedisTier {
     }
     if (this.failureLog.size > 100) this.failureLog.clear();
     this.failureLog.set(kind, { loggedAt: now, suppressed: 0 });
-    this.logger.warn({ err: error, key, operation, suppressed: seen?.suppressed ?? 0 }, `cache: redis ${operation} failed`);
+    log(seen?.suppressed ?? 0);
   }
 }
