@@ -1,0 +1,62 @@
+import { RenderLock } from '../../server/page-cache/coordination/render-lock';
+import { SingleFlight } from '../../server/page-cache/coordination/single-flight';
+import { silentLogger } from '../../server/page-cache/logger';
+import { RedisTier } from '../../server/page-cache/redis/redis-tier';
+import type { Redis } from '../../server/utils/redis-client';
+import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
+
+describe('render locks on the real Redis', () => {
+  const prefix = uniquePrefix('lock');
+  let redis: Redis;
+  let tier: RedisTier;
+  beforeAll(async () => {
+    redis = inspectionClient();
+    await redis.ping(); // connected: the lock is asked of Redis, not granted for want of it
+  });
+  beforeEach(() => {
+    tier = new RedisTier({ redis, logger: silentLogger, keyPrefix: prefix, breaker: { failureThreshold: 2, cooldownMs: 60_000 }, commandTimeoutMs: 200 });
+  });
+  afterEach(async () => {
+    tier.stop();
+    await removeKeys(redis, prefix);
+  });
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('releases a lock it holds even while the breaker is open (a lock left behind makes others wait)', async () => {
+    const lock = new RenderLock({ redis, cache: tier, keyPrefix: prefix, ttlMs: 15_000 });
+    expect(await lock.acquire('ssr:/a', 'token-1')).toBe(true);
+    expect(await redis.get(`${prefix}ssr-lock:ssr:/a`)).toBe('token-1');
+    // Redis failed twice meanwhile (a pause, say): the breaker is open, no page command is sent.
+    tier.breaker.recordFailure(new Error('Command timed out'));
+    tier.breaker.recordFailure(new Error('Command timed out'));
+    expect(tier.breakerState().state).toBe('open');
+    await lock.release('ssr:/a', 'token-1');
+    expect(await redis.exists(`${prefix}ssr-lock:ssr:/a`)).toBe(0);
+    // Only its owner's release removes it.
+    tier.breaker.reset();
+    expect(await lock.acquire('ssr:/b', 'token-2')).toBe(true);
+    await lock.release('ssr:/b', 'someone-else');
+    expect(await redis.get(`${prefix}ssr-lock:ssr:/b`)).toBe('token-2');
+  });
+
+  it('never keeps a follower longer than the lock wait plus one read, however slow each poll is', async () => {
+    const lock = new RenderLock({ redis, cache: tier, keyPrefix: prefix, ttlMs: 15_000 });
+    // Another instance holds the page's lock and never stores it; every read takes 150 ms.
+    await redis.set(`${prefix}ssr-lock:ssr:/c`, 'other-instance', 'PX', 15_000);
+    const flight = new SingleFlight({
+      lock,
+      waitMs: 400,
+      flightTtlMs: 15_000,
+      readEntry: () => new Promise((resolve) => setTimeout(() => resolve(undefined), 150)),
+      onWaitTimeout: () => undefined,
+    });
+    const started = Date.now();
+    const role = await flight.join('ssr:/c');
+    const waited = Date.now() - started;
+    expect(role.role).toBe('leader');
+    expect(waited).toBeGreaterThanOrEqual(390);
+    expect(waited).toBeLessThan(400 + 150 + 100);
+  });
+});
