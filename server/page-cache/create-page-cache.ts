@@ -139,7 +139,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     const source = request.source ?? 'api';
     const plan = planInvalidation(checked.data, policies);
     const started = performance.now();
-    const { deleted, ok, keys, queued } = await tiers.invalidate(
+    const { deleted, ok, keys, queued, appliedAs, refusedSoft, redisError } = await tiers.invalidate(
       { keys: plan.keys, patterns: plan.patterns, tags: plan.tags },
       mode === 'hard' ? 'hard' : 'soft',
     );
@@ -148,11 +148,18 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     for (const page of refreshing) void flow.refresh(page);
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     events.emit({ type: 'invalidation', source, mode, keys: deleted, queued });
+    const note = redisError
+      ? `Redis answered: ${redisError}`
+      : refusedSoft !== undefined
+        ? `Redis refused to mark the pages stale (${refusedSoft}): they were deleted instead`
+        : undefined;
     const result: InvalidateResult = {
       ok,
       queued,
       mode,
       changed: deleted,
+      applied: queued ? 'queued' : appliedAs === 'hard' ? 'deleted' : 'marked-stale',
+      ...(note ? { note } : {}),
       keys,
       patterns: plan.patterns,
       tags: plan.tags,

@@ -34,6 +34,13 @@ export interface InvalidateResult {
   mode: InvalidationModeName;
   /** Pages deleted (hard) or marked stale (soft, refresh). */
   changed: number;
+  /**
+   * What was done: `deleted`, `marked-stale`, or `queued` (applied once Redis answers). A soft or
+   * refresh invalidation that Redis refused to mark (full, noeviction) is `deleted`.
+   */
+  applied: 'deleted' | 'marked-stale' | 'queued';
+  /** Why it was deleted instead of marked stale, or why it did not complete: what Redis answered. */
+  note?: string;
   keys: string[];
   patterns: string[];
   tags: string[];

@@ -70,10 +70,10 @@ export function createInvalidationRouter(
     if (!checked.success) return sendJson(res, 400, { error: describeValidationError(checked.error) });
     const result = await invalidate({ ...checked.data, source: 'api' });
     const { ok, changed, ...rest } = result;
-    const summary = { source: 'api', ...context, ...rest, [result.mode === 'hard' ? 'deleted' : 'markedStale']: changed };
+    const summary = { source: 'api', ...context, ...rest, [result.applied === 'deleted' ? 'deleted' : 'markedStale']: changed };
     // Accepted, and sure to take effect: applied here now, and in Redis as soon as it answers.
     if (result.queued) return sendJson(res, 202, summary);
-    if (!ok) return sendJson(res, 503, { error: 'Redis refused the invalidation: it did not complete, retry later', ...summary });
+    if (!ok) return sendJson(res, 503, { error: refusalText(result.note), ...summary });
     sendJson(res, 200, summary);
   }
 
@@ -81,4 +81,9 @@ export function createInvalidationRouter(
     if (req.method !== 'POST' || pathOf(req.url) !== path) return next();
     handle(req, res).catch(next);
   };
+}
+
+/** The 503's text: Redis answered, and refused; its own words when known. */
+export function refusalText(note: string | undefined): string {
+  return `Redis refused the invalidation, it did not complete (${note ?? 'no reason given'}); retry later`;
 }

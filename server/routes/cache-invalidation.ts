@@ -2,7 +2,7 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
+import { refusalText, type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import { tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
@@ -181,7 +181,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       ids: [event.id],
       effects: event.effects,
       ...result,
-      [mode === 'hard' ? 'deleted' : 'markedStale']: changed,
+      [result.applied === 'deleted' ? 'deleted' : 'markedStale']: changed,
     };
     // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
     logger.info(
@@ -189,7 +189,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       'cache invalidation: webhook',
     );
     if (result.queued) return void res.status(202).json(summary);
-    if (!ok) return void res.status(503).json({ error: 'Redis refused the invalidation: it did not complete', ...summary });
+    if (!ok) return void res.status(503).json({ error: refusalText(result.note), ...summary });
     res.json(summary);
   };
 

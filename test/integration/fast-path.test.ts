@@ -302,6 +302,40 @@ describe('a full Redis', () => {
     }
   });
 
+  it('invalidates on a full Redis: a soft mark Redis refuses becomes a deletion, and the answer says so, quoting Redis', async () => {
+    redisServer = await startPrivateRedis(['--maxmemory-policy', 'noeviction']);
+    const handle = testApp({ REDIS_URL: redisServer.url, SSR_CACHE_MEMORY_CHECK_MS: '600000', SSR_CACHE_MEMORY_MB: '0' });
+    try {
+      await redisReady(handle);
+      for (const id of [1, 2]) {
+        await request(handle.app).get(`/listings/${id}`).set('User-Agent', GOOGLEBOT);
+        await waitForStored(handle, `ssr:/listings/${id}`);
+      }
+      // Full now: every write (SETRANGE, SET) meets OOM; deletions still work.
+      const control = inspectionClient(redisServer.url);
+      const used = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
+      await control.config('SET', 'maxmemory', String(used - 64 * 1024));
+      try {
+        const res = await request(handle.app)
+          .post('/api/cache/invalidate')
+          .set('Authorization', `Bearer ${TEST_TOKEN}`)
+          .set('Content-Type', 'application/json')
+          .send({ tags: ['listing:1'], mode: 'soft' });
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ mode: 'soft', applied: 'deleted', queued: false, deleted: 1 });
+        expect(res.body.note).toMatch(
+          /^Redis refused to mark the pages stale \(OOM command not allowed when used memory > 'maxmemory'.*\): they were deleted instead$/,
+        );
+        expect(await control.exists('ssr:/listings/1')).toBe(0);
+        expect(await control.exists('ssr:/listings/2')).toBe(1);
+      } finally {
+        control.disconnect();
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('stops writing while Redis is above the write budget, and says so in /health', async () => {
     redisServer = await startPrivateRedis(['--maxmemory-policy', 'noeviction']);
     await fillTo(redisServer.url, 64 * 1024);

@@ -10,7 +10,7 @@ import { scrape } from '../helpers/metrics';
 describe('keys the cache owns heal from values of the wrong type (real Redis)', () => {
   const context = useAppOnRealRedis('heal', { SSR_CACHE_LOCK_WAIT_MS: '3000' });
   const get = (path: string) => request(context.handle.handler).get(path).set('User-Agent', GOOGLEBOT);
-  const invalidate = (body: unknown) =>
+  const invalidate = (body: object) =>
     request(context.handle.app).post('/api/cache/invalidate').set('Authorization', `Bearer ${TEST_TOKEN}`).set('Content-Type', 'application/json').send(body);
   const key = (name: string) => `${context.prefix}${name}`;
   const garbage = async (kind: string) => (await scrape(context.handle.app)).value('ssr_cache_garbage_keys_total', { kind });

@@ -348,7 +348,11 @@ export class RedisTier {
     return withDeadline(command, this.commandTimeoutMs);
   }
 
+  /** What Redis last answered with an error (a reply error: OOM, WRONGTYPE, ...), for the texts that say why something did not complete. */
+  lastReplyError: string | undefined;
+
   private noteFailure(operation: string, error: unknown, key: string | undefined): void {
+    if (isReplyError(error)) this.lastReplyError = (error as Error).message.slice(0, 200);
     if (isReplyError(error)) this.breaker.recordSuccess();
     else this.breaker.recordFailure(error);
     this.logFailure(operation, error, key);

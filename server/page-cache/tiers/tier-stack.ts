@@ -23,6 +23,18 @@ export interface TierHit {
 /** hard deletes; soft marks stale (served at once, re-rendered once). */
 export type InvalidationMode = 'hard' | 'soft';
 
+/** What an invalidation did in Redis. */
+export interface InvalidationOutcome extends DeleteResult {
+  keys: string[];
+  queued: boolean;
+  /** How it was applied: soft falls back to hard when Redis refuses the mark (full, noeviction). */
+  appliedAs: InvalidationMode;
+  /** Redis's answer to the soft mark it refused, when it fell back to deleting. */
+  refusedSoft?: string;
+  /** Redis's answer when it refused the invalidation itself. */
+  redisError?: string;
+}
+
 /** What happened to a page handed to the stack for storing. */
 export type StoreOutcome = 'stored' | 'memory-only' | 'over-budget' | 'not-stored';
 
@@ -167,23 +179,29 @@ export class TierStack {
    * out, breaker open) it is queued (`queued`) and applied as soon as Redis answers, before any
    * page is read from Redis again.
    */
-  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<DeleteResult & { keys: string[]; queued: boolean }> {
+  async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<InvalidationOutcome> {
     const acceptedAt = Date.now();
     this.noteInvalidation(message, acceptedAt);
     // Earlier ones first: a later invalidation must not be overtaken by an older one's replay.
     if (this.pending.size > 0) await this.applyPending();
     let result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
+    let appliedAs = mode;
+    let refusedSoft: string | undefined;
     // Redis answers but refuses the soft mark (a write, at maxmemory with noeviction): delete instead.
-    if (result && !result.ok && mode === 'soft' && this.options.redis.isHealthy()) result = await this.applyToRedis(message, 'hard');
+    if (result && !result.ok && mode === 'soft' && this.options.redis.isHealthy()) {
+      refusedSoft = this.options.redis.lastReplyError;
+      result = await this.applyToRedis(message, 'hard');
+      appliedAs = 'hard';
+    }
     const keys = result?.keys ?? message.keys;
     this.dropFromMemory({ ...message, keys });
     // The lag runs from the first invalidation still waiting for a fresh page.
     for (const key of keys) if (!this.awaitingFresh.has(key)) this.awaitingFresh.set(key, acceptedAt);
-    if (result?.ok) return { ...result, queued: false };
-    // Redis answered with an error about the command itself (it is healthy): the caller hears of it.
-    if (result && this.options.redis.isHealthy()) return { ...result, queued: false };
+    if (result?.ok) return { ...result, queued: false, appliedAs, refusedSoft };
+    // Redis answered with an error about the command itself (it is healthy): the caller hears of it, with Redis's words.
+    if (result && this.options.redis.isHealthy()) return { ...result, queued: false, appliedAs, refusedSoft, redisError: this.options.redis.lastReplyError };
     this.pending.add(message, mode);
-    return { deleted: result?.deleted ?? 0, ok: false, keys, queued: true };
+    return { deleted: result?.deleted ?? 0, ok: false, keys, queued: true, appliedAs: mode };
   }
 
   /** Applies the queued invalidations once Redis is usable again; how many it applied. */
