@@ -191,7 +191,16 @@ export function createPageCache(options: PageCacheOptions): PageCache {
       if (!enabled) return app;
       flow.setRenderTarget(app);
       return (req, res) => {
-        flow.serveFromCache(req, res).then(
+        let answer: boolean | Promise<boolean>;
+        try {
+          answer = flow.serveFromCache(req, res);
+        } catch {
+          answer = false;
+        }
+        // A hit in the in-process tier is already answered, synchronously.
+        if (answer === true) return;
+        if (answer === false) return app(req, res);
+        answer.then(
           (served) => {
             if (!served) app(req, res);
           },

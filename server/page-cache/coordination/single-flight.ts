@@ -87,7 +87,8 @@ export class SingleFlight {
         flight.finish(entry);
         return { role: 'follower', entry };
       }
-      this.options.onWaitTimeout();
+      // Counted only when the bound passed: a poll that stopped because Redis fails is no wait timeout.
+      if (Date.now() >= deadline) this.options.onWaitTimeout();
     }
     return {
       role: 'leader',

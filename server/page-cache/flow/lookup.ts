@@ -3,6 +3,7 @@ import type { RenderBudget } from '../coordination/render-budget';
 import type { SingleFlight } from '../coordination/single-flight';
 import { freshnessLeftMs, type CacheEntry } from '../entry/cache-entry';
 import type { PreparedPage } from '../entry/prepared-page';
+import { LRUCache } from 'lru-cache';
 import { resolvePage, type ResolvedPage } from '../key';
 import type { CacheEvents } from '../observe/events';
 import type { PolicyTable } from '../policy';
@@ -41,8 +42,22 @@ function secondsStale(page: PreparedPage, now = Date.now()): number {
  * recv, hash, lookup and, on a hit, deliver: 'served' when the request is answered, else what
  * the host's routes must do (render a miss, or nothing to do with the cache).
  */
-export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse, keepServedLog: boolean) => Promise<Decision | 'served'> {
+export type LookupOutcome = Decision | 'served';
+
+/** Resolved pages by request URL: crawlers ask for the same URLs over and over, each is matched and normalised once. */
+const MAX_MEMO_URL_LENGTH = 512;
+
+export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse, keepServedLog: boolean) => LookupOutcome | Promise<LookupOutcome> {
   const { tiers, policies, events, contexts, isBot, allAgents, singleFlight, renderBudget } = deps;
+  const resolved = new LRUCache<string, ResolvedPage | 'none'>({ max: 5000 });
+
+  function resolve(url: string): ResolvedPage | undefined {
+    const known = resolved.get(url);
+    if (known !== undefined) return known === 'none' ? undefined : known;
+    const page = resolvePage(url, policies);
+    if (url.length <= MAX_MEMO_URL_LENGTH) resolved.set(url, page ?? 'none');
+    return page;
+  }
 
   /** deliver, and say so: what was served to whom, with which status. */
   function serve(req: IncomingMessage, res: ServerResponse, key: string, page: PreparedPage, log: CacheLogFields, agent: AgentFamily): void {
@@ -51,10 +66,14 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     events.emit({ type: 'response', route: log.route, agent, outcome: log.cache, status, staleSeconds: stale });
   }
 
-  /** `keepServedLog`: a served request's log fields are kept for a log line (a hit on the front keeps none unless logged). */
-  return async function lookup(req, res, keepServedLog) {
+  /**
+   * `keepServedLog`: a served request's log fields are kept for a log line (a hit on the front
+   * keeps none unless logged). A hit in the in-process tier is answered synchronously: no
+   * promise, no microtask between the request and its answer; anything else continues async.
+   */
+  return function lookup(req, res, keepServedLog) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return NOT_CACHED;
-    const page = resolvePage(req.url ?? '', policies);
+    const page = resolve(req.url ?? '');
     if (!page) return NOT_CACHED;
     const route = page.policy.route;
     const context = contexts.get(req);
@@ -83,7 +102,29 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     req.url = page.url;
     log.key = page.key;
     const started = performance.now();
-    const hit = await tiers.get(page.key);
+    const held = tiers.memory?.get(page.key);
+    if (held) {
+      log.lookupMs = roundMs(performance.now() - started);
+      log.cache = 'HIT';
+      log.tier = 'memory';
+      events.emit({ type: 'request', route, outcome: 'HIT', source: 'memory' });
+      serve(req, res, page.key, held, log, agent);
+      return 'served';
+    }
+    return lookupBeyondMemory(req, res, page, log, agent, started);
+  };
+
+  /** The Redis tier, stale and kept copies, single flight and the render budget. */
+  async function lookupBeyondMemory(
+    req: IncomingMessage,
+    res: ServerResponse,
+    page: ResolvedPage,
+    log: CacheLogFields,
+    agent: AgentFamily,
+    started: number,
+  ): Promise<LookupOutcome> {
+    const route = page.policy.route;
+    const hit = await tiers.get(page.key, true);
     const lookupMs = performance.now() - started;
     log.lookupMs = roundMs(lookupMs);
     events.emit({ type: 'lookup', result: hit ? hit.tier : 'miss', seconds: lookupMs / 1000, otherBuild: hit?.otherBuild });
@@ -152,5 +193,5 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
     return { kind: 'miss', page, since: Date.now(), share, done, fallback, agent };
-  };
+  }
 }

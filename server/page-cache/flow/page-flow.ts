@@ -11,7 +11,7 @@ import type { CacheEntry } from '../entry/cache-entry';
 import { captureResponseBody, type CapturedBody, type HeldResponse } from './capture';
 import { representationFor, unavailable, type Representation } from './deliver';
 import type { CacheLogFields, RequestContexts } from './context';
-import { createLookup } from './lookup';
+import { createLookup, type LookupOutcome } from './lookup';
 import type { AgentFamily, BotTest } from './recv';
 import { createRefresher } from './refresh';
 import { entryForRendered, type StoreLifetimes } from './store';
@@ -45,8 +45,11 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
 
 export interface PageFlow {
   middleware: Middleware;
-  /** Answers a request from the cache before the host's app sees it; false when the app must render. */
-  serveFromCache(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * Answers a request from the cache before the host's app sees it; false when the app must
+   * render. Synchronous (no promise) for a hit in the in-process tier.
+   */
+  serveFromCache(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
   /** Re-renders a page in the background, once across instances; resolves when done or abandoned. */
   refresh(page: ResolvedPage): Promise<void>;
   /** The app that renders background re-renders (the first request's `req.app`, or the app given to `front`). */
@@ -174,22 +177,25 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     refresh,
     setRenderTarget,
 
-    async serveFromCache(req, res) {
+    serveFromCache(req, res) {
       const started = logHits ? performance.now() : 0;
-      const decision = await lookup(req, res, logHits);
-      if (decision !== 'served') {
-        contexts.of(req).decision = decision;
-        return false;
-      }
-      // The host's request logger never sees this request: say what it would have said.
-      if (logHits) {
-        const log = contexts.get(req)?.log;
-        logger.info(
-          { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
-          'request completed',
-        );
-      }
-      return true;
+      const settle = (decision: LookupOutcome): boolean => {
+        if (decision !== 'served') {
+          contexts.of(req).decision = decision;
+          return false;
+        }
+        // The host's request logger never sees this request: say what it would have said.
+        if (logHits) {
+          const log = contexts.get(req)?.log;
+          logger.info(
+            { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
+            'request completed',
+          );
+        }
+        return true;
+      };
+      const outcome = lookup(req, res, logHits);
+      return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
     },
 
     middleware(req, res, next) {

@@ -102,10 +102,11 @@ export class TierStack {
     return this.options.memory !== undefined || this.options.redis.isUsable();
   }
 
-  async get(key: string): Promise<TierHit | undefined> {
+  /** `memoryChecked`: the caller has just looked in the memory tier itself (the synchronous hit path). */
+  async get(key: string, memoryChecked = false): Promise<TierHit | undefined> {
     const { memory, redis } = this.options;
     // The memory tier holds fresh pages only; stale ones are read from Redis until re-rendered.
-    const held = memory?.get(key);
+    const held = memoryChecked ? undefined : memory?.get(key);
     if (held) return { page: held, tier: 'memory', stale: false };
     // Redis may hold pages an accepted invalidation removes: none is read from it until applied.
     if (this.pending.size > 0) {
