@@ -85,11 +85,23 @@ export function encodeInvalidatedAt(epochMs: number): Buffer {
   return bytes;
 }
 
+/** The content type most entries have: left out of the stored header (it is the default when absent). */
+export const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
+
 export function encodeEntry(entry: CacheEntry): Buffer {
-  const { body, invalidatedAt, status, ...header } = entry;
+  const { body, invalidatedAt, status, contentType, headers, keep, ...header } = entry;
   // bodyLength lets a reader tell a whole value from a truncated one. The status comes first, at
   // a fixed offset (STATUS_OFFSET), so a Redis script can tell a negative entry from a page.
-  const headerBytes = Buffer.from(JSON.stringify({ status, ...header, bodyLength: body.length }), 'utf8');
+  // Defaults are left out: every byte of the header is paid for by every page in Redis.
+  const stored = {
+    status,
+    ...(contentType === DEFAULT_CONTENT_TYPE ? {} : { contentType }),
+    ...(headers.length === 0 ? {} : { headers }),
+    ...(keep ? { keep } : {}),
+    ...header,
+    bodyLength: body.length,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(stored), 'utf8');
   const prefix = Buffer.allocUnsafe(PREFIX_LENGTH);
   MAGIC.copy(prefix, 0);
   prefix.writeUInt8(ENTRY_FORMAT_VERSION, MAGIC.length);
@@ -103,7 +115,7 @@ function isStoredFields(value: unknown): value is StoredFields {
   const header = value as Record<string, unknown>;
   return (
     Number.isInteger(header.status) &&
-    typeof header.contentType === 'string' &&
+    (header.contentType === undefined || typeof header.contentType === 'string') &&
     typeof header.etag === 'string' &&
     (header.encoding === 'identity' || header.encoding === 'gzip' || header.encoding === 'br') &&
     typeof header.storedAt === 'number' &&
@@ -113,8 +125,9 @@ function isStoredFields(value: unknown): value is StoredFields {
     (header.build === undefined || typeof header.build === 'string') &&
     Array.isArray(header.tags) &&
     header.tags.every((tag) => typeof tag === 'string') &&
-    Array.isArray(header.headers) &&
-    header.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')
+    (header.headers === undefined ||
+      (Array.isArray(header.headers) &&
+        header.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string')))
   );
 }
 
@@ -136,7 +149,7 @@ export function decodeEntry(value: Buffer | null | undefined): CacheEntry | unde
   if (!isStoredFields(header)) return undefined;
   const { bodyLength, ...fields } = header as StoredFields & { bodyLength?: unknown };
   if (bodyLength !== value.length - headerEnd) return undefined;
-  return { ...fields, invalidatedAt, body: value.subarray(headerEnd) };
+  return { ...fields, contentType: fields.contentType ?? DEFAULT_CONTENT_TYPE, headers: fields.headers ?? [], invalidatedAt, body: value.subarray(headerEnd) };
 }
 
 /** Milliseconds of freshness left at `now`; zero or less once stale (expired or soft-invalidated). */

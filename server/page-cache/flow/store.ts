@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { computeEtag, createEntry, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
+import { computeEtag, createEntry, DEFAULT_CONTENT_TYPE, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
 import { compressForStorage, decodeSentBody, STORED_ENCODING } from '../entry/content-encoding';
 import type { ResolvedPage } from '../key';
 import type { Logger } from '../logger';
@@ -7,7 +7,6 @@ import type { CacheEvents } from '../observe/events';
 import type { TierStack } from '../tiers/tier-stack';
 import type { CapturedBody } from './capture';
 
-const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 const UNCACHEABLE_CACHE_CONTROL = /\b(private|no-store|no-cache)\b/i;
 /** The cache keeps one page per URL (and codings of it): a response that varies on more is not shared. */
 const VARIES_ON_MORE = /(^|,)\s*(?!accept-encoding\s*(,|$))[^,\s]/i;
