@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INVALIDATION_MODES, queryNormalisers, type InvalidationModeName, type PageCacheOptions, type RoutePolicy } from './page-cache';
 import { buildIdFor } from './utils/build-id';
+import type { ServerLimits } from './utils/http-server';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
@@ -145,6 +146,12 @@ const envSchema = z.object({
   PUBLIC_URL: httpUrl.optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(10_000),
+  SERVER_HEADERS_TIMEOUT_MS: integer(1000, 600_000).default(10_000),
+  SERVER_REQUEST_TIMEOUT_MS: integer(1000, 3_600_000).default(30_000),
+  SERVER_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000).default(5000),
+  SERVER_MAX_CONNECTIONS: integer(1, 1_000_000).default(1000),
+  SERVER_MAX_PIPELINED: integer(1, 10_000).default(16),
+  SERVER_MAX_UNREAD_KB: integer(16, 1024 * 1024).default(1024),
 
   REDIS_URL: redisUrl.optional(),
   REDIS_HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -328,6 +335,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Retry-After of a 503 page when nothing servable exists (SSR_RETRY_AFTER_SECONDS). */
   retryAfterSeconds: number;
+  /** Timeouts and caps of the HTTP server (SERVER_*). */
+  server: ServerLimits;
   redis: RedisConfig;
   cache: CacheConfig;
   monitoring: MonitoringConfig;
@@ -388,6 +397,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(presentValues(env));
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
   const values = parsed.data;
+  if (values.SERVER_REQUEST_TIMEOUT_MS < values.SERVER_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration: SERVER_REQUEST_TIMEOUT_MS must be at least SERVER_HEADERS_TIMEOUT_MS (the headers are part of the request)');
+  }
   if (values.REDIS_CLUSTER_NODES && values.REDIS_SENTINELS) {
     throw new ConfigError('Invalid configuration: set REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both');
   }
@@ -400,6 +412,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: values.PUBLIC_URL ?? `http://localhost:${values.PORT}`,
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    server: {
+      headersTimeoutMs: values.SERVER_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: values.SERVER_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: values.SERVER_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: values.SERVER_MAX_CONNECTIONS,
+      maxPipelined: values.SERVER_MAX_PIPELINED,
+      maxUnreadBytes: values.SERVER_MAX_UNREAD_KB * 1024,
+    },
     retryAfterSeconds: values.SSR_RETRY_AFTER_SECONDS,
     redis: {
       url: values.REDIS_URL,

@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
+import { createHttpServer } from './utils/http-server';
 import { describeRedisTarget } from './utils/redis-client';
 
 function readConfig(): Config {
@@ -44,7 +45,7 @@ function main(): void {
   const config = readConfig();
   const handle = createApp({ config });
   const { logger } = handle;
-  const server = createServer(handle.handler);
+  const server = createHttpServer(handle.handler, config.server, logger);
   server.listen(config.port, () => {
     logger.info(
       {

@@ -45,8 +45,9 @@ export function createInvalidationRouter(
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = checkBearer(req, token, disabledMessage);
     if (!auth.ok) {
-      req.resume();
-      sendJson(res, auth.status, { error: auth.error }, auth.challenge ? { 'WWW-Authenticate': auth.challenge } : {});
+      // Refused before a byte of the body is read, and the connection closed after the answer:
+      // an unauthenticated upload, however slow, holds no socket.
+      sendJson(res, auth.status, { error: auth.error }, { Connection: 'close', ...(auth.challenge ? { 'WWW-Authenticate': auth.challenge } : {}) });
       return;
     }
     let raw: Buffer;

@@ -139,7 +139,8 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   const refuse = (res: express.Response, status: 401 | 403, reason: string) => {
     webhooks.webhooksRejected += 1;
     if (status === 401) logger.warn({ source: 'twenty', reason }, 'cache invalidation: webhook refused');
-    res.status(status).json({ error: reason });
+    // The connection closes after the answer: a refused sender's unread body holds no socket.
+    res.status(status).set('Connection', 'close').json({ error: reason });
   };
 
   const twentyWebhook: RequestHandler = async (req, res, next) => {

@@ -64,7 +64,7 @@ export function computeEtag(body: Buffer): string {
  */
 export function createEntry(
   fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
-    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'tags' | 'invalidatedAt' | 'headers'>>,
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'keep' | 'build' | 'tags' | 'invalidatedAt' | 'headers'>>,
 ): CacheEntry {
   return {
     headers: [],

@@ -115,7 +115,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     }
     // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
     decision.share?.(entry);
-    const prepared = new PreparedPage(entry);
+    const prepared = deps.tiers.prepare(page.key, entry);
     const { status, headers, body } = representationFor(req, deps.tiers, page.key, prepared, log);
     held.replace(status, headers, body);
     answered(status);

@@ -138,10 +138,19 @@ export class TierStack {
     return page;
   }
 
-  /** A page for an entry just stored: the in-process copy when there is one. */
+  /** Prepared pages of entries just rendered, by entry: every request that waited for a render shares one (one decode, one gzip). */
+  private readonly preparedEntries = new WeakMap<CacheEntry, PreparedPage>();
+
+  /** A page for an entry just stored: the in-process copy when there is one, else one prepared page per entry. */
   prepare(key: string, entry: CacheEntry): PreparedPage {
     const held = this.options.memory?.get(key);
-    return held?.entry === entry ? held : new PreparedPage(entry);
+    if (held?.entry === entry) return held;
+    let page = this.preparedEntries.get(entry);
+    if (!page) {
+      page = new PreparedPage(entry);
+      this.preparedEntries.set(entry, page);
+    }
+    return page;
   }
 
   /** The representation for a client; a newly derived one is re-counted in the memory bound. */
