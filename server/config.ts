@@ -294,7 +294,7 @@ export interface CacheConfig {
   invalidationToken?: string;
   /** Shared secret of the Twenty webhook; unset: signed webhooks are refused. */
   twentyWebhookSecret?: string;
-  /** A webhook's timestamp may be this far from now, either way; nonces are remembered as long. */
+  /** A webhook's timestamp may be this far from now, either way; deliveries (their signatures) are remembered twice as long. */
   twentyWebhookToleranceMs: number;
   /** How webhook updates invalidate (deletions always delete). */
   twentyWebhookMode: InvalidationModeName;

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
  * Hostile clients against a running server, and what a well-behaved client sees meanwhile:
  * slow-header sockets (a header line that never ends), slow-body sockets (a signed-looking
  * webhook whose body trickles in), and pipeliners (many GETs written at once, answers never
- * read). Shared by the test that checks the bounds and `npm run bench -- slow-clients`.
+ * read). Used by test/integration/slow-clients.test.ts, which checks the bounds.
  */
 export interface SlowClientsOptions {
   baseUrl: string;

@@ -158,7 +158,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
       queued,
       mode,
       changed: deleted,
-      applied: queued ? 'queued' : appliedAs === 'hard' ? 'deleted' : 'marked-stale',
+      applied: queued ? 'queued' : !ok ? 'refused' : appliedAs === 'hard' ? 'deleted' : 'marked-stale',
       ...(note ? { note } : {}),
       keys,
       patterns: plan.patterns,

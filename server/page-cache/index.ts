@@ -7,7 +7,7 @@
 export { createPageCache, type PageCache } from './create-page-cache';
 export { PageCacheOptionsError, type PageCacheOptions, type RoutePolicy } from './options';
 export { INVALIDATION_MODES, type InvalidateRequest, type InvalidateResult, type InvalidationModeName } from './invalidate';
-export { DEFAULT_INVALIDATION_PATH, refusalText, type InvalidationRouterOptions, type BodyRewrite } from './invalidation-router';
+export { DEFAULT_INVALIDATION_PATH, countName, refusalText, type InvalidationRouterOptions, type BodyRewrite } from './invalidation-router';
 export type { CacheHealth } from './observe/health';
 export type { HealthAlert } from './observe/alerts';
 export type { CacheEvent, CacheEventListener, RequestOutcome, HitSource, RenderTrigger } from './observe/events';

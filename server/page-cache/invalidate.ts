@@ -35,10 +35,11 @@ export interface InvalidateResult {
   /** Pages deleted (hard) or marked stale (soft, refresh). */
   changed: number;
   /**
-   * What was done: `deleted`, `marked-stale`, or `queued` (applied once Redis answers). A soft or
-   * refresh invalidation that Redis refused to mark (full, noeviction) is `deleted`.
+   * What was done: `deleted`, `marked-stale`, `queued` (applied once Redis answers) or `refused`
+   * (Redis answered with an error: see `note`). A soft or refresh invalidation that Redis refused
+   * to mark (full, noeviction) is `deleted`.
    */
-  applied: 'deleted' | 'marked-stale' | 'queued';
+  applied: 'deleted' | 'marked-stale' | 'queued' | 'refused';
   /** Why it was deleted instead of marked stale, or why it did not complete: what Redis answered. */
   note?: string;
   keys: string[];

@@ -71,7 +71,7 @@ export function createInvalidationRouter(
     if (!checked.success) return sendJson(res, 400, { error: describeValidationError(checked.error) });
     const result = await invalidate({ ...checked.data, source: 'api' });
     const { ok, changed, ...rest } = result;
-    const summary = { source: 'api', ...context, ...rest, [result.applied === 'deleted' ? 'deleted' : 'markedStale']: changed };
+    const summary = { source: 'api', ...context, ...rest, [countName(result)]: changed };
     // Accepted, and sure to take effect: applied here now, and in Redis as soon as it answers.
     if (result.queued) return sendJson(res, 202, summary);
     if (!ok) return sendJson(res, 503, { error: refusalText(result.note), ...summary });
@@ -87,4 +87,11 @@ export function createInvalidationRouter(
 /** The 503's text: Redis answered, and refused; its own words when known. */
 export function refusalText(note: string | undefined): string {
   return `Redis refused the invalidation, it did not complete (${note ?? 'no reason given'}); retry later`;
+}
+
+/** The answer's count: pages `deleted`, or `markedStale` (what a soft or refresh invalidation does, queued or not). */
+export function countName(result: Pick<InvalidateResult, 'applied' | 'mode'>): 'deleted' | 'markedStale' {
+  if (result.applied === 'deleted') return 'deleted';
+  if (result.applied === 'marked-stale') return 'markedStale';
+  return result.mode === 'hard' ? 'deleted' : 'markedStale';
 }

@@ -2,7 +2,7 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { refusalText, type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
+import { countName, refusalText, type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import { tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
@@ -10,7 +10,7 @@ import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } 
 
 export const INVALIDATION_ENDPOINT = '/api/cache/invalidate';
 export const INVALIDATION_TYPES = ['listing'] as const;
-const NONCE_TIMEOUT_MS = 250;
+const REPLAY_CHECK_TIMEOUT_MS = 250;
 
 export interface TwentyWebhookOptions {
   /** TWENTY_WEBHOOK_SECRET; unset: signed webhooks are refused. */
@@ -32,7 +32,7 @@ export interface WebhookStats {
 
 export interface InvalidationRouteOptions {
   cache: PageCache;
-  /** The server's Redis: webhook nonces are remembered there (beside an in-process memory). */
+  /** The server's Redis: webhook deliveries (their signatures) are remembered there, beside an in-process memory. */
   redis: RedisClient;
   keyPrefix: string;
   logger: { info(fields: object, message?: string): void; warn(fields: object, message?: string): void };
@@ -127,7 +127,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     if (redis.status !== 'ready') return undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), NONCE_TIMEOUT_MS);
+      timer = setTimeout(() => resolve(undefined), REPLAY_CHECK_TIMEOUT_MS);
     });
     const claim = redis.set(`${keyPrefix}ssr-webhook:${delivery}`, '1', 'PX', twenty.toleranceMs * 2, 'NX').then(
       (answer) => answer === 'OK',
@@ -182,7 +182,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       ids: [event.id],
       effects: event.effects,
       ...result,
-      [result.applied === 'deleted' ? 'deleted' : 'markedStale']: changed,
+      [countName(result)]: changed,
     };
     // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
     logger.info(

@@ -190,6 +190,7 @@ describe('Redis paused again and again (CLIENT PAUSE) under a bot load', () => {
         ],
       });
       const { total, non2xx, incomplete } = summarise(records);
+      if (non2xx.length > 0) process.stderr.write(`SERVER OUTPUT\n${server.output()}\n`);
       expect(total).toBeGreaterThan(900);
       expect(non2xx).toEqual([]);
       expect(incomplete).toEqual([]);

@@ -372,10 +372,11 @@ export class RedisTier {
     });
     if (value === undefined || value === null) return undefined;
     const entry = decodeEntry(value);
-    if (!entry) {
-      this.noteGarbage('page', 1, key);
-      this.logger.debug({ key, bytes: value.length }, 'cache: value at key is not a readable entry, treated as a miss');
-    }
+    // Another program's string, a truncated or older entry: a miss, and the render writes over it.
+    if (!entry)
+      this.throttled('unreadable', (suppressed) =>
+        this.logger.warn({ key, bytes: value.length, suppressed }, 'cache: value at key is not a readable entry, treated as a miss'),
+      );
     return entry;
   }
 
