@@ -37,15 +37,16 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits,
     },
     (req, res) => {
       const socket = req.socket;
-      const pending = (inFlight.get(socket) ?? 0) + 1;
-      inFlight.set(socket, pending);
-      // A response is "finished" once handed to the socket, read or not: what the client has not
-      // read shows as the socket's buffered bytes. A client that asks for more without reading is cut off.
-      if (pending > limits.maxPipelined || socket.writableLength > limits.maxUnreadBytes) {
-        cutOff(socket, pending);
-        return;
+      // What the client has not read shows as the socket's buffered bytes; and a response with no
+      // socket yet is queued behind an unfinished one (pipelined). Only those are counted, so an
+      // ordinary request pays for no listener.
+      if (socket.writableLength > limits.maxUnreadBytes) return cutOff(socket, inFlight.get(socket) ?? 0);
+      if (res.socket === null) {
+        const pending = (inFlight.get(socket) ?? 0) + 1;
+        if (pending > limits.maxPipelined) return cutOff(socket, pending);
+        inFlight.set(socket, pending);
+        res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
       }
-      res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
       handler(req, res);
     },
   );
