@@ -65,8 +65,12 @@ function main(): void {
     }
   });
   server.on('error', (error) => {
-    logger.fatal({ err: error }, 'server could not start');
-    process.exit(1);
+    // Before listening: the port is taken or not ours. After: a failed accept (EMFILE, ENOBUFS) drops one connection, never the server.
+    if (!server.listening) {
+      logger.fatal({ err: error }, 'server could not start');
+      process.exit(1);
+    }
+    logger.error({ err: error }, 'server: a connection failed, still serving');
   });
   drainOnSignals(server, handle.close, config, (msg) => logger.info(msg));
 }

@@ -104,11 +104,13 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     lock: new RenderLock({ redis, cache: redisTier, keyPrefix, ttlMs: settings.lockTtlMs }),
     waitMs: settings.lockWaitMs,
     flightTtlMs: settings.lockTtlMs,
-    // What another instance's render stored: fresh, of this build, and only while no accepted invalidation waits for Redis.
+    // What another instance's render stored: fresh (of whichever build rendered it: during a
+    // rolling deploy the other build's page is what there is), and only while no accepted
+    // invalidation waits for Redis.
     readEntry: async (key) => {
       if (tiers.pending.size > 0) return undefined;
       const entry = await redisTier.get(key);
-      return entry && freshnessLeftMs(entry) > 0 && (settings.buildId === undefined || entry.build === settings.buildId) ? entry : undefined;
+      return entry && freshnessLeftMs(entry) > 0 ? entry : undefined;
     },
     canPoll: () => redisTier.isHealthy(),
     onWaitTimeout: () => events.emit({ type: 'lock-wait-timeout' }),

@@ -136,6 +136,12 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     return Promise.race([claim, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** Forgets a claimed delivery (its invalidation did not complete), so a retry of it is let in. */
+  async function releaseDelivery(delivery: string): Promise<void> {
+    if (redis.status !== 'ready') return;
+    await redis.del(`${keyPrefix}ssr-webhook:${delivery}`).catch(() => undefined);
+  }
+
   const refuse = (res: express.Response, status: 401 | 403, reason: string) => {
     webhooks.webhooksRejected += 1;
     if (status === 401) logger.warn({ source: 'twenty', reason }, 'cache invalidation: webhook refused');
@@ -151,7 +157,8 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const problem = signatureProblem(req.headers, raw, { secret: twenty.secret, toleranceMs: twenty.toleranceMs });
     if (problem) return refuse(res, 401, problem);
     const delivery = replayKey(req.headers);
-    const fresh = (await claimDelivery(delivery)) ?? !localDeliveries.has(delivery);
+    // Seen here (also while Redis was away) or in Redis: a replay either way.
+    const fresh = ((await claimDelivery(delivery)) ?? true) && !localDeliveries.has(delivery);
     localDeliveries.set(delivery, true);
     if (!fresh) return refuse(res, 401, 'this delivery (its signature) was already received: a replayed request');
 
@@ -190,7 +197,12 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       'cache invalidation: webhook',
     );
     if (result.queued) return void res.status(202).json(summary);
-    if (!ok) return void res.status(503).json({ error: refusalText(result.note), ...summary });
+    if (!ok) {
+      // "Retry later" must let the same delivery in again: it was not applied.
+      localDeliveries.delete(delivery);
+      void releaseDelivery(delivery);
+      return void res.status(503).json({ error: refusalText(result.note), ...summary });
+    }
     res.json(summary);
   };
 

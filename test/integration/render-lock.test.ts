@@ -26,7 +26,7 @@ describe('render locks on the real Redis', () => {
 
   it('releases a lock it holds even while the breaker is open (a lock left behind makes others wait)', async () => {
     const lock = new RenderLock({ redis, cache: tier, keyPrefix: prefix, ttlMs: 15_000 });
-    expect(await lock.acquire('ssr:/a', 'token-1')).toBe(true);
+    expect(await lock.acquire('ssr:/a', 'token-1')).toBe('taken');
     expect(await redis.get(`${prefix}ssr-lock:ssr:/a`)).toBe('token-1');
     // Redis failed twice meanwhile (a pause, say): the breaker is open, no page command is sent.
     tier.breaker.recordFailure(new Error('Command timed out'));
@@ -36,7 +36,7 @@ describe('render locks on the real Redis', () => {
     expect(await redis.exists(`${prefix}ssr-lock:ssr:/a`)).toBe(0);
     // Only its owner's release removes it.
     tier.breaker.reset();
-    expect(await lock.acquire('ssr:/b', 'token-2')).toBe(true);
+    expect(await lock.acquire('ssr:/b', 'token-2')).toBe('taken');
     await lock.release('ssr:/b', 'someone-else');
     expect(await redis.get(`${prefix}ssr-lock:ssr:/b`)).toBe('token-2');
   });

@@ -143,15 +143,26 @@ describe('stale-while-revalidate and stale-if-error', () => {
     expect((await get()).headers['x-cache']).toBe('MISS');
   });
 
-  it('drops the stale page when the re-render finds the page gone (404)', async () => {
+  it('replaces the stale page with its 404 when the re-render finds the page gone', async () => {
     await start({}, 5);
+    await cacheThenAge();
+    state.behaviour = 'gone';
+    expect((await get()).headers['x-cache']).toBe('STALE');
+    await waitFor(async () => (decodeEntry(await redis.getBuffer(`${prefix}ssr:/listings/5`))?.status === 404 ? true : undefined), 3000);
+    const next = await get();
+    expect([next.status, next.headers['x-cache']]).toEqual([404, 'HIT']);
+    // The 404 stands for the page: no invalidation was made of it (nothing waits for a fresh page).
+    expect(handle.stats.invalidations).toBe(0);
+  });
+
+  it('drops the stale page when the re-render finds the page gone and 404s are not stored', async () => {
+    await start({ SSR_CACHE_NEGATIVE_TTL: '0' }, 5);
     await cacheThenAge();
     state.behaviour = 'gone';
     expect((await get()).headers['x-cache']).toBe('STALE');
     await waitFor(async () => ((await redis.exists(`${prefix}ssr:/listings/5`)) === 0 ? true : undefined), 3000);
     const next = await get();
-    expect(next.status).toBe(404);
-    expect(next.headers['x-cache']).toBe('MISS');
+    expect([next.status, next.headers['x-cache']]).toEqual([404, 'MISS']);
   });
 
   it('stores a page whose listing changed while it rendered as stale: never served as fresh', async () => {

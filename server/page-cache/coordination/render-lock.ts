@@ -39,19 +39,24 @@ export class RenderLock {
     return `${this.options.keyPrefix}ssr-lock:${cacheKey}`;
   }
 
-  /** A Redis that just failed (or is failing) grants the lock at once instead of timing out a second time. */
-  async acquire(cacheKey: string, token: string): Promise<boolean> {
+  /**
+   * `held`: another holds it (wait for its page). `taken`: ours, release it. `granted`: Redis was
+   * not asked (it just failed, or is failing: rendering beats timing out a second time), nothing
+   * to release. A command sent but not answered in time may still run (queued in a pause): it is
+   * `taken`, and released.
+   */
+  async acquire(cacheKey: string, token: string): Promise<'taken' | 'granted' | 'held'> {
     const { redis, cache, ttlMs } = this.options;
-    if (!cache.isHealthy()) return true;
+    if (!cache.isHealthy()) return 'granted';
     const answer = await cache.call(
       'lock',
       cacheKey,
       undefined,
       () => redis.eval(ACQUIRE, 1, this.lockKey(cacheKey), token, ttlMs) as Promise<[number, number]>,
     );
-    if (answer === undefined) return true;
+    if (answer === undefined) return 'taken';
     cache.noteGarbage('lock', answer[1], cacheKey);
-    return answer[0] === 1;
+    return answer[0] === 1 ? 'taken' : 'held';
   }
 
   /**

@@ -80,8 +80,8 @@ export class SingleFlight {
     const token = randomBytes(16).toString('hex');
     // The wait bound counts from here: acquiring and polling together never pass waitMs (plus the one read in flight).
     const deadline = Date.now() + waitMs;
-    const locked = lock ? await lock.acquire(key, token) : true;
-    if (!locked) {
+    const answer = lock ? await lock.acquire(key, token) : 'granted';
+    if (answer === 'held') {
       const entry = await this.pollForEntry(key, deadline);
       if (entry) {
         flight.finish(entry);
@@ -95,7 +95,8 @@ export class SingleFlight {
       share: (entry) => flight.finish(entry),
       done: (entry) => {
         flight.finish(entry);
-        if (locked && lock) void lock.release(key, token);
+        // Released only when a lock command went out (a lock never asked for holds nothing).
+        if (answer === 'taken' && lock) void lock.release(key, token);
       },
     };
   }
@@ -105,8 +106,9 @@ export class SingleFlight {
     const { lock } = this.options;
     if (!lock) return () => undefined;
     const token = randomBytes(16).toString('hex');
-    if (!(await lock.acquire(key, token))) return undefined;
-    return () => void lock.release(key, token);
+    const answer = await lock.acquire(key, token);
+    if (answer === 'held') return undefined;
+    return answer === 'taken' ? () => void lock.release(key, token) : () => undefined;
   }
 
   private startFlight(key: string): Flight {

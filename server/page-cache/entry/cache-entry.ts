@@ -85,22 +85,16 @@ export function encodeInvalidatedAt(epochMs: number): Buffer {
   return bytes;
 }
 
-/** The content type most entries have: left out of the stored header (it is the default when absent). */
+/** The content type most entries have: the default when an entry's header has none. */
 export const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 
 export function encodeEntry(entry: CacheEntry): Buffer {
   const { body, invalidatedAt, status, contentType, headers, keep, ...header } = entry;
   // bodyLength lets a reader tell a whole value from a truncated one. The status comes first, at
   // a fixed offset (STATUS_OFFSET), so a Redis script can tell a negative entry from a page.
-  // Defaults are left out: every byte of the header is paid for by every page in Redis.
-  const stored = {
-    status,
-    ...(contentType === DEFAULT_CONTENT_TYPE ? {} : { contentType }),
-    ...(headers.length === 0 ? {} : { headers }),
-    ...(keep ? { keep } : {}),
-    ...header,
-    bodyLength: body.length,
-  };
+  // contentType and headers are always written: the previous release needs them to read an
+  // entry (a rolling deploy runs both); this one reads entries without them as the defaults.
+  const stored = { status, contentType, headers, ...(keep ? { keep } : {}), ...header, bodyLength: body.length };
   const headerBytes = Buffer.from(JSON.stringify(stored), 'utf8');
   const prefix = Buffer.allocUnsafe(PREFIX_LENGTH);
   MAGIC.copy(prefix, 0);

@@ -167,7 +167,8 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     // The render budget: over it, a stored copy if there is one, else "come back later". While
     // nothing can be stored (Redis down, no in-process tier) pages render through, unbudgeted:
     // the cache is off, and refusing renders would only turn an outage into errors.
-    if (renderBudget && tiers.canStore() && !renderBudget.take()) {
+    // A miss Redis did not answer (a timeout) may be a page it holds: rendered, not charged.
+    if (renderBudget && tiers.canStore() && tiers.redisAnswering() && !renderBudget.take()) {
       done?.(undefined);
       contexts.of(req).log = log;
       events.emit({ type: 'render-budget-spent', route });

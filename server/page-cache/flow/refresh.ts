@@ -56,6 +56,7 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
       const stored = new Promise<CacheEntry | undefined>((resolve) => {
         reportStored = resolve;
       });
+      let storedEntry: CacheEntry | undefined;
       const rendering = inject(
         (req, res) => {
           contexts.of(req).reportStored = reportStored;
@@ -64,7 +65,8 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
         { method: 'GET', url: page.url, headers: { 'user-agent': REFRESH_USER_AGENT, 'accept-encoding': 'identity' } },
       ).then(
         async (res) => {
-          if (res.statusCode < 400) await stored;
+          // A 404 is stored too (negative caching): wait for the store of anything below 500.
+          if (res.statusCode < 500) storedEntry = await stored;
           return res.statusCode;
         },
         (error: unknown) => error,
@@ -82,7 +84,12 @@ export function createRefresher(deps: RefreshDeps): (page: ResolvedPage) => Prom
         return;
       }
       if (typeof outcome === 'number' && outcome < 500) {
-        // The page is gone (a deleted record): its stale copy must not outlive it.
+        // The page is gone (a deleted record): its 404, stored in its place, is all there is now.
+        if (storedEntry) {
+          logger.info({ key: page.key, status: outcome, durationMs }, 'cache: page gone on re-render, its answer stored in place of the stale copy');
+          return;
+        }
+        // Not stored (negative caching off, or a 400): the stale copy must not outlive the page.
         await tiers.invalidate({ keys: [page.key], patterns: [] });
         logger.info({ key: page.key, status: outcome, durationMs }, 'cache: page gone on re-render, stale copy removed');
         return;

@@ -153,7 +153,7 @@ return marked`;
  * Admits a negative entry (404, 410, redirect) to the index that caps their number: drops the
  * members whose time is up, adds this one (score: its expiry), and returns the members over the
  * cap, nearest to expiry first, for the caller to evict (after the count of garbage removed). A
- * member is the page's key, then its tags, separated by newlines. KEYS: the index. ARGV: member,
+ * member is a JSON array of the page's key and its tags. KEYS: the index. ARGV: member,
  * expiry ms, now ms, cap, ttl ms.
  */
 const ADMIT_NEGATIVE = `${HEAL}heal(KEYS[1], 'zset')
@@ -163,7 +163,8 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KE
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
 local evicted = {}
 if over > 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[1], over)
+  -- A few a store, however far over (a lowered cap): later stores catch up, Redis is never blocked long.
+  local popped = redis.call('ZPOPMIN', KEYS[1], math.min(over, 100))
   for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
 end
 return {garbage, evicted}`;
@@ -433,7 +434,8 @@ export class RedisTier {
   /** Keeps the negative entries within the cap: this one is admitted, the nearest to expiry over the cap evicted with their index entries. */
   private async admitNegative(key: string, entry: CacheEntry, ttlSeconds: number): Promise<void> {
     const ttlMs = Math.ceil(ttlSeconds * 1000);
-    const member = [key, ...entry.tags].join('\n');
+    // JSON: a key or tag may hold any character (a decoded id with a newline, say).
+    const member = JSON.stringify([key, ...entry.tags]);
     const now = Date.now();
     const evicted = await this.call('admitNegative', key, [] as string[], async () => {
       const [garbage, over] = (await this.redis.eval(ADMIT_NEGATIVE, 1, this.negativeIndexKey(), member, now + ttlMs, now, this.maxNegativeEntries, ttlMs)) as [
@@ -444,7 +446,14 @@ export class RedisTier {
       return over;
     });
     for (const one of evicted) {
-      const [evictedKey, ...tags] = one.split('\n');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(one);
+      } catch {
+        continue; // not a member this code wrote
+      }
+      if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === 'string')) continue;
+      const [evictedKey, ...tags] = parsed as string[];
       if (!evictedKey) continue;
       const pageKey = this.keyPrefix + evictedKey;
       await this.call('evictNegative', evictedKey, 0, async () => {

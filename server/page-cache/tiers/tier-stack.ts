@@ -102,6 +102,11 @@ export class TierStack {
     return this.options.memory !== undefined || this.options.redis.isUsable();
   }
 
+  /** Whether Redis answered the last command: a miss after a failed read may be a page Redis holds. */
+  redisAnswering(): boolean {
+    return this.options.redis.isHealthy();
+  }
+
   /** `memoryChecked`: the caller has just looked in the memory tier itself (the synchronous hit path). */
   async get(key: string, memoryChecked = false): Promise<TierHit | undefined> {
     const { memory, redis } = this.options;
