@@ -1,4 +1,5 @@
 import { RenderLock } from '../../server/page-cache/coordination/render-lock';
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
 import { SingleFlight } from '../../server/page-cache/coordination/single-flight';
 import { silentLogger } from '../../server/page-cache/logger';
 import { RedisTier } from '../../server/page-cache/redis/redis-tier';
@@ -39,6 +40,42 @@ describe('render locks on the real Redis', () => {
     expect(await lock.acquire('ssr:/b', 'token-2')).toBe('taken');
     await lock.release('ssr:/b', 'someone-else');
     expect(await redis.get(`${prefix}ssr-lock:ssr:/b`)).toBe('token-2');
+  });
+
+  it('releases nothing it never asked for: a render granted without Redis sends no release', async () => {
+    const lock = new RenderLock({ redis, cache: tier, keyPrefix: prefix, ttlMs: 15_000 });
+    const released: string[] = [];
+    const release = lock.release.bind(lock);
+    lock.release = async (key, token) => {
+      released.push(key);
+      await release(key, token);
+    };
+    const flight = new SingleFlight({ lock, waitMs: 100, flightTtlMs: 15_000, readEntry: async () => undefined, onWaitTimeout: () => undefined });
+    // Redis just failed: the lock is not asked for, the render is granted.
+    tier.breaker.recordFailure(new Error('Command timed out'));
+    const granted = await flight.join('ssr:/d');
+    expect(granted.role).toBe('leader');
+    if (granted.role === 'leader') granted.done(undefined);
+    expect(released).toEqual([]);
+    // Asked for and taken: released.
+    tier.breaker.reset();
+    const taken = await flight.join('ssr:/e');
+    if (taken.role === 'leader') taken.done(undefined);
+    expect(released).toEqual(['ssr:/e']);
+  });
+
+  it('evicts at most 100 negative entries a store when the cap is lowered, so Redis is never blocked on one', async () => {
+    const wide = new RedisTier({ redis, logger: silentLogger, keyPrefix: prefix, maxNegativeEntries: 1000 });
+    const entry = (n: number) => createEntry({ status: 404, contentType: 'text/html', freshTtl: 60, body: Buffer.from(`<p>${n}</p>`) });
+    for (let n = 0; n < 150; n += 1) await wide.set(`ssr:/gone/${n}`, entry(n));
+    wide.stop();
+    expect(await redis.zcard(`${prefix}ssr-negative`)).toBe(150);
+    const narrow = new RedisTier({ redis, logger: silentLogger, keyPrefix: prefix, maxNegativeEntries: 10 });
+    await narrow.set('ssr:/gone/new', entry(999));
+    expect(await redis.zcard(`${prefix}ssr-negative`)).toBe(151 - 100);
+    await narrow.set('ssr:/gone/newer', entry(1000));
+    expect(await redis.zcard(`${prefix}ssr-negative`)).toBe(10);
+    narrow.stop();
   });
 
   it('never keeps a follower longer than the lock wait plus one read, however slow each poll is', async () => {
