@@ -3,6 +3,17 @@ import { createEntry, decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION, freshnessL
 const body = Buffer.concat([Buffer.from('<!DOCTYPE html><p>héllo</p>'), Buffer.from([0, 255, 1])]);
 const entry = createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body, tags: ['listing:1'] });
 
+/** An envelope written by hand around a header of the test's choosing: magic, version, invalidatedAt, header length, header, body. */
+function envelope(header: object, invalidatedAt: number, entryBody: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(17);
+  prefix.write('SSRC', 0, 'latin1');
+  prefix.writeUInt8(ENTRY_FORMAT_VERSION, 4);
+  prefix.writeDoubleBE(invalidatedAt, 5);
+  prefix.writeUInt32BE(json.length, 13);
+  return Buffer.concat([prefix, json, entryBody]);
+}
+
 describe('the stored entry envelope', () => {
   it('round-trips every field and the body byte for byte', () => {
     const decoded = decodeEntry(encodeEntry(entry));
@@ -27,23 +38,11 @@ describe('the stored entry envelope', () => {
     expect(header).toContain('{"status":200,');
     expect(header).not.toContain('"keep"');
     // A header without contentType and headers reads as the defaults (a later release may leave them out).
-    const { body: bare, invalidatedAt: at, contentType: _type, headers: _headers, status, ...rest } = entry;
-    const bareJson = Buffer.from(JSON.stringify({ status, ...rest, bodyLength: bare.length }));
-    const barePrefix = Buffer.alloc(17);
-    barePrefix.write('SSRC', 0, 'latin1');
-    barePrefix.writeUInt8(ENTRY_FORMAT_VERSION, 4);
-    barePrefix.writeDoubleBE(at, 5);
-    barePrefix.writeUInt32BE(bareJson.length, 13);
-    expect(decodeEntry(Buffer.concat([barePrefix, bareJson, bare]))).toEqual(entry);
+    const { body: bare, invalidatedAt, contentType: _type, headers: _headers, status, ...rest } = entry;
+    expect(decodeEntry(envelope({ status, ...rest, bodyLength: bare.length }, invalidatedAt, bare))).toEqual(entry);
     // An entry written before this change (every field present, status not first) still reads.
-    const { body: oldBody, invalidatedAt, ...fields } = entry;
-    const json = Buffer.from(JSON.stringify({ ...fields, bodyLength: oldBody.length }));
-    const prefix = Buffer.alloc(17);
-    prefix.write('SSRC', 0, 'latin1');
-    prefix.writeUInt8(ENTRY_FORMAT_VERSION, 4);
-    prefix.writeDoubleBE(invalidatedAt, 5);
-    prefix.writeUInt32BE(json.length, 13);
-    expect(decodeEntry(Buffer.concat([prefix, json, oldBody]))).toEqual(entry);
+    const { body: _body, invalidatedAt: _at, ...fields } = entry;
+    expect(decodeEntry(envelope({ ...fields, bodyLength: bare.length }, invalidatedAt, bare))).toEqual(entry);
   });
 
   it('carries a strong ETag computed from the body at store time', () => {
