@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { BENCH_PUBLIC_URL } from './servers/page';
@@ -17,9 +18,63 @@ export interface ServerSpec {
   env?: Record<string, string>;
 }
 
+const ROOT = path.join(__dirname, '..');
+
+/**
+ * CPU pinning (`BENCH_PIN`, on by default where `taskset` and two cores exist; `off` turns it
+ * off): the bench process, autocannon with it, on core 0, every server and proxy on core 1. On a
+ * small machine the load generator and the server otherwise take turns on the same cores, and
+ * one run of the same server varied by up to a fifth.
+ */
+export const PINNING = pinning();
+
+function pinning(): { bench: string; server: string } | undefined {
+  const setting = process.env.BENCH_PIN ?? 'on';
+  if (setting !== 'on' && setting !== 'off') throw new Error(`BENCH_PIN must be on or off (got ${setting})`);
+  if (setting === 'off' || os.cpus().length < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { bench: '0', server: '1' };
+}
+
+/** Pins this process (all its threads) to the bench's core; once, before any load runs. */
+export function pinBenchProcess(): void {
+  if (PINNING) execFileSync('taskset', ['-a', '-p', '-c', PINNING.bench, String(process.pid)], { stdio: 'ignore' });
+}
+
+/** The command and arguments that start a server binary on the servers' core. */
+export function pinnedCommand(binary: string, args: string[]): [string, string[]] {
+  return PINNING ? ['taskset', ['-c', PINNING.server, binary, ...args]] : [binary, args];
+}
+
+let built = false;
+
+/**
+ * Every server runs as `npm start` runs ours: JavaScript compiled by tsc, no loader in the
+ * process. Under tsx every Node server here, the raw ones too, answered about half as many
+ * requests a second (and esbuild's keepNames wraps closures made per request in `__name`
+ * calls). Compiled once per bench process.
+ */
+function compiledServer(script: string): string {
+  if (!built) {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.bench.json')], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    built = true;
+  }
+  return path.join(ROOT, 'dist', 'bench', 'servers', script.replace(/\.ts$/, '.js'));
+}
+
 export function startServer(scenario: ServerSpec, port: number, keyPrefix: string): Promise<ChildProcess> {
-  const child = fork(path.join(__dirname, 'servers', scenario.script), [], {
-    execArgv: ['--import', 'tsx'],
+  // Through taskset when pinned: it execs node in place (same pid, the IPC channel inherited).
+  const [execPath, execArgv] = pinnedCommand(process.execPath, []);
+  const child = fork(compiledServer(scenario.script), [], {
+    execPath,
+    execArgv,
     env: {
       PATH: process.env.PATH ?? '',
       BENCH_PORT: String(port),

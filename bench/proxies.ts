@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './harness';
+import { freePort, pinnedCommand } from './harness';
 
 /**
  * Private Varnish and nginx proxy_cache instances for the bench: a free loopback port, a working
@@ -106,7 +106,7 @@ export async function startVarnish(binary: string, originPort: number): Promise<
   const args = ['-F', '-n', path.join(dir, 'work'), '-a', `127.0.0.1:${port}`, '-T', '127.0.0.1:0', '-f', vcl, '-s', 'malloc,64m'];
   // As root varnishd would drop to the varnish user, which cannot enter this dir: no jail then.
   if (process.getuid?.() === 0) args.push('-j', 'none');
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...pinnedCommand(binary, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -175,7 +175,7 @@ export async function startNginx(binary: string, originPort: number): Promise<Ru
   );
   // -e: the error log of the start-up itself, before the config is read, also in the temp dir.
   const args = ['-p', dir, '-c', conf, '-e', errorLog];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...pinnedCommand(binary, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
