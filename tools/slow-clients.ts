@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import path from 'node:path';
 import { connect, type Socket } from 'node:net';
+import type { ProbeLatencies } from './health-probe';
 
 /**
  * Hostile clients against a running server, and what a well-behaved client sees meanwhile:
@@ -22,8 +25,19 @@ export interface SlowClientsOptions {
   probeEveryMs?: number;
 }
 
+export interface ProbeSummary {
+  requests: number;
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 export interface SlowClientsReport {
-  health: { requests: number; failed: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** /health asked on a new connection each time: it waits behind the hostile connections still to be accepted. */
+  health: ProbeSummary;
+  /** /health asked on one kept-alive connection: what a connected client sees while the server works. */
+  healthKeptAlive: ProbeSummary;
   /**
    * When the server closed each kind of socket, ms after it was opened (open at the end: not
    * closed). Pipeliners are paused, so they learn of it only when they read at the end.
@@ -90,6 +104,29 @@ function probe(baseUrl: string): Promise<number | undefined> {
   });
 }
 
+/** tools/health-probe.ts in a child process: resolves once it probes; `done` gives its latencies. */
+function startProber(baseUrl: string, durationMs: number, everyMs: number): Promise<{ done: Promise<ProbeLatencies> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'health-probe.ts'), baseUrl, String(durationMs), String(everyMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  return new Promise((resolveStarted, rejectStarted) => {
+    const done = new Promise<ProbeLatencies>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const last = output.trim().split('\n').at(-1) ?? '';
+        if (code === 0) resolve(JSON.parse(last) as ProbeLatencies);
+        else reject(new Error(`health probe exited with ${code}: ${output}`));
+      });
+    });
+    done.catch(rejectStarted);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.startsWith('probing\n')) resolveStarted({ done });
+    });
+  });
+}
+
 async function rss(baseUrl: string): Promise<number | undefined> {
   try {
     const text = await (await fetch(`${baseUrl}/metrics`)).text();
@@ -109,6 +146,9 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
     await probe(baseUrl);
   }
   const rssBeforeBytes = await rss(baseUrl);
+  // The probes run in a process of their own (in this one they would wait on the events of its
+  // 450 sockets too), started before the attack.
+  const prober = await startProber(baseUrl, options.durationMs, options.probeEveryMs ?? 100);
   const host = new URL(baseUrl).host;
   const slowHeaders = Array.from({ length: options.slowHeaders }, () =>
     open(
@@ -149,20 +189,7 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
   );
 
   const pipelinerBytes = pipeliners.map(() => 0);
-  const latencies: number[] = [];
-  let failed = 0;
-  const probes: Promise<void>[] = [];
-  const started = Date.now();
-  while (Date.now() - started < options.durationMs) {
-    probes.push(
-      probe(baseUrl).then((ms) => {
-        if (ms === undefined) failed += 1;
-        else latencies.push(ms);
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, options.probeEveryMs ?? 100));
-  }
-  await Promise.all(probes);
+  const { fresh, keptAlive } = await prober.done;
   const rssAfterBytes = await rss(baseUrl);
   // A paused socket hears nothing of its end: read what the server left, and see it end (cut off) or not.
   await Promise.all(
@@ -186,16 +213,20 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
     clearInterval(tracked.timer);
     tracked.socket.destroy();
   }
-  latencies.sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 10) / 10;
-  return {
-    health: {
+  const summarise = ({ latencies, failed }: ProbeLatencies['fresh']): ProbeSummary => {
+    latencies.sort((a, b) => a - b);
+    return {
       requests: latencies.length + failed,
       failed,
       p50Ms: round(percentile(latencies, 0.5)),
       p99Ms: round(percentile(latencies, 0.99)),
       maxMs: round(latencies.at(-1) ?? 0),
-    },
+    };
+  };
+  return {
+    health: summarise(fresh),
+    healthKeptAlive: summarise(keptAlive),
     closedAfterMs: {
       slowHeaders: summary(slowHeaders.map((tracked) => tracked.closedAfterMs)),
       slowBodies: summary(slowBodies.map((tracked) => tracked.closedAfterMs)),
