@@ -613,7 +613,8 @@ async function main(): Promise<void> {
   /** The median of some numbers (the lower middle one of an even count). */
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
   /**
-   * A req/s ratio of two scenarios of this run, met or missed on req/s. With rounds, the ratio is
+   * A req/s ratio of two scenarios of this run, met when it and the ratio of requests per server
+   * CPU second both reach the limit. With rounds, the ratio is
    * the median of the rounds' ratios: the two rows of a round ran one after the other, so a
    * machine busy for a while slows both alike, which the ratio of two separate medians would not
    * cancel. The measured text adds the ratio of requests per server CPU second (what each request
@@ -638,9 +639,15 @@ async function main(): Promise<void> {
       paired ? `median of the rounds' ratios ${ratios.map((ratio) => round(ratio, 2)).join(', ')}` : `${a.requestsPerSecond} / ${b.requestsPerSecond} req/s`,
       ...(cpuRatios.length === 0
         ? []
-        : [`per server CPU second ${round(median(cpuRatios), 2)}`, `other CPU in the median rows ${a.otherCpuPercent}% / ${b.otherCpuPercent}%`]),
+        : [
+            `per server CPU second ${round(median(cpuRatios), 2)} (also held to the limit)`,
+            `other CPU in the median rows ${a.otherCpuPercent}% / ${b.otherCpuPercent}%`,
+          ]),
     ];
-    targets.push({ target, measured: `${round(value, 2)}; ${detail.join(', ')}`, met: value >= limit });
+    // Met on both: with the load generator near its own limit the req/s of two servers can match
+    // while one of them spends more CPU on each request.
+    const cpuRatio = cpuRatios.length === 0 ? undefined : median(cpuRatios);
+    targets.push({ target, measured: `${round(value, 2)}; ${detail.join(', ')}`, met: value >= limit && (cpuRatio === undefined || cpuRatio >= limit) });
   };
   pairTarget('hit-memory within 10% of raw http writing the same prepared Buffer (br, same header lines): ratio >= 0.9', 'hit-memory', SAME_BR, 0.9);
   pairTarget(
