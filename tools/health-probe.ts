@@ -11,7 +11,8 @@ export interface ProbeLatencies {
   keptAlive: { latencies: number[]; failed: number };
 }
 
-function probe(baseUrl: string, agent: Agent | false): Promise<number | undefined> {
+/** One GET /health: ms until its body ended, undefined unless 200 (`agent: false`: a new connection). */
+export function probe(baseUrl: string, agent: Agent | false = false): Promise<number | undefined> {
   const started = performance.now();
   return new Promise((resolve) => {
     const req = request(`${baseUrl}/health`, { agent, timeout: 5000 }, (res) => {

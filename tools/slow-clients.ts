@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { connect, type Socket } from 'node:net';
-import type { ProbeLatencies } from './health-probe';
+import { probe, type ProbeLatencies } from './health-probe';
 
 /**
  * Hostile clients against a running server, and what a well-behaved client sees meanwhile:
@@ -89,19 +88,6 @@ function open(baseUrl: string, onConnect: (socket: Socket) => void, everyMs?: nu
     clearInterval(tracked.timer);
   });
   return tracked;
-}
-
-function probe(baseUrl: string): Promise<number | undefined> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const req = httpRequest(`${baseUrl}/health`, { agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - started : undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
 }
 
 /** tools/health-probe.ts in a child process: resolves once it probes; `done` gives its latencies. */

@@ -13,10 +13,12 @@ let compiled = false;
 /**
  * server/index.ts compiled by tsc, as `npm run build` makes it for `npm start`: a load test of
  * the server measures the server, not tsx (which also turns on source maps, and every error
- * stack then costs a source-map lookup). Compiled once per test file (about 10 s).
+ * stack then costs a source-map lookup). `npm test` compiles it before jest starts
+ * (`npm run build:test`, SSR_TEST_BUILT=1), so no suite's tsc competes for the CPU with the
+ * others; a test file run on its own compiles it here, once (about 10 s).
  */
 export function compiledServer(): string {
-  if (!compiled) {
+  if (!compiled && process.env.SSR_TEST_BUILT !== '1') {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], {
       cwd: ROOT,
       stdio: 'inherit',

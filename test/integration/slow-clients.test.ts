@@ -41,7 +41,7 @@ describe('slow and non-reading clients', () => {
     // A connected client is never held up: /health on a kept-alive connection answers at once throughout.
     expect(report.healthKeptAlive.failed).toBe(0);
     expect(report.healthKeptAlive.requests).toBeGreaterThan(40);
-    expect(report.healthKeptAlive.maxMs).toBeLessThan(250);
+    expect(report.healthKeptAlive.maxMs).toBeLessThan(500);
     // On a new connection each time it answers every time, most of them at once; a connection made
     // while the attack's 450 are still being accepted waits its turn (some hundreds of ms: see the README).
     expect(report.health.failed).toBe(0);
