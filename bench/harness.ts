@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
+import { compileOnce } from '../tools/tsc-build';
 import { BENCH_PUBLIC_URL } from './servers/page';
 
 export const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
@@ -17,8 +18,6 @@ export interface ServerSpec {
   script: string;
   env?: Record<string, string>;
 }
-
-const ROOT = path.join(__dirname, '..');
 
 /**
  * CPU pinning (`BENCH_PIN`, on by default where `taskset` and two cores exist; `off` turns it
@@ -50,8 +49,6 @@ export function pinnedCommand(binary: string, args: string[]): [string, string[]
   return PINNING ? ['taskset', ['-c', PINNING.server, binary, ...args]] : [binary, args];
 }
 
-let built = false;
-
 /**
  * Every server runs as `npm start` runs ours: JavaScript compiled by tsc, no loader in the
  * process. Under tsx every Node server here, the raw ones too, answered about half as many
@@ -59,14 +56,7 @@ let built = false;
  * calls). Compiled once per bench process.
  */
 function compiledServer(script: string): string {
-  if (!built) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.bench.json')], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-    built = true;
-  }
-  return path.join(ROOT, 'dist', 'bench', 'servers', script.replace(/\.ts$/, '.js'));
+  return path.join(compileOnce('tsconfig.bench.json'), 'bench', 'servers', script.replace(/\.ts$/, '.js'));
 }
 
 export function startServer(scenario: ServerSpec, port: number, keyPrefix: string): Promise<ChildProcess> {

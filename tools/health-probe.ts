@@ -6,9 +6,14 @@ import { Agent, request } from 'node:http';
  * tools/slow-clients.ts, so what it measures is the server, not the attacking process's own
  * event loop: `node --import tsx tools/health-probe.ts <baseUrl> <durationMs> <everyMs>`.
  */
+export interface Latencies {
+  latencies: number[];
+  failed: number;
+}
+
 export interface ProbeLatencies {
-  fresh: { latencies: number[]; failed: number };
-  keptAlive: { latencies: number[]; failed: number };
+  fresh: Latencies;
+  keptAlive: Latencies;
 }
 
 /** One GET /health: ms until its body ended, undefined unless 200 (`agent: false`: a new connection). */
@@ -29,7 +34,7 @@ async function main(): Promise<void> {
   const [baseUrl, durationMs, everyMs] = [process.argv[2] ?? '', Number(process.argv[3]), Number(process.argv[4] ?? 100)];
   const result: ProbeLatencies = { fresh: { latencies: [], failed: 0 }, keptAlive: { latencies: [], failed: 0 } };
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const record = (into: ProbeLatencies['fresh']) => (ms: number | undefined) => {
+  const record = (into: Latencies) => (ms: number | undefined) => {
     if (ms === undefined) into.failed += 1;
     else into.latencies.push(ms);
   };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { connect, type Socket } from 'node:net';
-import { probe, type ProbeLatencies } from './health-probe';
+import { probe, type Latencies, type ProbeLatencies } from './health-probe';
 
 /**
  * Hostile clients against a running server, and what a well-behaved client sees meanwhile:
@@ -200,7 +200,7 @@ export async function runSlowClients(options: SlowClientsOptions): Promise<SlowC
     tracked.socket.destroy();
   }
   const round = (ms: number) => Math.round(ms * 10) / 10;
-  const summarise = ({ latencies, failed }: ProbeLatencies['fresh']): ProbeSummary => {
+  const summarise = ({ latencies, failed }: Latencies): ProbeSummary => {
     latencies.sort((a, b) => a - b);
     return {
       requests: latencies.length + failed,

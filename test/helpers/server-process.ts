@@ -1,14 +1,14 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { waitFor } from './app';
+import { compileOnce } from '../../tools/tsc-build';
 import { freePort } from './redis';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Where `compiledServer` puts the server compiled by tsc (under node_modules/.cache: ignored, and node_modules resolve from it). */
 const BUILD_DIR = path.join(ROOT, 'node_modules', '.cache', 'ssr-test-build');
-let compiled = false;
 
 /**
  * server/index.ts compiled by tsc, as `npm run build` makes it for `npm start`: a load test of
@@ -18,13 +18,7 @@ let compiled = false;
  * others; a test file run on its own compiles it here, once (about 10 s).
  */
 export function compiledServer(): string {
-  if (!compiled && process.env.SSR_TEST_BUILT !== '1') {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-    compiled = true;
-  }
+  if (process.env.SSR_TEST_BUILT !== '1') compileOnce('tsconfig.build.json', BUILD_DIR);
   return path.join(BUILD_DIR, 'server', 'index.js');
 }
 
