@@ -1,29 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import { freshnessLeftMs } from '../entry/cache-entry';
 import type { PreparedPage } from '../entry/prepared-page';
+import { compileGlob } from '../glob';
 
-/** Turns a Redis glob (`*`, `?`, `[...]`, `\` escapes) into an anchored RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let index = 0; index < glob.length; index += 1) {
-    const char = glob[index] as string;
-    if (char === '\\' && index + 1 < glob.length) {
-      index += 1;
-      source += (glob[index] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    } else if (char === '*') source += '[\\s\\S]*';
-    else if (char === '?') source += '[\\s\\S]';
-    else if (char === '[') {
-      const end = glob.indexOf(']', index + 1);
-      if (end === -1) source += '\\[';
-      else {
-        const body = glob.slice(index + 1, end).replace(/\\/g, '\\\\');
-        source += body.startsWith('^') ? `[^${body.slice(1)}]` : `[${body}]`;
-        index = end;
-      }
-    } else source += char.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
+/** Milliseconds one invalidation's patterns may spend matching the tier's keys. */
+const PATTERN_BUDGET_MS = 10;
 
 /**
  * The in-process tier: decoded, prepared pages in an LRU bounded by bytes, each kept no longer
@@ -84,10 +65,32 @@ export class MemoryTier {
     return deleted;
   }
 
-  deletePattern(pattern: string): number {
-    const matcher = globToRegExp(pattern);
-    const matching = [...this.lru.keys()].filter((key) => matcher.test(key));
+  /** Drops the pages whose keys match a Redis glob (an invalid pattern, or an undecidable key, drops them). */
+  /**
+   * Drops the pages whose keys match any of the patterns. Past a few milliseconds of matching
+   * (pathological patterns over many long keys) it drops every page instead: the tier refills
+   * from Redis, and the event loop is never held for long.
+   */
+  deletePatterns(patterns: readonly string[], budgetMs = PATTERN_BUDGET_MS): number {
+    if (patterns.length === 0) return 0;
+    const matchers = patterns.map(compileGlob);
+    const deadline = performance.now() + budgetMs;
+    const matching: string[] = [];
+    let checked = 0;
+    for (const key of this.lru.keys()) {
+      if (matchers.some((matcher) => matcher.matches(key))) matching.push(key);
+      checked += 1;
+      if (checked % 64 === 0 && performance.now() > deadline) {
+        const dropped = this.lru.size;
+        this.clear();
+        return dropped;
+      }
+    }
     return this.delete(matching);
+  }
+
+  deletePattern(pattern: string): number {
+    return this.deletePatterns([pattern]);
   }
 
   clear(): void {
