@@ -5,6 +5,8 @@ export interface RedisMemory {
   usedBytes: number;
   /** 0 when Redis has no maxmemory. */
   maxBytes: number;
+  /** maxmemory_policy (`noeviction`, `allkeys-lru`, ...); undefined where INFO does not say. */
+  policy?: string;
 }
 
 export interface WriteBudgetOptions {
@@ -12,7 +14,7 @@ export interface WriteBudgetOptions {
   logger: Logger;
   /** False while the breaker is open: the INFO is not sent. */
   isUsable?(): boolean;
-  /** Stop writing while used_memory is at or above this fraction of maxmemory. */
+  /** Stop writing while used_memory is at or above this fraction of maxmemory, on a Redis that does not evict. */
   maxFraction: number;
   intervalMs: number;
   /** Told when writes pause (Redis above the budget) and resume. */
@@ -26,7 +28,17 @@ export function parseInfoMemory(info: string): RedisMemory | undefined {
   };
   const usedBytes = field('used_memory');
   const maxBytes = field('maxmemory');
-  return usedBytes === undefined || maxBytes === undefined ? undefined : { usedBytes, maxBytes };
+  const policy = /^maxmemory_policy:([\w-]+)\r?$/m.exec(info)?.[1];
+  return usedBytes === undefined || maxBytes === undefined ? undefined : { usedBytes, maxBytes, policy };
+}
+
+/**
+ * Only a Redis that does not evict refuses writes when full; one that evicts sits near maxmemory
+ * by design, and every page is written with a TTL, so `volatile-*` can evict it too. A policy
+ * INFO does not name is taken for Redis's default, noeviction.
+ */
+export function refusesWritesWhenFull(memory: RedisMemory): boolean {
+  return memory.policy === undefined || memory.policy === 'noeviction';
 }
 
 /** The reading with the highest share of its maxmemory (or the most used, where none has a limit). */
@@ -42,7 +54,8 @@ function fullest(readings: readonly (RedisMemory | undefined)[]): RedisMemory | 
 
 /**
  * Keeps the cache from pushing a shared Redis into OOM (Twenty runs it with noeviction): reads
- * `INFO memory` every interval and refuses writes while the cache would eat the last of it.
+ * `INFO memory` every interval and refuses writes while the cache would eat the last of it. A
+ * Redis that evicts makes room for writes instead, so there the budget never pauses them.
  */
 export class WriteBudget {
   private memory: RedisMemory | undefined;
@@ -67,7 +80,7 @@ export class WriteBudget {
     return this.over;
   }
 
-  /** False while Redis is above the budget; every refusal is counted and logged once per interval. */
+  /** False while a noeviction Redis is above the budget; every refusal is counted and logged once per interval. */
   allowsWrite(): boolean {
     if (!this.over) return true;
     this.skippedSinceLog += 1;
@@ -86,14 +99,19 @@ export class WriteBudget {
     }
     this.memory = fullest(readings);
     const wasOver = this.over;
-    this.over = this.memory !== undefined && this.memory.maxBytes > 0 && this.memory.usedBytes >= this.memory.maxBytes * maxFraction;
+    // On a cluster, the fullest master that refuses writes when full decides.
+    const over = fullest(readings.filter((reading) => reading !== undefined && refusesWritesWhenFull(reading)));
+    this.over = over !== undefined && over.maxBytes > 0 && over.usedBytes >= over.maxBytes * maxFraction;
     if (this.over) {
       logger.warn(
-        { usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes, maxFraction, skippedWrites: this.skippedSinceLog },
+        { usedBytes: over?.usedBytes, maxBytes: over?.maxBytes, policy: over?.policy, maxFraction, skippedWrites: this.skippedSinceLog },
         'cache: redis memory above the write budget, not storing pages',
       );
     } else if (wasOver) {
-      logger.info({ usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes }, 'cache: redis memory back under the write budget');
+      logger.info(
+        { usedBytes: this.memory?.usedBytes, maxBytes: this.memory?.maxBytes, policy: this.memory?.policy },
+        'cache: redis memory back under the write budget',
+      );
     }
     this.skippedSinceLog = 0;
     if (this.over !== wasOver) this.options.onChange?.(this.over);
