@@ -29,6 +29,19 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? raw : raw.slice(0, query);
 }
 
+/** Node's own reading of an `Expect` header that asks for `100 Continue`. */
+const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * Asks a client that sent `Expect: 100-continue` for its body, once it is authenticated. A server
+ * with a 'checkContinue' listener leaves the 100 to its routes; without one Node has sent it
+ * already (`_sent100`), and a second would be noise.
+ */
+function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
+  if (!EXPECTS_CONTINUE.test(req.headers.expect ?? '') || (res as ServerResponse & { _sent100?: boolean })._sent100) return;
+  res.writeContinue();
+}
+
 /**
  * POST {path}: invalidation over HTTP for a CMS, a CRM or an operator. Authenticated before the
  * body is read; every bad input is a JSON 4xx naming the problem; 503 when Redis did not take it.
@@ -50,6 +63,7 @@ export function createInvalidationRouter(
       sendJson(res, auth.status, { error: auth.error }, { Connection: 'close', ...(auth.challenge ? { 'WWW-Authenticate': auth.challenge } : {}) });
       return;
     }
+    continueIfExpected(req, res);
     let raw: Buffer;
     try {
       raw = await readBody(req, limit);

@@ -35,10 +35,14 @@ interface CompiledPolicy {
 }
 
 export const queryNormalisers = {
-  /** `01` and `1` are one page; anything that is not a plain number is left for the route to reject. */
+  /**
+   * `01`, `0000000001` and `1` are one page, however many zeros lead: digits are folded as text,
+   * never through Number (which rounds past 2^53). Anything that is not a plain number is left
+   * for the route to reject.
+   */
   positiveInteger: (value: string): string => {
     const trimmed = value.trim();
-    return /^\d{1,9}$/.test(trimmed) ? String(Number(trimmed)) : trimmed;
+    return /^\d+$/.test(trimmed) ? trimmed.replace(/^0+(?=\d)/, '') : trimmed;
   },
   /** Case and spacing variants (`New  York`, `new york`) are one page. */
   lowercaseWords: (value: string): string => value.trim().replace(/\s+/g, ' ').toLowerCase(),

@@ -1,5 +1,6 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { INVALIDATION_ENDPOINT } from '../routes/cache-invalidation';
 import type { Logger } from './logger';
 
 /** How long a client may take, and how much it may hold (SERVER_* env vars). */
@@ -21,12 +22,37 @@ export interface ServerLimits {
 const inFlight = new WeakMap<Socket, number>();
 
 /**
+ * Whether `Expect: 100-continue` is answered by the route, once the request is authenticated:
+ * the invalidation endpoint, spelled as Express routes it (any case, a trailing slash).
+ */
+function continuesAfterAuthentication(url: string | undefined): boolean {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  const path = (query === -1 ? raw : raw.slice(0, query)).toLowerCase();
+  return path === INVALIDATION_ENDPOINT || path === `${INVALIDATION_ENDPOINT}/`;
+}
+
+/**
  * The HTTP server with limits of seconds, not Node's minutes: a slow or never-reading client
  * holds a socket for at most a timeout, a connection cap bounds them all, and a client that
  * pipelines requests without reading the answers is cut off before their bytes pile up in
  * memory (Node itself stops reading a socket whose answers are not being read).
  */
 export function createHttpServer(handler: RequestListener, limits: ServerLimits, logger: Logger): Server {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    // What the client has not read shows as the socket's buffered bytes; and a response with no
+    // socket yet is queued behind an unfinished one (pipelined). Only those are counted, so an
+    // ordinary request pays for no listener.
+    if (socket.writableLength > limits.maxUnreadBytes) return cutOff(socket, inFlight.get(socket) ?? 0);
+    if (res.socket === null) {
+      const pending = (inFlight.get(socket) ?? 0) + 1;
+      if (pending > limits.maxPipelined) return cutOff(socket, pending);
+      inFlight.set(socket, pending);
+      res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+    }
+    handler(req, res);
+  };
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -35,21 +61,14 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits,
       // How often Node looks for requests past their timeouts (default 30 s, longer than the timeouts themselves).
       connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    (req, res) => {
-      const socket = req.socket;
-      // What the client has not read shows as the socket's buffered bytes; and a response with no
-      // socket yet is queued behind an unfinished one (pipelined). Only those are counted, so an
-      // ordinary request pays for no listener.
-      if (socket.writableLength > limits.maxUnreadBytes) return cutOff(socket, inFlight.get(socket) ?? 0);
-      if (res.socket === null) {
-        const pending = (inFlight.get(socket) ?? 0) + 1;
-        if (pending > limits.maxPipelined) return cutOff(socket, pending);
-        inFlight.set(socket, pending);
-        res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
-      }
-      handler(req, res);
-    },
+    onRequest,
   );
+  // With this listener Node no longer sends `100 Continue` by itself: an unauthenticated upload to
+  // the invalidation endpoint is refused before the client is asked for its body.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!continuesAfterAuthentication(req.url)) res.writeContinue();
+    onRequest(req, res);
+  });
   let cutOffs = 0;
   let cutOffLoggedAt = 0;
   function cutOff(socket: Socket, pending: number): void {

@@ -65,6 +65,15 @@ describe('generateCacheKey', () => {
     expect(key('/listings/123?page=4')).toBe('ssr:/listings/123');
   });
 
+  it('folds any run of leading zeros in a page number, however long, into one key', () => {
+    expect(key('/listings?page=0000000002')).toBe('ssr:/listings?page=2');
+    expect(key(`/listings?page=${'0'.repeat(500)}2`)).toBe('ssr:/listings?page=2');
+    expect(key(`/listings?page=${'0'.repeat(40)}1`)).toBe('ssr:/listings');
+    // Digits, not a Number: a value past 2^53 keeps every digit (the route rejects it).
+    expect(key('/listings?page=0099999999999999999999')).toBe('ssr:/listings?page=99999999999999999999');
+    expect(key('/listings?page=0000000000000')).toBe('ssr:/listings?page=0');
+  });
+
   it('keeps page values it cannot canonicalise, so the route can reject them', () => {
     expect(key('/listings?page=abc')).toBe('ssr:/listings?page=abc');
   });

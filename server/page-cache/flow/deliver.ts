@@ -11,6 +11,43 @@ export interface Representation {
   body: Buffer | undefined;
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+// RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must also accept.
+const HTTP_DATES = [
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?<day>\d{2}) (?<month>\w{3}) (?<year>\d{4}) (?<h>\d{2}):(?<m>\d{2}):(?<s>\d{2}) GMT$/,
+  /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (?<day>\d{2})-(?<month>\w{3})-(?<year>\d{2}) (?<h>\d{2}):(?<m>\d{2}):(?<s>\d{2}) GMT$/,
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?<month>\w{3}) (?<day>[ \d]\d) (?<h>\d{2}):(?<m>\d{2}):(?<s>\d{2}) (?<year>\d{4})$/,
+];
+
+/** RFC 850's two-digit year: one more than 50 years ahead is the most recent past year with those digits. */
+function fullYear(digits: string, now: number): number {
+  if (digits.length === 4) return Number(digits);
+  const thisYear = new Date(now).getUTCFullYear();
+  const year = thisYear - (thisYear % 100) + Number(digits);
+  return year > thisYear + 50 ? year - 100 : year;
+}
+
+/**
+ * An HTTP-date in milliseconds, or undefined when the value is none of its three forms (Date.parse
+ * reads far more, `9999` or `Tuesday 1` among them, and asctime in local time).
+ */
+function parseHttpDate(value: string, now = Date.now()): number | undefined {
+  const date = HTTP_DATES.map((form) => form.exec(value)?.groups).find((groups) => groups !== undefined);
+  if (!date) return undefined;
+  const month = MONTHS.indexOf(date.month as string);
+  const [day, hours, minutes, seconds] = [date.day, date.h, date.m, date.s].map(Number) as [number, number, number, number];
+  // 23:59:60 is a leap second; 31 February is no date.
+  if (month === -1 || hours > 23 || minutes > 59 || seconds > 60) return undefined;
+  const ms = Date.UTC(fullYear(date.year as string, now), month, day, hours, minutes, Math.min(seconds, 59));
+  return new Date(ms).getUTCDate() === day ? ms : undefined;
+}
+
+/** Not modified since an If-Modified-Since date; a value that is not an HTTP-date is ignored (RFC 9110 13.1.3). */
+function notModifiedSince(page: PreparedPage, header: string): boolean {
+  const since = parseHttpDate(header);
+  return since !== undefined && page.notModifiedSince(new Date(since).toUTCString());
+}
+
 /** The stored representation for this request's Accept-Encoding and validators, with its precomputed headers. */
 export function representationFor(req: IncomingMessage, tiers: TierStack, key: string, page: PreparedPage, log: CacheLogFields): Representation {
   const timing = log.tier ? `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}` : `cache;desc="${log.cache}";dur=${log.lookupMs}`;
@@ -21,7 +58,7 @@ export function representationFor(req: IncomingMessage, tiers: TierStack, key: s
   const ifNoneMatch = req.headers['if-none-match'];
   const ifModifiedSince = req.headers['if-modified-since'];
   const notModified =
-    ifNoneMatch !== undefined ? page.matchesIfNoneMatch(ifNoneMatch) : ifModifiedSince !== undefined && page.notModifiedSince(ifModifiedSince);
+    ifNoneMatch !== undefined ? page.matchesIfNoneMatch(ifNoneMatch) : ifModifiedSince !== undefined && notModifiedSince(page, ifModifiedSince);
   if (notModified && page.entry.status === 200) {
     return { status: 304, headers: ['ETag', variant.etag, 'Last-Modified', page.lastModified, 'Vary', 'Accept-Encoding', ...extra], body: undefined };
   }
