@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
 import { createListingSource } from './listings';
 import { ListingSourceError, type ListingSource } from './listings/listing';
+import { forgetListings } from './listings/listing-changes';
 import { learnObjectMetadata, TwentyObjectName } from './listings/twenty-object';
 import { createCacheMiddleware, type PageCache } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
@@ -94,13 +95,16 @@ export function createApp(deps: AppDeps): AppHandle {
     app.use(pinoHttp({ logger, customAttributeKeys: { responseTime: 'durationMs' }, customProps: (req) => ({ ...cache.logFields(req) }) }));
   }
   app.use(cache.middleware);
+  // Every invalidation, made here or on another instance, drops the listing data renders read
+  // here before any page is re-rendered from it.
+  const forget = listings.forget?.bind(listings);
+  if (forget) cache.on((event) => event.type === 'invalidate' && forgetListings(event, forget));
   const invalidation = createInvalidationRouter({
     cache,
     redis,
     keyPrefix: config.redis.keyPrefix,
     logger,
     token: config.cache.invalidationToken,
-    onListingChange: (id) => listings.forget?.(id),
     twenty: {
       secret: config.cache.twentyWebhookSecret,
       toleranceMs: config.cache.twentyWebhookToleranceMs,

@@ -190,6 +190,7 @@ const envSchema = z.object({
     .pipe(z.number().gt(0, 'must be above 0').max(1))
     .default(0.9),
   SSR_CACHE_MEMORY_CHECK_MS: integer(100, 600_000).default(5000),
+  SSR_CACHE_JOURNAL: z.string().trim().min(1, 'must be a file path, or off').optional(),
   SSR_CACHE_LOCK_WAIT_MS: integer(0, 60_000).default(3000),
   SSR_CACHE_LOCK_TTL_MS: integer(100, 600_000).default(15_000),
   CACHE_INVALIDATION_TOKEN: secret(16).optional(),
@@ -272,6 +273,8 @@ export interface CacheConfig {
   maxEntryBytes: number;
   /** Bytes of the in-process tier; 0 turns it off (every hit reads Redis). */
   memoryTierBytes: number;
+  /** The file keeping invalidations Redis could not take yet across a crash; undefined: off. */
+  journalPath?: string;
   /** Writes stop while Redis used_memory is at or above this fraction of maxmemory. */
   redisMemoryFraction: number;
   redisMemoryCheckMs: number;
@@ -450,6 +453,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       renderTimeoutMs: values.SSR_RENDER_TIMEOUT_MS,
       maxEntryBytes: values.SSR_CACHE_MAX_ENTRY_KB * 1024,
       memoryTierBytes: values.SSR_CACHE_MEMORY_MB * 1024 * 1024,
+      // One file per process: the port tells two instances on one machine apart.
+      journalPath: values.SSR_CACHE_JOURNAL === 'off' ? undefined : (values.SSR_CACHE_JOURNAL ?? `var/invalidations-${values.PORT}.journal`),
       redisMemoryFraction: values.SSR_CACHE_REDIS_MEMORY_FRACTION,
       redisMemoryCheckMs: values.SSR_CACHE_MEMORY_CHECK_MS,
       lockWaitMs: values.SSR_CACHE_LOCK_WAIT_MS,
@@ -512,6 +517,7 @@ export function pageCacheOptions(config: Config): Omit<PageCacheOptions, 'redis'
     retryAfterSeconds: config.retryAfterSeconds,
     maxEntryBytes: cache.maxEntryBytes,
     memoryTierBytes: cache.memoryTierBytes,
+    invalidationJournal: cache.journalPath,
     commandTimeoutMs: redis.commandTimeoutMs,
     breaker: { failureThreshold: redis.breakerThreshold, cooldownMs: redis.breakerCooldownMs },
     lockWaitMs: cache.lockWaitMs,

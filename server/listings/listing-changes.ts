@@ -1,4 +1,5 @@
 import { LISTING_FIELD_EFFECTS, type ListingChangeEffect } from '../config';
+import type { CacheEvent } from '../page-cache';
 import { cacheTags } from './listing-tags';
 
 export type ChangeEffect = ListingChangeEffect;
@@ -57,4 +58,16 @@ export function listingInvalidation(id: string): { paths: string[]; patterns: st
     patterns: ['/listings\\?*'],
     tags: [cacheTags.listing(id), cacheTags.sitemap],
   };
+}
+
+const LISTING_TAG = cacheTags.listing('');
+
+/**
+ * Drops the listing data an invalidation may have changed: the records its listing tags name
+ * (with every list), or everything when it names pages another way (keys, patterns, list tags only).
+ */
+export function forgetListings(event: Extract<CacheEvent, { type: 'invalidate' }>, forget: (id?: string) => void): void {
+  const ids = event.everything ? [] : event.tags.filter((tag) => tag.startsWith(LISTING_TAG)).map((tag) => tag.slice(LISTING_TAG.length));
+  if (ids.length === 0) return forget(undefined);
+  for (const id of ids) forget(id);
 }

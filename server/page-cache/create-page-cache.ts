@@ -1,7 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { InvalidationBus } from './coordination/invalidation-bus';
-import { freshnessLeftMs } from './entry/cache-entry';
 import { ConcurrencyLimit, RenderBudget } from './coordination/render-budget';
 import { RenderLock } from './coordination/render-lock';
 import { SingleFlight } from './coordination/single-flight';
@@ -16,7 +15,8 @@ import { CacheEvents, type CacheEventListener } from './observe/events';
 import { readHealth, type CacheHealth } from './observe/health';
 import { CacheMetrics } from './observe/metrics';
 import { countEvent, createCacheStats } from './observe/stats';
-import { resolveOptions, type PageCacheOptions } from './options';
+import { PageCacheOptionsError, resolveOptions, type PageCacheOptions } from './options';
+import { InvalidationJournal } from './coordination/invalidation-journal';
 import { RedisTier } from './redis/redis-tier';
 import { WriteBudget } from './redis/write-budget';
 import { MemoryTier } from './tiers/memory-tier';
@@ -49,6 +49,15 @@ export interface PageCache {
 
 const passThrough: Middleware = (_req, _res, next) => next();
 
+/**
+ * Seconds a mark stays in the invalidation record: the longest any entry of these routes lives
+ * (fresh, grace, stale-if-error, a negative or redirect entry), with an hour to spare, a day at least.
+ */
+function recordRetentionSeconds(settings: ReturnType<typeof resolveOptions>): number {
+  const longestPage = Math.max(0, ...settings.policies.policies.map((policy) => policy.ttlSeconds + policy.graceSeconds));
+  return Math.max(24 * 3600, longestPage + settings.staleIfError + 3600, settings.redirectTtl + 3600, settings.negativeTtl + 3600);
+}
+
 /** The page cache: one call, one object (see PageCacheOptions for every setting and its default). */
 export function createPageCache(options: PageCacheOptions): PageCache {
   const settings = resolveOptions(options);
@@ -69,7 +78,8 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     onBreakerChange: (state) => events.emit({ type: 'breaker', state }),
   });
   const memory = enabled && settings.memoryTierBytes > 0 ? new MemoryTier(settings.memoryTierBytes) : undefined;
-  const bus = memory
+  // Every instance hears every invalidation, with or without an in-process tier: renders and the host's data depend on it.
+  const bus = enabled
     ? new InvalidationBus({
         publisher: redis,
         guard: (publish) => redisTier.call('publish', undefined, undefined, publish),
@@ -77,8 +87,8 @@ export function createPageCache(options: PageCacheOptions): PageCache {
         subscriber: redis.duplicate(),
         channel: `${keyPrefix}ssr:invalidations`,
         logger,
-        onMessage: (message) => tiers.dropFromMemory(message),
-        onGap: () => memory.clear(),
+        onMessage: (message) => tiers.receive(message),
+        onGap: () => tiers.onBusGap(),
       })
     : undefined;
   const budget = new WriteBudget({
@@ -89,7 +99,19 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     intervalMs: settings.redisMemoryCheckMs,
     onChange: (paused) => events.emit({ type: 'write-pause', paused }),
   });
+  let journal: InvalidationJournal | undefined;
+  try {
+    journal = settings.invalidationJournal && enabled ? InvalidationJournal.open(settings.invalidationJournal, { logger }) : undefined;
+  } catch (error) {
+    throw new PageCacheOptionsError(`createPageCache: invalidationJournal: ${(error as Error).message}`);
+  }
+  if (journal && journal.recovered.length > 0)
+    logger.warn(
+      { path: settings.invalidationJournal, invalidations: journal.recovered.length, oldestAcceptedAt: journal.recovered[0]?.acceptedAt },
+      'cache: invalidations a stopped process had accepted are applied before any page is read from Redis',
+    );
   const tiers: TierStack = new TierStack({
+    journal,
     redis: redisTier,
     memory,
     bus,
@@ -97,6 +119,10 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     onDropped: (message) => logger.error({ ...message }, 'cache: a queued invalidation Redis refused even as a deletion was given up'),
     buildId: settings.buildId,
     onFreshAgain: (seconds) => events.emit({ type: 'fresh-again', seconds }),
+    onInvalidate: (origin, { keys, tags = [], patterns }, everything) =>
+      events.emit({ type: 'invalidate', origin, keys, tags, patterns, ...(everything ? { everything } : {}) }),
+    recordRetentionMs: recordRetentionSeconds(settings) * 1000,
+    logger,
   });
   const metrics = new CacheMetrics({ stats, cache: redisTier, tiers, budget, windowMs: settings.healthWindowSeconds * 1000, registry: settings.registry });
   events.on((event) => metrics.observe(event));
@@ -107,11 +133,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     // What another instance's render stored: fresh (of whichever build rendered it: during a
     // rolling deploy the other build's page is what there is), and only while no accepted
     // invalidation waits for Redis.
-    readEntry: async (key) => {
-      if (tiers.pending.size > 0) return undefined;
-      const entry = await redisTier.get(key);
-      return entry && freshnessLeftMs(entry) > 0 ? entry : undefined;
-    },
+    readEntry: (key) => tiers.readFresh(key),
     canPoll: () => redisTier.isHealthy(),
     onWaitTimeout: () => events.emit({ type: 'lock-wait-timeout' }),
   });
@@ -141,7 +163,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     const source = request.source ?? 'api';
     const plan = planInvalidation(checked.data, policies);
     const started = performance.now();
-    const { deleted, ok, keys, queued, appliedAs, refusedSoft, redisError } = await tiers.invalidate(
+    const { deleted, ok, keys, queued, appliedAs, refusedSoft, redisError, scan } = await tiers.invalidate(
       { keys: plan.keys, patterns: plan.patterns, tags: plan.tags },
       mode === 'hard' ? 'hard' : 'soft',
     );
@@ -167,14 +189,20 @@ export function createPageCache(options: PageCacheOptions): PageCache {
       tags: plan.tags,
       unmatchedPaths: plan.unmatchedPaths,
       refreshing: refreshing.length,
+      ...(plan.patterns.length > 0 && scan ? { patternScan: scan } : {}),
       durationMs,
     };
     logger.info({ source, ...result }, 'cache invalidation');
     return result;
   }
 
-  // Queued invalidations go to Redis as soon as it answers, traffic or not.
-  const onReady = () => setImmediate(() => void tiers.applyPending());
+  // Queued invalidations go to Redis as soon as it answers, traffic or not; the record is read then too.
+  const onReady = () =>
+    setImmediate(() => {
+      void tiers.applyPending();
+      if (enabled) void tiers.syncRecord().catch(() => undefined);
+    });
+  if (enabled && redis.status === 'ready') onReady();
   redis.on('ready', onReady);
   const pendingTimer = setInterval(() => void tiers.applyPending(), 500);
   pendingTimer.unref();
@@ -224,15 +252,18 @@ export function createPageCache(options: PageCacheOptions): PageCache {
         await Promise.race([tiers.applyPending(), deadline]).finally(() => clearTimeout(timer));
       }
       if (tiers.pending.size > 0) {
-        // Nowhere else to keep them: say exactly what Redis never got, so it can be replayed.
-        logger.error(
+        // Without a journal there is nowhere else to keep them: say exactly what Redis never got, so it can be replayed.
+        (journal ? logger.warn.bind(logger) : logger.error.bind(logger))(
           { pending: tiers.pending.describe(), oldestAcceptedAt: tiers.pending.oldestAcceptedAt },
-          'cache: closing with invalidations Redis never received',
+          journal
+            ? 'cache: closing with invalidations Redis never received: the journal keeps them for the next start'
+            : 'cache: closing with invalidations Redis never received',
         );
       }
       budget.stop();
       redisTier.stop();
       await bus?.close();
+      journal?.close();
     },
   };
   return cache;

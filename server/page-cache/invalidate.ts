@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { globProblem } from './glob';
 import { CACHE_KEY_NAMESPACE, resolvePage, type ResolvedPage } from './key';
 import type { PolicyTable } from './policy';
 import { escapeGlob } from './redis/redis-tier';
@@ -49,6 +50,11 @@ export interface InvalidateResult {
   unmatchedPaths: string[];
   /** Pages being re-rendered now (mode refresh). */
   refreshing: number;
+  /**
+   * With patterns: about how many keys their SCAN examined, and whether it reached the end (it
+   * stops after about 100,000; the pages it did not reach are stale on read all the same).
+   */
+  patternScan?: { examined: number; complete: boolean };
   durationMs: number;
 }
 
@@ -61,16 +67,23 @@ export interface InvalidationPlan {
 }
 
 const MAX_ITEMS = 1000;
+/** Each pattern is a SCAN over the whole keyspace (on every master), and a pass over the memory tier. */
+export const MAX_PATTERNS = 100;
 const MAX_ITEM_LENGTH = 2048;
 const item = z.string().min(1, 'must not be empty').max(MAX_ITEM_LENGTH, `must be at most ${MAX_ITEM_LENGTH} characters`);
-const list = (rule: z.ZodString) => z.array(rule).max(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`);
+const list = (rule: z.ZodType<string>, max = MAX_ITEMS) => z.array(rule).max(max, `must hold at most ${max} items`);
+/** Refused before anything is deleted: Redis would read it otherwise than written, or it costs too much to match. */
+const pattern = item.startsWith('/', 'must start with "/" (it matches the part of the key after "ssr:")').superRefine((value, context) => {
+  const problem = globProblem(value);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 /** The JSON body of POST /api/cache/invalidate (and the checks `invalidate` makes of its argument). */
 export const invalidateRequestSchema = z
   .object({
     keys: list(item.startsWith(CACHE_KEY_NAMESPACE, `must start with "${CACHE_KEY_NAMESPACE}"`)).optional(),
     paths: list(item.startsWith('/', 'must start with "/"')).optional(),
-    patterns: list(item.startsWith('/', 'must start with "/" (it matches the part of the key after "ssr:")')).optional(),
+    patterns: list(pattern, MAX_PATTERNS).optional(),
     tags: list(item.max(200, 'must be at most 200 characters')).optional(),
     mode: z.enum(INVALIDATION_MODES, { message: `must be one of: ${INVALIDATION_MODES.join(', ')}` }).default('hard'),
   })

@@ -91,6 +91,12 @@ export interface PageCacheOptions {
   healthWindowSeconds?: number;
   /** A prom-client Registry to register the ssr_cache_* metrics in; default one of the cache's own (`cache.registry`). */
   registry?: Registry;
+  /**
+   * A file where invalidations accepted while Redis cannot take them are written (fsync'd)
+   * before they are answered, and read back at start, so a crash loses none. One file per
+   * process. Default none: they are held in memory only.
+   */
+  invalidationJournal?: string;
 }
 
 /** Every option with its value: what the cache runs with. */
@@ -121,6 +127,7 @@ export interface ResolvedOptions {
   redisMemoryCheckMs: number;
   healthWindowSeconds: number;
   registry: Registry | undefined;
+  invalidationJournal: string | undefined;
 }
 
 export class PageCacheOptionsError extends Error {
@@ -215,6 +222,7 @@ const optionsSchema = z.object({
       'must be a prom-client Registry',
     )
     .optional(),
+  invalidationJournal: z.string({ message: 'must be the path of a file' }).min(1, 'must be the path of a file').optional(),
 });
 
 function describe(error: z.ZodError): string {
@@ -252,7 +260,15 @@ export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
   } catch (error) {
     throw new PageCacheOptionsError(`createPageCache: routes: ${(error as Error).message}`);
   }
-  return { ...values, policies, logger: values.logger, isBot: values.isBot, registry: values.registry, buildId: values.buildId };
+  return {
+    ...values,
+    policies,
+    logger: values.logger,
+    isBot: values.isBot,
+    registry: values.registry,
+    buildId: values.buildId,
+    invalidationJournal: values.invalidationJournal,
+  };
 }
 
 /** The route table, compiled once: first match wins. */

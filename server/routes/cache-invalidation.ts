@@ -11,6 +11,20 @@ import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } 
 export const INVALIDATION_ENDPOINT = '/api/cache/invalidate';
 export const INVALIDATION_TYPES = ['listing'] as const;
 const REPLAY_CHECK_TIMEOUT_MS = 250;
+/** Deliveries remembered in Redis at most; past it the oldest are forgotten (a bound on the set, whatever arrives). */
+const MAX_REMEMBERED_DELIVERIES = 100_000;
+
+/**
+ * Claims a delivery: drops the expired ones, then adds this one unless present; 1 when it was
+ * new. KEYS[1] the set; ARGV: signature, now (ms), its expiry (ms), the bound.
+ */
+const CLAIM_DELIVERY = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then redis.call('ZPOPMIN', KEYS[1], over) end
+return 1`;
 
 export interface TwentyWebhookOptions {
   /** TWENTY_WEBHOOK_SECRET; unset: signed webhooks are refused. */
@@ -38,11 +52,6 @@ export interface InvalidationRouteOptions {
   logger: { info(fields: object, message?: string): void; warn(fields: object, message?: string): void };
   /** CACHE_INVALIDATION_TOKEN. */
   token: string | undefined;
-  /**
-   * The CRM changed a listing (or, for a bearer form that names none, maybe anything): drop the
-   * listing data held for renders before the pages are invalidated, so their re-renders read it anew.
-   */
-  onListingChange?(id: string | undefined): void;
   twenty: TwentyWebhookOptions;
 }
 
@@ -57,20 +66,13 @@ const listingForm = z.object({
  * The story's listing form, `{"type":"listing","id":"123"}`, beside the package's standard one:
  * the listing's pages, the homepage, every browse page and every page tagged with it.
  */
-function rewriteListingForm(
-  body: Record<string, unknown>,
-  onListingChange: (id: string | undefined) => void,
-): { body: Record<string, unknown>; context?: Record<string, unknown> } | { error: string } {
-  if (!Object.hasOwn(body, 'type') && !Object.hasOwn(body, 'id')) {
-    onListingChange(undefined);
-    return { body };
-  }
+function rewriteListingForm(body: Record<string, unknown>): { body: Record<string, unknown>; context?: Record<string, unknown> } | { error: string } {
+  if (!Object.hasOwn(body, 'type') && !Object.hasOwn(body, 'id')) return { body };
   const parsed = listingForm.safeParse(body);
   if (!parsed.success) return { error: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') };
   if (parsed.data.type === undefined) return { error: 'type: is required with "id"' };
   if (parsed.data.id === undefined) return { error: 'id: is required with "type"' };
   const id = String(parsed.data.id);
-  onListingChange(id);
   const { type: _type, id: _id, ...rest } = body;
   const listing = listingInvalidation(id);
   const list = (name: string, extra: string[]) => [...(Array.isArray(rest[name]) ? (rest[name] as unknown[]) : []), ...extra];
@@ -78,6 +80,19 @@ function rewriteListingForm(
     body: { ...rest, paths: list('paths', listing.paths), patterns: list('patterns', listing.patterns), tags: list('tags', listing.tags) },
     context: { ids: [id] },
   };
+}
+
+/** Node's own reading of an `Expect` header that asks for `100 Continue`. */
+const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * Asks a client that sent `Expect: 100-continue` for its body, now that its headers passed: the
+ * server leaves the 100 of this endpoint to its routes (utils/http-server.ts); a server that
+ * sent it itself (`_sent100`, Node's default) gets no second one.
+ */
+function continueIfExpected(req: Request, res: express.Response): void {
+  if (!EXPECTS_CONTINUE.test(req.headers.expect ?? '') || (res as express.Response & { _sent100?: boolean })._sent100) return;
+  res.writeContinue();
 }
 
 function rawBody(req: Request): Buffer {
@@ -113,11 +128,18 @@ function webhookCounters(registry: Registry): WebhookStats {
  */
 export function createInvalidationRouter(options: InvalidationRouteOptions): { router: Router; webhooks: WebhookStats } {
   const { cache, redis, keyPrefix, logger, token, twenty } = options;
-  const onListingChange = (id: string | undefined) => options.onListingChange?.(id);
   const router = Router();
   const webhooks = webhookCounters(cache.registry);
   // Replay protection while Redis is away, for this instance at least.
   const localDeliveries = new LRUCache<string, true>({ max: 10_000, ttl: twenty.toleranceMs * 2 });
+
+  /**
+   * Delivered signatures, scored by when they may be forgotten, in one key without a TTL: Redis
+   * never evicts it under a volatile-* maxmemory policy (a key per delivery with a TTL was
+   * evicted, and a replay then passed). Under allkeys-* it can still go; the in-process memory
+   * then covers this instance.
+   */
+  const deliveriesKey = `${keyPrefix}ssr-webhook-deliveries`;
 
   /**
    * true the first time a delivery (its signature) is seen, false when seen before, undefined
@@ -129,8 +151,9 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), REPLAY_CHECK_TIMEOUT_MS);
     });
-    const claim = redis.set(`${keyPrefix}ssr-webhook:${delivery}`, '1', 'PX', twenty.toleranceMs * 2, 'NX').then(
-      (answer) => answer === 'OK',
+    const now = Date.now();
+    const claim = redis.eval(CLAIM_DELIVERY, 1, deliveriesKey, delivery, now, now + twenty.toleranceMs * 2, MAX_REMEMBERED_DELIVERIES).then(
+      (answer) => answer === 1,
       () => undefined,
     );
     return Promise.race([claim, timeout]).finally(() => clearTimeout(timer));
@@ -139,7 +162,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   /** Forgets a claimed delivery (its invalidation did not complete), so a retry of it is let in. */
   async function releaseDelivery(delivery: string): Promise<void> {
     if (redis.status !== 'ready') return;
-    await redis.del(`${keyPrefix}ssr-webhook:${delivery}`).catch(() => undefined);
+    await redis.zrem(deliveriesKey, delivery).catch(() => undefined);
   }
 
   const refuse = (res: express.Response, status: 401 | 403, reason: string) => {
@@ -178,7 +201,6 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       logger.info({ source: 'twenty', event: body.eventName, ignored: event.reason }, 'cache invalidation: webhook ignored');
       return void res.status(202).json({ ignored: event.reason });
     }
-    onListingChange(event.id);
     // A deleted listing's pages must not be served even once more.
     const mode = event.action === 'deleted' || event.action === 'destroyed' ? 'hard' : twenty.mode;
     const tags = tagsForListingChange(event.id, event.effects, event.city);
@@ -222,6 +244,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       webhooks.webhooks += 1;
       return refuse(res, 401, problem);
     }
+    continueIfExpected(req, res);
     rawWebhook(req, res, next);
   };
   router.post(INVALIDATION_ENDPOINT, signed, twentyWebhook);
@@ -229,7 +252,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     cache.invalidationRouter({
       token,
       path: INVALIDATION_ENDPOINT,
-      rewrite: (body) => rewriteListingForm(body, onListingChange),
+      rewrite: rewriteListingForm,
       disabledMessage: 'cache invalidation is disabled: set CACHE_INVALIDATION_TOKEN to enable it',
     }),
   );

@@ -16,6 +16,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
     PUBLIC_URL: 'https://listings.example.com',
     LISTING_CATALOG_SIZE: '200',
     CACHE_INVALIDATION_TOKEN: TEST_TOKEN,
+    // Apps of parallel suites would share the default file: a test that needs one names its own.
+    SSR_CACHE_JOURNAL: 'off',
     ...env,
   });
 }

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from './app';
 import { compileOnce } from '../../tools/tsc-build';
@@ -51,13 +53,17 @@ export interface ServerProcess {
  */
 export async function startServerProcess(env: Record<string, string>, options: { compiled?: boolean } = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const { child, output } = spawnServer({ NODE_ENV: 'production', PORT: String(port), ...env }, options);
+  // A journal of its own, outside the work tree (a test that restarts a process passes the same one).
+  const journal = path.join(os.tmpdir(), `ssr-test-journal-${process.pid}-${port}.journal`);
+  const { child, output } = spawnServer({ NODE_ENV: 'production', PORT: String(port), SSR_CACHE_JOURNAL: journal, ...env }, options);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const closed = once(child, 'close');
-    child.kill('SIGKILL');
-    await closed;
+    if (child.exitCode === null && child.signalCode === null) {
+      const closed = once(child, 'close');
+      child.kill('SIGKILL');
+      await closed;
+    }
+    if (env.SSR_CACHE_JOURNAL === undefined) fs.rmSync(journal, { force: true });
   };
   try {
     // Listening once it answers (whatever LOG_LEVEL says of it).

@@ -8,6 +8,9 @@ export interface InvalidationMessage {
   patterns: string[];
   /** Pages carrying these tags go too (an instance may hold some Redis no longer indexes). */
   tags?: string[];
+  /** Its number in the invalidation record (absent when Redis refused to record it, or from an earlier release). */
+  seq?: number;
+  mode?: 'hard' | 'soft';
 }
 
 interface Envelope extends InvalidationMessage {
@@ -41,6 +44,8 @@ function parseEnvelope(raw: string): Envelope | undefined {
       keys: value.keys.filter((key): key is string => typeof key === 'string'),
       patterns: value.patterns.filter((pattern): pattern is string => typeof pattern === 'string'),
       tags: Array.isArray(value.tags) ? value.tags.filter((tag): tag is string => typeof tag === 'string') : [],
+      ...(Number.isSafeInteger(value.seq) ? { seq: value.seq } : {}),
+      ...(value.mode === 'hard' || value.mode === 'soft' ? { mode: value.mode } : {}),
     };
   } catch {
     return undefined;
@@ -48,8 +53,10 @@ function parseEnvelope(raw: string): Envelope | undefined {
 }
 
 /**
- * Carries invalidations to every instance's in-process tier over Redis pub/sub. Delivery is
- * at most once, so whenever the subscription is not known to be whole, the tier is flushed.
+ * Carries invalidations to every instance (its in-process tier, its copy of the invalidation
+ * record, the host's data) over Redis pub/sub. Delivery is at most once: whenever the
+ * subscription is not known to be whole, or a message's number shows one was missed, the
+ * receiver reads the record again.
  */
 export class InvalidationBus {
   readonly instanceId = randomUUID();
@@ -62,7 +69,18 @@ export class InvalidationBus {
     subscriber.on('message', (from: string, raw: string) => {
       if (from !== channel) return;
       const envelope = parseEnvelope(raw);
-      if (envelope && envelope.origin !== this.instanceId) options.onMessage(envelope);
+      if (!envelope || envelope.origin === this.instanceId) return;
+      // Whatever a message holds, it never throws out of here (an exception would end the process).
+      try {
+        options.onMessage(envelope);
+      } catch (error) {
+        logger.error({ err: error, channel }, 'invalidation bus: a message could not be applied, in-process tier flushed');
+        try {
+          options.onGap();
+        } catch {
+          // nothing more to do
+        }
+      }
     });
     subscriber.on('ready', () => {
       subscriber.subscribe(channel).then(

@@ -1,4 +1,5 @@
 import type { InvalidationMessage } from './invalidation-bus';
+import type { InvalidationJournal } from './invalidation-journal';
 
 /** hard deletes; soft marks stale. */
 type Mode = 'hard' | 'soft';
@@ -18,10 +19,16 @@ const EVERY_PAGE: InvalidationMessage = { keys: [], patterns: ['ssr:*'], tags: [
 /**
  * Invalidations accepted while Redis could not take them, in order. While any wait, this
  * instance reads no page from Redis (a page there may be one they remove); they are applied as
- * soon as Redis answers again. Held in this process only: what the README says about a stop.
+ * soon as Redis answers again. With a journal, each is on disk (fsync'd) before `add` returns,
+ * and what a killed process left there waits again at start.
  */
 export class PendingInvalidations {
   private queue: PendingInvalidation[] = [];
+
+  constructor(private readonly journal?: InvalidationJournal) {
+    for (const { message, mode, acceptedAt } of journal?.recovered ?? []) this.queue.push({ message, mode, acceptedAt });
+    if (this.queue.length > MAX_PENDING) this.queue = [{ message: EVERY_PAGE, mode: 'hard', acceptedAt: this.queue[0]?.acceptedAt ?? Date.now() }];
+  }
 
   get size(): number {
     return this.queue.length;
@@ -32,6 +39,7 @@ export class PendingInvalidations {
   }
 
   add(message: InvalidationMessage, mode: Mode, acceptedAt = Date.now()): void {
+    this.journal?.append({ message, mode, acceptedAt });
     if (this.queue.length >= MAX_PENDING) {
       this.queue = [{ message: EVERY_PAGE, mode: 'hard', acceptedAt: this.queue[0]?.acceptedAt ?? acceptedAt }];
       return;
@@ -52,6 +60,8 @@ export class PendingInvalidations {
       if (this.queue[0] === item) this.queue.shift();
       applied += 1;
     }
+    // Redis has every one of them: the journal's lines are done with.
+    if (this.queue.length === 0 && applied > 0) this.journal?.clear();
     return applied;
   }
 

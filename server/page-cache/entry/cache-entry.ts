@@ -45,6 +45,11 @@ export interface CacheEntry {
   keep?: number;
   /** The build that rendered it (package version and build id); another build's entry is stale. */
   build?: string;
+  /**
+   * The invalidation record's number in force when the render began (absent in entries of
+   * earlier releases): an invalidation numbered above it that names the page makes it stale.
+   */
+  seq?: number;
   tags: string[];
   /** Epoch ms of a soft invalidation (the entry is stale from then on); 0 when none. */
   invalidatedAt: number;
@@ -64,7 +69,7 @@ export function computeEtag(body: Buffer): string {
  */
 export function createEntry(
   fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
-    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'keep' | 'build' | 'tags' | 'invalidatedAt' | 'headers'>>,
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'keep' | 'build' | 'seq' | 'tags' | 'invalidatedAt' | 'headers'>>,
 ): CacheEntry {
   return {
     headers: [],
@@ -117,6 +122,7 @@ function isStoredFields(value: unknown): value is StoredFields {
     typeof header.grace === 'number' &&
     (header.keep === undefined || typeof header.keep === 'number') &&
     (header.build === undefined || typeof header.build === 'string') &&
+    (header.seq === undefined || Number.isSafeInteger(header.seq)) &&
     Array.isArray(header.tags) &&
     header.tags.every((tag) => typeof tag === 'string') &&
     (header.headers === undefined ||

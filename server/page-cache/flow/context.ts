@@ -21,13 +21,15 @@ export type Decision =
   | { kind: 'bypass' }
   /**
    * `share` hands the rendered page to requests waiting here, `done` reports the stored page (or
-   * none) once the write is over; the render began at `since`. `fallback`: a copy past grace
-   * kept for stale-if-error, served if the render fails.
+   * none) once the write is over; the render began at `since`, with the invalidation record at
+   * `seq` (undefined while it is not known: the page is then stored as not known to be fresh).
+   * `fallback`: a copy past grace kept for stale-if-error, served if the render fails.
    */
   | {
       kind: 'miss';
       page: ResolvedPage;
       since: number;
+      seq: number | undefined;
       share?: (entry: CacheEntry) => void;
       done?: (entry: CacheEntry | undefined) => void;
       fallback?: PreparedPage;

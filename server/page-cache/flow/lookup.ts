@@ -85,7 +85,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       log.cache = 'MISS';
       log.key = page.key;
       events.emit({ type: 'render', route, trigger: 'refresh' });
-      return { kind: 'miss', page, since: Date.now(), done: context.reportStored };
+      return { kind: 'miss', page, since: Date.now(), seq: tiers.renderSeq(), done: context.reportStored };
     }
 
     const agent = isBot.family(req.headers['user-agent']);
@@ -193,6 +193,6 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
-    return { kind: 'miss', page, since: Date.now(), share, done, fallback, agent };
+    return { kind: 'miss', page, since: Date.now(), seq: tiers.renderSeq(), share, done, fallback, agent };
   }
 }

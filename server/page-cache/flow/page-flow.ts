@@ -60,6 +60,27 @@ function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+const CONDITIONS = ['if-none-match', 'if-modified-since'] as const;
+
+/**
+ * fetch: the route renders the whole page, whatever copy the client holds (Express would answer
+ * `If-None-Match: *` with a bodiless 304, and nothing would be stored). As Varnish does for a
+ * miss, the conditions are kept from the render and answered from the stored representation.
+ * Returns what puts them back.
+ */
+function hideConditions(req: IncomingMessage): () => void {
+  const hidden: [name: string, value: string][] = [];
+  for (const name of CONDITIONS) {
+    const value = req.headers[name];
+    if (value === undefined) continue;
+    hidden.push([name, value]);
+    delete req.headers[name];
+  }
+  return () => {
+    for (const [name, value] of hidden) req.headers[name] = value;
+  };
+}
+
 /**
  * The page cache, in the stages of a proxy cache: recv (bot GET/HEAD on a cached route),
  * hash (canonical URL and key), lookup (in-process tier, then Redis), deliver a HIT, or
@@ -88,7 +109,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
   async function sendAndStore(
     req: IncomingMessage,
     page: ResolvedPage,
-    since: number,
+    render: { since: number; seq: number | undefined },
     captured: CapturedBody,
     held: HeldResponse,
     tags: string[],
@@ -119,7 +140,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     const { status, headers, body } = representationFor(req, deps.tiers, page.key, prepared, log);
     held.replace(status, headers, body);
     answered(status);
-    deps.events.emit({ type: 'store', route, outcome: await deps.tiers.set(page.key, entry, since, prepared) });
+    deps.events.emit({ type: 'store', route, outcome: await deps.tiers.set(page.key, entry, render, prepared) });
     return entry;
   }
 
@@ -138,10 +159,12 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
       const route = page.policy.route;
       let timer: NodeJS.Timeout | undefined;
+      const restoreConditions = hideConditions(req);
       const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
         clearTimeout(timer);
+        restoreConditions();
         events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
-        sendAndStore(req, page, since, captured, held, contexts.tagsOf(res), missed).then(
+        sendAndStore(req, page, { since, seq: missed.seq }, captured, held, contexts.tagsOf(res), missed).then(
           (entry) => done?.(entry),
           (error: unknown) => {
             held.release();
@@ -154,6 +177,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       // (stale-if-error) if there is one, else a 503 with Retry-After (what crawlers read as "later"); nothing is stored.
       if (trigger === 'request') {
         timer = setTimeout(() => {
+          restoreConditions();
           const log = contexts.of(req).log ?? { cache: 'MISS' as const, route };
           const answer = fallback ? fallbackFor(req, page, fallback, log) : unavailable(retryAfterSeconds, 'render-timeout');
           if (!capture.takeOver(answer.status, answer.headers, answer.body)) return;

@@ -44,10 +44,21 @@ export type CacheEvent =
   | { type: 'store-skip'; route: string; reason: string }
   /** A wait for another render passed the lock-wait bound; the request rendered itself. */
   | { type: 'lock-wait-timeout' }
+  /**
+   * An invalidation is about to apply on this instance: made here, announced by another instance
+   * (`peer`), found in the shared record when this instance had missed it, or recovered from the
+   * journal at start. A host drops the data it holds for renders (CRM records, lists) here, so a
+   * re-render on any instance reads the change. Keys and patterns are in the key space (`ssr:/...`);
+   * `everything`: what changed is not known (the record was lost), so every page may have.
+   */
+  | { type: 'invalidate'; origin: InvalidationOrigin; keys: readonly string[]; tags: readonly string[]; patterns: readonly string[]; everything?: boolean }
   /** `queued`: Redis could not take it now; it is applied once Redis answers. */
   | { type: 'invalidation'; source: string; mode: string; keys: number; queued: boolean }
   | { type: 'breaker'; state: BreakerState }
   | { type: 'write-pause'; paused: boolean };
+
+/** Where an invalidation came from, as the `invalidate` event says. */
+export type InvalidationOrigin = 'here' | 'peer' | 'record' | 'journal';
 
 export type CacheEventListener = (event: CacheEvent) => void;
 

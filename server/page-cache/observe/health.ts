@@ -46,6 +46,11 @@ export interface CacheHealth extends Counters {
   memoryTier: { entries: number; bytes: number } | null;
   /** Invalidations waiting for Redis (no page is read from Redis meanwhile). */
   pendingInvalidations: number;
+  /**
+   * This instance's copy of the shared invalidation record: `known` once read from Redis, its
+   * last number (`seq`), the `floor` below which every entry is stale, and the marks it holds.
+   */
+  invalidationRecord: { known: boolean; seq: number; floor: number; marks: number };
   redis: {
     status: 'up' | 'down';
     breaker: { state: BreakerState; opens: number; rejectedCommands: number; consecutiveFailures: number; changedAt: string | null };
@@ -53,6 +58,8 @@ export interface CacheHealth extends Counters {
     maxMemoryBytes: number | null;
     /** Share of maxmemory, or null without a limit. */
     memoryUsed: string | null;
+    /** maxmemory-policy (the fullest master's on a cluster): writes pause only under `noeviction`. */
+    maxMemoryPolicy: string | null;
     writesPaused: boolean;
   };
   alerts: HealthAlert[];
@@ -122,6 +129,7 @@ export function readHealth({ enabled, redisTier, tiers, budget, stats, metrics, 
     },
     memoryTier: tiers.memory ? { entries: tiers.memory.size, bytes: tiers.memory.bytes } : null,
     pendingInvalidations: tiers.pending.size,
+    invalidationRecord: { known: tiers.record.known, seq: tiers.record.seq, floor: tiers.record.floor, marks: tiers.record.size },
     redis: {
       status: redisUp ? 'up' : 'down',
       breaker: {
@@ -134,6 +142,7 @@ export function readHealth({ enabled, redisTier, tiers, budget, stats, metrics, 
       usedMemoryBytes: memory?.usedBytes ?? null,
       maxMemoryBytes: memory?.maxBytes ?? null,
       memoryUsed: memory && memory.maxBytes > 0 ? percent(memory.usedBytes / memory.maxBytes) : null,
+      maxMemoryPolicy: memory?.policy ?? null,
       writesPaused: budget.isOverBudget,
     },
     alerts: currentAlerts({

@@ -182,7 +182,7 @@ export class CacheMetrics {
     this.redisReads = { running: redisReads.labels('running'), other: redisReads.labels('other') };
     this.garbage = new Counter({
       name: name('garbage_keys_total'),
-      help: 'Values of the wrong type found at keys the cache owns and removed, by kind (page, tag-index, lock, negative-index).',
+      help: 'Values of the wrong type found at keys the cache owns and removed, by kind (page, tag-index, lock, negative-index, record).',
       labelNames: ['kind'],
       registers,
     });

@@ -12,6 +12,7 @@ import type { Logger } from '../logger';
 import { CircuitBreaker, type BreakerSnapshot, type BreakerState } from './circuit-breaker';
 import { clientKeyPrefix, isCluster, masters, type RedisClient } from './connection';
 import { isReplyError } from './reply-errors';
+import { parseRecord, RECORD_FIELD, type RecordSnapshot } from '../coordination/invalidation-record';
 
 export interface RedisTierOptions {
   redis: RedisClient;
@@ -39,7 +40,18 @@ export interface RedisTierOptions {
 }
 
 /** The kinds of keys the cache owns, as garbage found at them is counted. */
-export type GarbageKind = 'page' | 'tag-index' | 'lock' | 'negative-index';
+export type GarbageKind = 'page' | 'tag-index' | 'lock' | 'negative-index' | 'record';
+
+/**
+ * How much SCAN one invalidation may do: its calls left (each examines about `batchSize` keys),
+ * and whether every pattern was scanned to the end. What a spent budget leaves unreached is
+ * judged on read by the invalidation record.
+ */
+export interface ScanBudget {
+  calls: number;
+  examined: number;
+  complete: boolean;
+}
 
 /** Outcome of a delete: how many keys went, and whether Redis answered every call. */
 export interface DeleteResult {
@@ -192,6 +204,62 @@ const REMOVE_FROM_TAG = `if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 
 redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('UNLINK', KEYS[1]) end
 return 1`;
+
+/**
+ * Makes the invalidation record when there is none (never made, or evicted): its numbers start
+ * from Redis's clock in microseconds, above any number an earlier record gave, and `floor` says
+ * every entry rendered before now is stale (what the lost record said of them is unknown).
+ */
+const MAKE_RECORD = `local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if redis.call('HEXISTS', KEYS[1], 'seq') == 0 then
+  local base = string.format('%d', tonumber(now[1]) * 1000000 + tonumber(now[2]))
+  redis.call('HSET', KEYS[1], 'seq', base, 'floor', base, 'pruned', string.format('%d', nowMs))
+end
+`;
+
+/**
+ * Records one invalidation: the next number, and a mark `{seq}|{h|s}|{ms}` on each field (`k:key`,
+ * `t:tag`, `p:pattern`). At most once a minute marks older than the retention are pruned, and
+ * `floor` rises past them (entries rendered before a pruned mark are stale); more marks than the
+ * cap collapse into the floor (every page rendered before this invalidation is stale). No TTL:
+ * a volatile-* policy never evicts it. KEYS: the record. ARGV: 'h' or 's', retention ms, cap, fields.
+ */
+const RECORD_INVALIDATION = `${HEAL}heal(KEYS[1], 'hash')
+${MAKE_RECORD}local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local value = string.format('%d', seq) .. '|' .. ARGV[1] .. '|' .. string.format('%d', nowMs)
+for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], value) end
+local floor = tonumber(redis.call('HGET', KEYS[1], 'floor'))
+local pruned = tonumber(redis.call('HGET', KEYS[1], 'pruned') or '0')
+local cap = tonumber(ARGV[3])
+if nowMs - pruned >= 60000 or redis.call('HLEN', KEYS[1]) > cap + 3 then
+  local cutoff = nowMs - tonumber(ARGV[2])
+  local fields = redis.call('HGETALL', KEYS[1])
+  local kept = 0
+  for i = 1, #fields, 2 do
+    local s, at = string.match(fields[i + 1], '^(%d+)|%a|(%d+)$')
+    if s and string.find(fields[i], '^[ktp]:') then
+      if tonumber(at) < cutoff then
+        redis.call('HDEL', KEYS[1], fields[i])
+        if tonumber(s) > floor then floor = tonumber(s) end
+      else
+        kept = kept + 1
+      end
+    end
+  end
+  if kept > cap then
+    for i = 1, #fields, 2 do
+      local s = string.match(fields[i + 1], '^(%d+)|')
+      if s and tonumber(s) < seq and string.find(fields[i], '^[ktp]:') then redis.call('HDEL', KEYS[1], fields[i]) end
+    end
+    floor = seq
+  end
+  redis.call('HSET', KEYS[1], 'floor', string.format('%d', floor), 'pruned', string.format('%d', nowMs))
+end
+return {seq, floor, garbage}`;
+
+const ENSURE_RECORD = `${HEAL}heal(KEYS[1], 'hash')
+${MAKE_RECORD}return garbage`;
 
 /** Redis's answer to a command on a key holding another type of value. */
 function isWrongType(error: unknown): boolean {
@@ -534,8 +602,8 @@ export class RedisTier {
    * Deletes every key matching a Redis glob pattern (in the cache's key space, e.g.
    * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
    */
-  async deletePattern(pattern: string): Promise<DeleteResult> {
-    return this.scanBatches('deletePattern', pattern, (batch) => this.unlinkAll(batch));
+  async deletePattern(pattern: string, budget?: ScanBudget): Promise<DeleteResult> {
+    return this.scanBatches('deletePattern', pattern, (batch) => this.unlinkAll(batch), budget);
   }
 
   /** Soft invalidation: the entries stay, marked stale, so the next request gets them at once and one re-render. */
@@ -544,9 +612,9 @@ export class RedisTier {
     return this.inBatches('markStale', keys, (batch) => this.markStaleAll(batch, stamp));
   }
 
-  async markStalePattern(pattern: string): Promise<DeleteResult> {
+  async markStalePattern(pattern: string, budget?: ScanBudget): Promise<DeleteResult> {
     const stamp = encodeInvalidatedAt(Date.now());
-    return this.scanBatches('markStalePattern', pattern, (batch) => this.markStaleAll(batch, stamp));
+    return this.scanBatches('markStalePattern', pattern, (batch) => this.markStaleAll(batch, stamp), budget);
   }
 
   /**
@@ -615,15 +683,23 @@ export class RedisTier {
 
   /**
    * SCAN for a pattern (on every master of a cluster) and run `apply` on each batch found, as
-   * the command-level names.
+   * the command-level names. With a budget, stops when its SCAN calls are spent (`complete` false).
    */
-  private async scanBatches(operation: string, pattern: string, apply: (batch: string[]) => Promise<number>): Promise<DeleteResult> {
+  private async scanBatches(operation: string, pattern: string, apply: (batch: string[]) => Promise<number>, budget?: ScanBudget): Promise<DeleteResult> {
     if (!this.isAvailable()) return { deleted: 0, ok: false };
     const match = escapeGlob(this.clientPrefix + this.keyPrefix) + pattern;
     let deleted = 0;
     for (const node of masters(this.redis)) {
       let cursor = '0';
       do {
+        if (budget) {
+          if (budget.calls <= 0) {
+            budget.complete = false;
+            return { deleted, ok: true };
+          }
+          budget.calls -= 1;
+          budget.examined += this.batchSize;
+        }
         const page = await this.call(operation, pattern, undefined, () => node.scan(cursor, 'MATCH', match, 'COUNT', this.batchSize));
         if (page === undefined) return { deleted, ok: false };
         const [next, found] = page;
@@ -636,6 +712,83 @@ export class RedisTier {
       } while (cursor !== '0');
     }
     return { deleted, ok: true };
+  }
+
+  private recordKey(): string {
+    return `${this.keyPrefix}ssr-inv`;
+  }
+
+  /**
+   * Reads a page and the invalidation record's counters at once (two commands in flight
+   * together: one round trip). `counters` is undefined when they could not be read; `seq` and
+   * `floor` are undefined when there is no record.
+   */
+  async getWithRecord(key: string): Promise<{ entry: CacheEntry | undefined; counters?: { seq?: number; floor?: number } }> {
+    const [entry, counters] = await Promise.all([this.get(key), this.readCounters()]);
+    return { entry, counters };
+  }
+
+  private readCounters(): Promise<{ seq?: number; floor?: number } | undefined> {
+    return this.call('readRecord', undefined, undefined, async () => {
+      let values: (string | null)[];
+      try {
+        values = await this.redis.hmget(this.recordKey(), 'seq', 'floor');
+      } catch (error) {
+        if (!isWrongType(error)) throw error;
+        return {}; // garbage at the record's key: as no record (making it heals the key)
+      }
+      const [seq, floor] = values.map((value) => (value === null ? undefined : Number(value)));
+      return { seq, floor };
+    });
+  }
+
+  /** The whole invalidation record, made first when there is none; undefined when Redis fails. */
+  async readRecord(): Promise<RecordSnapshot | undefined> {
+    const read = () =>
+      this.call('readRecord', undefined, undefined, async () => {
+        try {
+          return parseRecord(await this.redis.hgetall(this.recordKey()));
+        } catch (error) {
+          if (!isWrongType(error)) throw error;
+          return undefined;
+        }
+      });
+    const snapshot = await read();
+    if (snapshot) return snapshot;
+    const made = await this.call('makeRecord', undefined, undefined, async () => {
+      this.noteGarbage('record', (await this.redis.eval(ENSURE_RECORD, 1, this.recordKey())) as number, undefined);
+      return true;
+    });
+    return made ? read() : undefined;
+  }
+
+  /**
+   * Records an invalidation (see RECORD_INVALIDATION): its number and the record's floor, or
+   * undefined when Redis did not take it (`lastReplyError` says why when Redis answered).
+   */
+  async recordInvalidation(
+    invalidation: { mode: 'hard' | 'soft'; keys: readonly string[]; tags: readonly string[]; patterns: readonly string[] },
+    retentionMs: number,
+    maxMarks: number,
+  ): Promise<{ seq: number; floor: number } | undefined> {
+    const fields = [
+      ...invalidation.keys.map((key) => RECORD_FIELD.key + key),
+      ...invalidation.tags.map((tag) => RECORD_FIELD.tag + tag),
+      ...invalidation.patterns.map((pattern) => RECORD_FIELD.pattern + pattern),
+    ];
+    return this.call('recordInvalidation', undefined, undefined, async () => {
+      const [seq, floor, garbage] = (await this.redis.eval(
+        RECORD_INVALIDATION,
+        1,
+        this.recordKey(),
+        invalidation.mode === 'hard' ? 'h' : 's',
+        Math.ceil(retentionMs),
+        maxMarks,
+        ...fields,
+      )) as [number, number, number];
+      this.noteGarbage('record', garbage, undefined);
+      return { seq, floor };
+    });
   }
 
   /** Remaining time to live of a key in milliseconds (-2 absent, -1 no TTL), or undefined when Redis fails. */

@@ -1,8 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import { freshnessLeftMs, graceLeftMs, isNegative, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
-import type { RedisTier, DeleteResult } from '../redis/redis-tier';
+import type { RedisTier, DeleteResult, ScanBudget } from '../redis/redis-tier';
 import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
+import { InvalidationRecordCopy, type Verdict } from '../coordination/invalidation-record';
+import type { InvalidationJournal } from '../coordination/invalidation-journal';
 import { PendingInvalidations, type PendingInvalidation } from '../coordination/pending-invalidations';
+import { compileGlob, type GlobMatcher } from '../glob';
+import type { InvalidationOrigin } from '../observe/events';
 import type { MemoryTier } from './memory-tier';
 import { PreparedPage, type PageVariant } from '../entry/prepared-page';
 import type { WriteBudget } from '../redis/write-budget';
@@ -23,9 +27,16 @@ export interface TierHit {
 /** hard deletes; soft marks stale (served at once, re-rendered once). */
 export type InvalidationMode = 'hard' | 'soft';
 
+/** How far an invalidation's patterns were scanned in Redis (about `examined` keys looked at). */
+export interface PatternScan {
+  examined: number;
+  complete: boolean;
+}
+
 /** What an invalidation did in Redis. */
 export interface InvalidationOutcome extends DeleteResult {
   keys: string[];
+  scan?: PatternScan;
   queued: boolean;
   /** How it was applied: soft falls back to hard when Redis refuses the mark (full, noeviction). */
   appliedAs: InvalidationMode;
@@ -50,7 +61,31 @@ export interface TierStackOptions {
   buildId?: string;
   /** A page an invalidation named was stored fresh again, `seconds` after the invalidation was accepted. */
   onFreshAgain?(seconds: number): void;
+  /**
+   * An invalidation is about to apply here (made here, from another instance, found in the record,
+   * recovered from the journal): the host drops the data it renders from. Called before the pages go.
+   */
+  onInvalidate?(origin: InvalidationOrigin, message: InvalidationMessage, everything: boolean): void;
+  /** How long the invalidation record keeps a mark: at least the longest an entry lives. Default 1 day. */
+  recordRetentionMs?: number;
+  /** At most this many marks in the record; more collapse into its floor. Default 50,000. */
+  maxRecordMarks?: number;
+  /** SCAN calls one invalidation's patterns may make in Redis; default 200 (about 100,000 keys examined). */
+  maxScanCalls?: number;
+  /** Where invalidations Redis could not take are kept across a crash (the invalidationJournal option). */
+  journal?: InvalidationJournal;
+  /** Failures to tell. */
+  logger?: { warn(fields: object, message?: string): void; error(fields: object, message?: string): void };
 }
+
+/** A mark in the invalidation record outlives every entry it can concern (see recordRetentionMs). */
+const DEFAULT_RECORD_RETENTION_MS = 24 * 3600 * 1000;
+const DEFAULT_MAX_RECORD_MARKS = 50_000;
+/** SCAN calls one invalidation's patterns may make (500 keys each: about 100,000 keys examined). */
+const MAX_SCAN_CALLS = 200;
+
+/** Every page under the cache's namespace, as an invalidation. */
+const EVERY_PAGE: InvalidationMessage = { keys: [], patterns: ['ssr:*'], tags: [] };
 
 /** Bytes of decoded Redis reads kept, so a page read again from Redis is not decoded, re-hashed or re-compressed again. */
 const DECODED_MEMO_BYTES = 8 * 1024 * 1024;
@@ -69,8 +104,8 @@ export class TierStack {
    * that began before that read data the change has since replaced.
    */
   private readonly invalidatedAt = new LRUCache<string, number>({ max: 100_000 });
-  /** Accepted while Redis could not take them; applied as soon as it answers. */
-  readonly pending = new PendingInvalidations();
+  /** Accepted while Redis could not take them (and journaled, with a journal); applied as soon as it answers. */
+  readonly pending: PendingInvalidations;
   private draining: Promise<number> | undefined;
   /** Keys an invalidation named, with when it was accepted: the freshness lag ends when each is stored fresh again. */
   private readonly awaitingFresh = new LRUCache<string, number>({ max: 100_000 });
@@ -80,17 +115,95 @@ export class TierStack {
    */
   private readonly decoded = new LRUCache<string, PreparedPage>({ maxSize: DECODED_MEMO_BYTES, sizeCalculation: (page) => page.byteSize });
 
-  constructor(private readonly options: TierStackOptions) {}
+  constructor(private readonly options: TierStackOptions) {
+    this.pending = new PendingInvalidations(options.journal);
+  }
 
-  private noteInvalidation({ keys, tags }: InvalidationMessage, at = Date.now()): void {
+  /** Patterns invalidated here or announced, with when: a render of a matching page that overlapped one is not fresh. */
+  private readonly patternsAt = new LRUCache<string, { at: number; matcher: GlobMatcher }>({ max: 10_000 });
+  /** This instance's copy of the shared invalidation record (see invalidation-record.ts). */
+  readonly record = new InvalidationRecordCopy();
+  private syncing: Promise<void> | undefined;
+
+  private noteInvalidation({ keys, tags, patterns }: InvalidationMessage, at = Date.now()): void {
     for (const key of keys) this.invalidatedAt.set(`key ${key}`, at);
     for (const tag of tags ?? []) this.invalidatedAt.set(`tag ${tag}`, at);
+    for (const pattern of patterns) this.patternsAt.set(pattern, { at, matcher: this.patternsAt.get(pattern)?.matcher ?? compileGlob(pattern) });
   }
 
   /** Whether the page or anything it shows was invalidated after `since` (epoch ms). */
   private changedSince(key: string, tags: readonly string[], since: number): boolean {
     if ((this.invalidatedAt.get(`key ${key}`) ?? 0) >= since) return true;
-    return tags.some((tag) => (this.invalidatedAt.get(`tag ${tag}`) ?? 0) >= since);
+    if (tags.some((tag) => (this.invalidatedAt.get(`tag ${tag}`) ?? 0) >= since)) return true;
+    for (const { at, matcher } of this.patternsAt.values()) if (at >= since && matcher.matches(key)) return true;
+    return false;
+  }
+
+  /** The record's number a render beginning now reads under; undefined while the record is not known. */
+  renderSeq(): number | undefined {
+    return this.record.known ? this.record.seq : undefined;
+  }
+
+  /**
+   * Reads the record from Redis (made there first when there is none) and applies what this
+   * instance had missed: the host's data and the in-process tier, as for a message from the bus.
+   * One read at a time; a caller waits for the one under way.
+   */
+  syncRecord(): Promise<void> {
+    this.syncing ??= (async () => {
+      const snapshot = await this.options.redis.readRecord();
+      if (!snapshot) return;
+      const { missed, everything } = this.record.replace(snapshot);
+      if (everything) this.applyHere('record', EVERY_PAGE, true);
+      for (const one of missed) this.applyHere('record', { keys: one.keys, tags: one.tags, patterns: one.patterns }, false);
+    })().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  /** The host's data first, then this instance's pages: a re-render after this reads the change. */
+  private applyHere(origin: InvalidationOrigin, message: InvalidationMessage, everything: boolean): void {
+    try {
+      this.options.onInvalidate?.(origin, message, everything);
+    } catch (error) {
+      this.options.logger?.error({ err: error, origin }, 'cache: an invalidate listener threw (the invalidation still applies)');
+    }
+    // One found in the record was applied before this request's render began (it waited for the
+    // read): the record's numbers judge its renders, a time noted now would wrongly catch them.
+    if (origin !== 'record') this.noteInvalidation(everything ? EVERY_PAGE : message);
+    if (everything) this.options.memory?.clear();
+    else this.dropPages(message);
+  }
+
+  /** Another instance made an invalidation (the bus): applied here, and the record read again if one was missed. */
+  receive(message: InvalidationMessage): void {
+    this.applyHere('peer', message, false);
+    const numbered = message.seq !== undefined && message.mode !== undefined;
+    if (
+      numbered &&
+      !this.record.note({
+        seq: message.seq as number,
+        mode: message.mode as 'hard' | 'soft',
+        keys: message.keys,
+        tags: message.tags ?? [],
+        patterns: message.patterns,
+      }).gap
+    )
+      return;
+    void this.syncRecord().catch(() => undefined);
+  }
+
+  /** The bus may have missed messages: drop the in-process pages and read the record again. */
+  onBusGap(): void {
+    this.options.memory?.clear();
+    void this.syncRecord().catch(() => undefined);
+  }
+
+  /** What the record says of a Redis entry, after reading the record again when the read showed this copy behind. */
+  private async judge(key: string, entry: CacheEntry | undefined, counters: { seq?: number; floor?: number } | undefined): Promise<Verdict> {
+    if (counters && this.record.isBehind(counters.seq, counters.floor)) await this.syncRecord().catch(() => undefined);
+    return entry ? this.record.verdict(key, entry.tags, entry.seq) : 'gone';
   }
 
   get memory(): MemoryTier | undefined {
@@ -119,19 +232,33 @@ export class TierStack {
       return undefined;
     }
     const started = Date.now();
-    const entry = await redis.get(key);
-    if (!entry) return undefined;
+    const { entry, counters } = await redis.getWithRecord(key);
+    // Read again when Redis shows this instance behind, also on a miss: the render that follows must not read old data.
+    const verdict = await this.judge(key, entry, counters);
+    if (!entry || verdict === 'gone') return undefined;
     const now = Date.now();
     if (keepLeftMs(entry, now) <= 0) return undefined;
     const page = this.preparedFromRedis(key, entry);
     const otherBuild = this.options.buildId !== undefined && entry.build !== this.options.buildId;
     const fallback = graceLeftMs(entry, now) <= 0;
-    const stale = fallback || otherBuild || freshnessLeftMs(entry, now) <= 0;
+    const stale = fallback || otherBuild || verdict === 'stale' || freshnessLeftMs(entry, now) <= 0;
     // A 404 or redirect is fresh or nothing: the record created or restored shows at once.
     if (stale && isNegative(entry)) return undefined;
     // An invalidation handled while the read was in flight (here or from the bus) outranks it: not kept.
     if (!stale && !this.changedSince(key, entry.tags, started)) memory?.set(key, page);
     return { page, tier: 'redis', stale, fallback, otherBuild };
+  }
+
+  /**
+   * Another instance's render of this page, if Redis holds it fresh and the record does not say
+   * otherwise (of whichever build: during a rolling deploy the other build's page is what there
+   * is); none while accepted invalidations wait for Redis.
+   */
+  async readFresh(key: string): Promise<CacheEntry | undefined> {
+    if (this.pending.size > 0) return undefined;
+    const { entry, counters } = await this.options.redis.getWithRecord(key);
+    if (!entry || freshnessLeftMs(entry) <= 0) return undefined;
+    return (await this.judge(key, entry, counters)) === 'fresh' ? entry : undefined;
   }
 
   /** Decode once: a value Redis returns again unchanged reuses its prepared page and derived representations. */
@@ -171,9 +298,16 @@ export class TierStack {
    * Stores a page rendered from data read at `renderedSince`. A page whose key or tags were
    * invalidated while it rendered is stored already stale: served once more at most, re-rendered.
    */
-  async set(key: string, rendered: CacheEntry, renderedSince?: number, prepared?: PreparedPage): Promise<StoreOutcome> {
+  async set(key: string, rendered: CacheEntry, render?: { since: number; seq: number | undefined }, prepared?: PreparedPage): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
-    const entry = renderedSince !== undefined && this.changedSince(key, rendered.tags, renderedSince) ? { ...rendered, invalidatedAt: Date.now() } : rendered;
+    // The record's number when the render began: an invalidation after it, on any instance, makes the entry stale on read.
+    // (Set on the entry itself: its prepared page, shared with the requests that waited, is the same object.)
+    const seq = render ? render.seq : this.renderSeq();
+    if (seq !== undefined) rendered.seq = seq;
+    const overlapped =
+      (render !== undefined && this.changedSince(key, rendered.tags, render.since)) ||
+      (this.record.known && this.record.verdict(key, rendered.tags, seq) !== 'fresh');
+    const entry = overlapped ? { ...rendered, invalidatedAt: Date.now() } : rendered;
     if (entry.invalidatedAt === 0) {
       memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
       const acceptedAt = this.awaitingFresh.get(key);
@@ -196,7 +330,7 @@ export class TierStack {
    */
   async invalidate(message: InvalidationMessage, mode: InvalidationMode = 'hard'): Promise<InvalidationOutcome> {
     const acceptedAt = Date.now();
-    this.noteInvalidation(message, acceptedAt);
+    this.applyHere('here', message, false);
     // Earlier ones first: a later invalidation must not be overtaken by an older one's replay.
     if (this.pending.size > 0) await this.applyPending();
     let result = this.pending.size > 0 ? undefined : await this.applyToRedis(message, mode);
@@ -240,36 +374,55 @@ export class TierStack {
     return true;
   }
 
-  private async applyToRedis(message: InvalidationMessage, mode: InvalidationMode): Promise<DeleteResult & { keys: string[] }> {
+  private async applyToRedis(message: InvalidationMessage, mode: InvalidationMode): Promise<DeleteResult & { keys: string[]; scan?: PatternScan }> {
     const { redis, bus } = this.options;
     const tags = message.tags ?? [];
+    // The record first: whatever the steps below miss (an evicted tag index, a page stored by a
+    // render that overlapped this), an entry rendered before this number is judged on read.
+    const recorded = await redis.recordInvalidation(
+      { mode, keys: message.keys, tags, patterns: message.patterns },
+      this.options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS,
+      this.options.maxRecordMarks ?? DEFAULT_MAX_RECORD_MARKS,
+    );
+    if (recorded) {
+      if (this.record.note({ seq: recorded.seq, mode, keys: message.keys, tags, patterns: message.patterns }).gap)
+        void this.syncRecord().catch(() => undefined);
+    } else if (!redis.isHealthy()) return { deleted: 0, ok: false, keys: message.keys };
+    // (Redis answered but refused the record: full under noeviction, where nothing is evicted, so the steps below reach every page.)
     // Tagged pages first, in one script; then the named keys it did not already reach.
     const tagged = await redis.invalidateTags(tags, mode);
     const taggedKeys = new Set(tagged?.keys ?? []);
     const named = message.keys.filter((key) => !taggedKeys.has(key));
+    // Patterns are scanned within a budget: what it leaves unreached is stale on read (recorded above).
+    const scan: ScanBudget = { calls: recorded ? (this.options.maxScanCalls ?? MAX_SCAN_CALLS) : Number.POSITIVE_INFINITY, examined: 0, complete: true };
     const results = await Promise.all(
       mode === 'hard'
-        ? [redis.delete(named), ...message.patterns.map((pattern) => redis.deletePattern(pattern))]
-        : [redis.markStale(named), ...message.patterns.map((pattern) => redis.markStalePattern(pattern))],
+        ? [redis.delete(named), ...message.patterns.map((pattern) => redis.deletePattern(pattern, scan))]
+        : [redis.markStale(named), ...message.patterns.map((pattern) => redis.markStalePattern(pattern, scan))],
     );
     const keys = [...taggedKeys, ...named];
     const redisOk = tagged !== undefined && results.every((result) => result.ok);
     // The other instances drop their copies whatever Redis made of it.
-    const published = bus ? await bus.publish({ ...message, keys, tags }) : true;
+    const published = bus ? await bus.publish({ ...message, keys, tags, mode, ...(recorded ? { seq: recorded.seq } : {}) }) : true;
     return {
       deleted: (tagged?.deleted ?? 0) + results.reduce((sum, result) => sum + result.deleted, 0),
       ok: redisOk && published,
       keys,
+      scan: { examined: scan.examined, complete: scan.complete },
     };
   }
 
   /** Applies an invalidation to this instance's memory tier (also for another instance's). */
-  dropFromMemory({ keys, patterns, tags }: InvalidationMessage): void {
-    this.noteInvalidation({ keys, patterns, tags });
+  dropFromMemory(message: InvalidationMessage): void {
+    this.noteInvalidation(message);
+    this.dropPages(message);
+  }
+
+  private dropPages({ keys, patterns, tags }: InvalidationMessage): void {
     const { memory } = this.options;
     if (!memory) return;
     memory.delete(keys);
-    for (const pattern of patterns) memory.deletePattern(pattern);
+    memory.deletePatterns(patterns);
     if (tags) memory.deleteTags(tags);
   }
 }

@@ -1,0 +1,171 @@
+import { compileGlob, type GlobMatcher } from '../glob';
+
+/**
+ * The lazy side of invalidation. Redis keeps one record (a hash) of when each key, tag and
+ * pattern was last invalidated, as a sequence number every invalidation increments; every entry
+ * records the number in force when its render began. An entry whose key, tags or a matching
+ * pattern were invalidated after that is stale (soft) or gone (hard) on read, whatever Redis has
+ * evicted meanwhile (a tag index, a mark), and wherever the render ran. Entries older than the
+ * record's `floor` (the record was evicted and made anew, or pruned) are stale.
+ *
+ * This is each instance's copy of that record, kept current by the invalidation bus and read
+ * again from Redis whenever a read shows it is behind.
+ */
+
+export type InvalidationKind = 'hard' | 'soft';
+
+/** One invalidation as recorded: its number, and what it named (keys and patterns in the key space, e.g. `ssr:/a`). */
+export interface RecordedInvalidation {
+  seq: number;
+  mode: InvalidationKind;
+  keys: string[];
+  tags: string[];
+  patterns: string[];
+}
+
+/** What the record says of an entry: still fresh, stale (serve once, re-render) or gone (a miss). */
+export type Verdict = 'fresh' | 'stale' | 'gone';
+
+/** The record as Redis holds it: its counters and one mark per key, tag and pattern. */
+export interface RecordSnapshot {
+  seq: number;
+  floor: number;
+  marks: Map<string, Mark>;
+}
+
+/** The last invalidation of one key (`k:`), tag (`t:`) or pattern (`p:`). */
+export interface Mark {
+  seq: number;
+  hard: boolean;
+}
+
+export const RECORD_FIELD = { key: 'k:', tag: 't:', pattern: 'p:' } as const;
+
+/** A field's value in the Redis hash: `{seq}|{h|s}|{epoch ms}`. */
+export function parseMark(value: string): Mark | undefined {
+  const [seq, mode] = value.split('|', 2);
+  const number = Number(seq);
+  if (!Number.isSafeInteger(number) || (mode !== 'h' && mode !== 's')) return undefined;
+  return { seq: number, hard: mode === 'h' };
+}
+
+/** HGETALL of the record as a snapshot; undefined when there is no record (never made, or evicted). */
+export function parseRecord(fields: Record<string, string>): RecordSnapshot | undefined {
+  const seq = Number(fields.seq);
+  const floor = Number(fields.floor);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(floor)) return undefined;
+  const marks = new Map<string, Mark>();
+  for (const [field, value] of Object.entries(fields)) {
+    if (field.length < 3 || field[1] !== ':') continue;
+    const mark = parseMark(value);
+    if (mark) marks.set(field, mark);
+  }
+  return { seq, floor, marks };
+}
+
+export class InvalidationRecordCopy {
+  /** False until the record was read from Redis (or made there): entries cannot be judged before. */
+  known = false;
+  seq = 0;
+  floor = 0;
+  private readonly keys = new Map<string, Mark>();
+  private readonly tags = new Map<string, Mark>();
+  private readonly patterns = new Map<string, Mark & { matcher: GlobMatcher }>();
+  private advance(seq: number): void {
+    if (seq > this.seq) this.seq = seq;
+  }
+
+  private setMark(field: string, mark: Mark): void {
+    const name = field.slice(2);
+    switch (field.slice(0, 2)) {
+      case RECORD_FIELD.key:
+        if ((this.keys.get(name)?.seq ?? -1) < mark.seq) this.keys.set(name, mark);
+        break;
+      case RECORD_FIELD.tag:
+        if ((this.tags.get(name)?.seq ?? -1) < mark.seq) this.tags.set(name, mark);
+        break;
+      case RECORD_FIELD.pattern:
+        if ((this.patterns.get(name)?.seq ?? -1) < mark.seq) this.patterns.set(name, { ...mark, matcher: compileGlob(name) });
+        break;
+    }
+  }
+
+  /**
+   * Takes one invalidation (made here, or announced by another instance). `gap`: numbers were
+   * skipped (a message lost), so the record must be read again.
+   */
+  note(invalidation: RecordedInvalidation): { gap: boolean } {
+    const mark = { seq: invalidation.seq, hard: invalidation.mode === 'hard' };
+    for (const key of invalidation.keys) this.setMark(RECORD_FIELD.key + key, mark);
+    for (const tag of invalidation.tags) this.setMark(RECORD_FIELD.tag + tag, mark);
+    for (const pattern of invalidation.patterns) this.setMark(RECORD_FIELD.pattern + pattern, mark);
+    const gap = !this.known || invalidation.seq > this.seq + 1;
+    // Across a gap the number stays where it was: the read of the record that follows then
+    // reports every invalidation after it, the skipped ones included.
+    if (!gap) this.advance(invalidation.seq);
+    return { gap };
+  }
+
+  /**
+   * Takes the record as read from Redis and returns what it holds that this copy did not know
+   * (to be applied to the in-process tier and the host's data, like a message from the bus).
+   * `everything`: the record was made anew or pruned past what this copy knew: any page may be affected.
+   */
+  replace(snapshot: RecordSnapshot): { missed: RecordedInvalidation[]; everything: boolean } {
+    const everything = this.known && snapshot.floor > this.floor;
+    const missed = new Map<number, RecordedInvalidation>();
+    for (const [field, mark] of snapshot.marks) {
+      if (this.known && mark.seq <= this.seq) continue;
+      let one = missed.get(mark.seq);
+      if (!one) missed.set(mark.seq, (one = { seq: mark.seq, mode: mark.hard ? 'hard' : 'soft', keys: [], tags: [], patterns: [] }));
+      const name = field.slice(2);
+      if (field.startsWith(RECORD_FIELD.key)) one.keys.push(name);
+      else if (field.startsWith(RECORD_FIELD.tag)) one.tags.push(name);
+      else if (field.startsWith(RECORD_FIELD.pattern)) one.patterns.push(name);
+    }
+    const wasKnown = this.known;
+    this.keys.clear();
+    this.tags.clear();
+    this.patterns.clear();
+    for (const [field, mark] of snapshot.marks) this.setMark(field, mark);
+    this.floor = snapshot.floor;
+    this.known = true;
+    // A record made anew starts above any number an earlier one gave (Redis's clock in
+    // microseconds); should Redis's clock have gone back, what Redis says still wins.
+    this.seq = snapshot.seq;
+    return { missed: wasKnown ? [...missed.values()].sort((a, b) => a.seq - b.seq) : [], everything };
+  }
+
+  /**
+   * Whether Redis's counters say this copy is behind: a newer invalidation (not yet announced
+   * here) or a record made anew.
+   */
+  isBehind(seq: number | undefined, floor: number | undefined): boolean {
+    return !this.known || seq === undefined || floor === undefined || seq > this.seq || floor !== this.floor;
+  }
+
+  /**
+   * What the record says of an entry rendered with `entrySeq` in force (undefined: an entry of
+   * an earlier release, which recorded none) under `key` with `tags`.
+   */
+  verdict(key: string, tags: readonly string[], entrySeq: number | undefined): Verdict {
+    if (!this.known) return 'stale';
+    const since = entrySeq ?? -1;
+    let stale = since < this.floor;
+    const judge = (mark: Mark | undefined): boolean => {
+      if (!mark || mark.seq <= since) return false;
+      if (mark.hard) return true;
+      stale = true;
+      return false;
+    };
+    if (judge(this.keys.get(key))) return 'gone';
+    for (const tag of tags) if (judge(this.tags.get(tag))) return 'gone';
+    for (const mark of this.patterns.values()) if (mark.seq > since && mark.matcher.matches(key) && judge(mark)) return 'gone';
+    return stale ? 'stale' : 'fresh';
+  }
+
+  /** Marks held, for /health. */
+  get size(): number {
+    return this.keys.size + this.tags.size + this.patterns.size;
+  }
+}

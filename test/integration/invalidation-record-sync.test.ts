@@ -1,0 +1,57 @@
+import { createEntry } from '../../server/page-cache/entry/cache-entry';
+import { PreparedPage } from '../../server/page-cache/entry/prepared-page';
+import { silentLogger } from '../../server/page-cache/logger';
+import { RedisTier } from '../../server/page-cache/redis/redis-tier';
+import { MemoryTier } from '../../server/page-cache/tiers/memory-tier';
+import { TierStack } from '../../server/page-cache/tiers/tier-stack';
+import type { InvalidationMessage } from '../../server/page-cache/coordination/invalidation-bus';
+import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
+
+const page = (tag: string) => createEntry({ status: 200, contentType: 'text/html', freshTtl: 600, tags: [tag], body: Buffer.from(tag) });
+
+/**
+ * Pub/sub delivers at most once: an instance that misses a message learns of it from the shared
+ * record, and applies it (its host's data, its in-process pages) as if the message had come.
+ */
+describe('an instance that missed a bus message (real Redis)', () => {
+  const prefix = uniquePrefix('record-sync');
+  const redis = inspectionClient();
+
+  afterAll(async () => {
+    await removeKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('reads the record when a message skips a number, and applies the skipped invalidation to its pages and its host', async () => {
+    await redis.ping();
+    const heard: { origin: string; tags: readonly string[] }[] = [];
+    const make = (memory?: MemoryTier) =>
+      new TierStack({
+        redis: new RedisTier({ redis, logger: silentLogger, keyPrefix: prefix }),
+        memory,
+        onInvalidate: (origin, message) => heard.push({ origin, tags: message.tags ?? [] }),
+      });
+    const memoryA = new MemoryTier(1024 * 1024);
+    const a = make(memoryA);
+    const b = make();
+    await Promise.all([a.syncRecord(), b.syncRecord()]);
+    memoryA.set('ssr:/one', new PreparedPage(page('one')));
+    memoryA.set('ssr:/two', new PreparedPage(page('two')));
+
+    // B makes two invalidations; A hears only of the second (the first message was lost).
+    const sent: InvalidationMessage[] = [];
+    await b.invalidate({ keys: [], patterns: [], tags: ['one'] }, 'soft');
+    sent.push({ keys: [], patterns: [], tags: ['one'], seq: b.record.seq, mode: 'soft' });
+    await b.invalidate({ keys: [], patterns: [], tags: ['two'] }, 'soft');
+    sent.push({ keys: [], patterns: [], tags: ['two'], seq: b.record.seq, mode: 'soft' });
+    heard.length = 0;
+    a.receive(sent[1] as InvalidationMessage);
+    expect(memoryA.get('ssr:/two')).toBeUndefined();
+    expect(memoryA.get('ssr:/one')).toBeDefined();
+
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(memoryA.get('ssr:/one')).toBeUndefined();
+    expect(heard).toContainEqual({ origin: 'record', tags: ['one'] });
+    expect(a.record.seq).toBe(b.record.seq);
+  });
+});
