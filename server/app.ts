@@ -14,6 +14,7 @@ import { createImageRouter } from './routes/images';
 import { createSitemapRouter } from './routes/sitemap';
 import { errorPage } from './ssr/error-page';
 import { createLogger, type Logger } from './utils/logger';
+import { lockJournal } from './utils/journal-lock';
 import { createRedisClient, type RedisClient } from './utils/redis-client';
 
 export interface AppDeps {
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const redis = deps.redis ?? createRedisClient(config.redis, logger);
   const owned = deps.redis === undefined;
+  const unlockJournal = config.cache.journalPath ? lockJournal(config.cache.journalPath) : undefined;
   const cache = createCacheMiddleware(config, redis, logger);
   const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular);
   const listings = deps.listings ?? createListingSource(config.listings, listingObject);
@@ -130,6 +132,7 @@ export function createApp(deps: AppDeps): AppHandle {
     logger,
     async close() {
       await cache.close();
+      unlockJournal?.();
       if (!owned) return;
       // QUIT lets replies in flight arrive; while reconnecting it would not stop the retry loop.
       if (redis.status === 'ready') await redis.quit().catch(() => undefined);

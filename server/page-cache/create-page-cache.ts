@@ -163,7 +163,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     const source = request.source ?? 'api';
     const plan = planInvalidation(checked.data, policies);
     const started = performance.now();
-    const { deleted, ok, keys, queued, appliedAs, refusedSoft, redisError, scan } = await tiers.invalidate(
+    const { deleted, ok, keys, queued, appliedAs, refusedSoft, redisError, refusal, scan } = await tiers.invalidate(
       { keys: plan.keys, patterns: plan.patterns, tags: plan.tags },
       mode === 'hard' ? 'hard' : 'soft',
     );
@@ -172,11 +172,13 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     for (const page of refreshing) void flow.refresh(page);
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     events.emit({ type: 'invalidation', source, mode, keys: deleted, queued });
-    const note = redisError
-      ? `Redis answered: ${redisError}`
-      : refusedSoft !== undefined
-        ? `Redis refused to mark the pages stale (${refusedSoft}): they were deleted instead`
-        : undefined;
+    const note = refusal
+      ? refusal
+      : redisError
+        ? `Redis answered: ${redisError}`
+        : refusedSoft !== undefined
+          ? `Redis refused to mark the pages stale (${refusedSoft}): they were deleted instead`
+          : undefined;
     const result: InvalidateResult = {
       ok,
       queued,

@@ -25,7 +25,6 @@ describe.each(['allkeys-lru', 'volatile-lru'])('an LRU Redis full of pages (maxm
       SSR_CACHE_MEMORY_MB: '0',
       TWENTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
       SSR_CACHE_MEMORY_CHECK_MS: '200',
-      SSR_CACHE_REDIS_MEMORY_FRACTION: '1',
     });
     await redisReady(handle);
   });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Redis from 'ioredis';
 import { GOOGLEBOT, TEST_TOKEN, waitFor } from '../helpers/app';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
@@ -70,6 +71,14 @@ describe('invalidations accepted while Redis is frozen, then a SIGKILL', () => {
     expect(afterRestart).not.toContain('HIT');
     // Applied to Redis, then the journal is done with; the pages are cached again as usual.
     await waitFor(async () => (fs.statSync(journal).size === 0 ? true : undefined), 5000);
+    // Redis has them: the shared record names the page, the tag and the webhook's tag.
+    const client = new Redis(redis.url);
+    try {
+      const marks = Object.keys(await client.hgetall('ssr-inv'));
+      expect(marks).toEqual(expect.arrayContaining(['k:ssr:/listings/1', 't:listing:2', 't:listing:3']));
+    } finally {
+      client.disconnect();
+    }
     for (const page of pages) await waitFor(async () => ((await cacheOf(page)) === 'HIT' ? true : undefined), 5000, 20);
     expect(server.output()).toContain('invalidations a stopped process had accepted');
   }, 60_000);

@@ -63,7 +63,7 @@ export async function startServerProcess(env: Record<string, string>, options: {
       child.kill('SIGKILL');
       await closed;
     }
-    if (env.SSR_CACHE_JOURNAL === undefined) fs.rmSync(journal, { force: true });
+    if (env.SSR_CACHE_JOURNAL === undefined) for (const file of [journal, `${journal}.lock`]) fs.rmSync(file, { force: true });
   };
   try {
     // Listening once it answers (whatever LOG_LEVEL says of it).

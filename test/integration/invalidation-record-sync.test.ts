@@ -54,4 +54,29 @@ describe('an instance that missed a bus message (real Redis)', () => {
     expect(heard).toContainEqual({ origin: 'record', tags: ['one'] });
     expect(a.record.seq).toBe(b.record.seq);
   });
+
+  it("judges a page stored by a render that overlapped another instance's invalidation stale, before any message arrives", async () => {
+    await redis.ping();
+    const make = () => new TierStack({ redis: new RedisTier({ redis, logger: silentLogger, keyPrefix: `${prefix}overlap:` }) });
+    const a = make();
+    const b = make();
+    await Promise.all([a.syncRecord(), b.syncRecord()]);
+    // A's render begins; B accepts an invalidation of what it shows; A stores, not having heard of it (no bus here).
+    const render = { since: Date.now(), seq: a.renderSeq() };
+    await b.invalidate({ keys: [], patterns: [], tags: ['listing:1'] }, 'soft');
+    expect(await a.set('ssr:/listings/1', page('listing:1'), render)).toBe('stored');
+    expect((await a.get('ssr:/listings/1'))?.stale).toBe(true);
+    const c = make();
+    expect((await c.get('ssr:/listings/1'))?.stale).toBe(true);
+    // Hard: a miss on every instance.
+    const again = { since: Date.now(), seq: a.renderSeq() };
+    await b.invalidate({ keys: [], patterns: ['ssr:/listings/*'], tags: [] }, 'hard');
+    await a.set('ssr:/listings/1', page('listing:1'), again);
+    expect(await make().get('ssr:/listings/1')).toBeUndefined();
+    // A render that began after both is fresh everywhere.
+    const fresh = make();
+    await fresh.syncRecord();
+    await fresh.set('ssr:/listings/1', page('listing:1'), { since: Date.now(), seq: fresh.renderSeq() });
+    expect((await make().get('ssr:/listings/1'))?.stale).toBe(false);
+  });
 });

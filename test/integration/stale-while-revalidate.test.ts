@@ -114,6 +114,32 @@ describe('stale-while-revalidate and stale-if-error', () => {
     expect(handle.stats.staleServed).toBeGreaterThanOrEqual(10);
   });
 
+  it('gives a request that joined a render an invalidation overlapped none of its page as a HIT: it renders anew', async () => {
+    await start({}, 5);
+    let open!: () => void;
+    state.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const leader = get().then((res) => res);
+    await waitFor(async () => (state.renders === 1 ? true : undefined), 2000, 5);
+    const change = await request(handle.app)
+      .post('/api/cache/invalidate')
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .set('Content-Type', 'application/json')
+      .send({ tags: ['listing:5'], mode: 'soft' });
+    expect(change.status).toBe(200);
+    const joined = get().then((res) => res);
+    // It joins the leader's render of the same page (a Redis read, then the wait).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(state.renders).toBe(1);
+    open();
+    state.gate = undefined;
+    expect([(await leader).headers['x-cache'], versionOf((await leader).text)]).toEqual(['MISS', '1']);
+    const follower = await joined;
+    expect(follower.headers['x-cache']).not.toBe('HIT');
+    expect(versionOf(follower.text)).toBe('2');
+  });
+
   it.each([
     ['throws', 'throw'],
     ['answers 503', 'unavailable'],

@@ -67,6 +67,25 @@ describe('the invalidation record (each instance’s copy)', () => {
     expect(copy.isBehind(undefined, undefined)).toBe(true);
   });
 
+  it('takes a floor raised by pruning marks it had applied as no news (nothing to drop)', () => {
+    const copy = new InvalidationRecordCopy();
+    copy.replace(snapshot(10, 1, { 't:a': '5|s|1', 't:b': '9|s|2' }));
+    const pruned = copy.replace(snapshot(10, 5, { 't:b': '9|s|2' }));
+    expect(pruned).toEqual({ missed: [], everything: false });
+    expect(copy.verdict('ssr:/', ['a'], 4)).toBe('stale');
+    expect(copy.verdict('ssr:/', ['a'], 9)).toBe('fresh');
+  });
+
+  it('keeps marks announced while a read of the record was under way', () => {
+    const copy = new InvalidationRecordCopy();
+    copy.replace(snapshot(10, 1));
+    copy.note({ seq: 11, mode: 'hard', keys: [], tags: ['late'], patterns: [] });
+    // A snapshot read before 11 was recorded arrives after it was announced.
+    copy.replace(snapshot(10, 1));
+    expect(copy.verdict('ssr:/', ['late'], 10)).toBe('gone');
+    expect(copy.isBehind(11, 1)).toBe(true);
+  });
+
   it('matches a pathological pattern against a long key correctly, and ignores marks it cannot read', () => {
     const copy = new InvalidationRecordCopy();
     copy.replace(snapshot(10, 1, { 'p:ssr:/*a*a*a*a*a*a*a*a*a*a*a*a*a*b': '10|s|1', 't:bad': 'nonsense' }));

@@ -178,6 +178,10 @@ export class InvalidationJournal {
   }
 
   close(): void {
+    this.closeFd();
+  }
+
+  private closeFd(): void {
     if (this.fd === undefined) return;
     fs.closeSync(this.fd);
     this.fd = undefined;
@@ -189,7 +193,7 @@ export class InvalidationJournal {
   }
 
   private attach(bytes: number, firstAcceptedAt: number | undefined): void {
-    this.close();
+    this.closeFd();
     this.fd = step(this.file, 'open it for writing', () => fs.openSync(this.file, 'a', 0o600));
     this.bytes = bytes;
     this.firstAcceptedAt = firstAcceptedAt;

@@ -63,6 +63,9 @@ export function parseRecord(fields: Record<string, string>): RecordSnapshot | un
   return { seq, floor, marks };
 }
 
+/** Patterns newer than an entry matched against its key on one read; more make it stale. */
+const MAX_PATTERNS_PER_VERDICT = 200;
+
 export class InvalidationRecordCopy {
   /** False until the record was read from Redis (or made there): entries cannot be judged before. */
   known = false;
@@ -112,7 +115,9 @@ export class InvalidationRecordCopy {
    * `everything`: the record was made anew or pruned past what this copy knew: any page may be affected.
    */
   replace(snapshot: RecordSnapshot): { missed: RecordedInvalidation[]; everything: boolean } {
-    const everything = this.known && snapshot.floor > this.floor;
+    // A floor above every number this copy has applied: invalidations it never heard of may be
+    // behind it. (A floor that rose past marks it had applied, by pruning, changes nothing here.)
+    const everything = this.known && snapshot.floor > this.seq;
     const missed = new Map<number, RecordedInvalidation>();
     for (const [field, mark] of snapshot.marks) {
       if (this.known && mark.seq <= this.seq) continue;
@@ -124,10 +129,13 @@ export class InvalidationRecordCopy {
       else if (field.startsWith(RECORD_FIELD.pattern)) one.patterns.push(name);
     }
     const wasKnown = this.known;
+    // Marks announced while this read was under way are newer than it: they stay.
+    const newer = [...this.marks()].filter(([, mark]) => mark.seq > snapshot.seq);
     this.keys.clear();
     this.tags.clear();
     this.patterns.clear();
     for (const [field, mark] of snapshot.marks) this.setMark(field, mark);
+    for (const [field, mark] of newer) this.setMark(field, mark);
     this.floor = snapshot.floor;
     this.known = true;
     // A record made anew starts above any number an earlier one gave (Redis's clock in
@@ -142,6 +150,21 @@ export class InvalidationRecordCopy {
    */
   isBehind(seq: number | undefined, floor: number | undefined): boolean {
     return !this.known || seq === undefined || floor === undefined || seq > this.seq || floor !== this.floor;
+  }
+
+  /**
+   * Whether the record should be read again: behind, or Redis's number below this copy's (a read
+   * that raced an invalidation, or Redis lost writes: a restore, a failover).
+   */
+  differs(seq: number | undefined, floor: number | undefined): boolean {
+    return this.isBehind(seq, floor) || seq !== this.seq;
+  }
+
+  /** Every mark held, as fields. */
+  private *marks(): Generator<[string, Mark]> {
+    for (const [name, mark] of this.keys) yield [RECORD_FIELD.key + name, mark];
+    for (const [name, mark] of this.tags) yield [RECORD_FIELD.tag + name, mark];
+    for (const [name, { seq, hard }] of this.patterns) yield [RECORD_FIELD.pattern + name, { seq, hard }];
   }
 
   /**
@@ -160,7 +183,13 @@ export class InvalidationRecordCopy {
     };
     if (judge(this.keys.get(key))) return 'gone';
     for (const tag of tags) if (judge(this.tags.get(tag))) return 'gone';
-    for (const mark of this.patterns.values()) if (mark.seq > since && mark.matcher.matches(key) && judge(mark)) return 'gone';
+    let matched = 0;
+    for (const mark of this.patterns.values()) {
+      if (mark.seq <= since) continue;
+      // Past this many newer patterns the page is not judged fresh: one read never matches without bound.
+      if ((matched += 1) > MAX_PATTERNS_PER_VERDICT) return 'stale';
+      if (mark.matcher.matches(key) && judge(mark)) return 'gone';
+    }
     return stale ? 'stale' : 'fresh';
   }
 

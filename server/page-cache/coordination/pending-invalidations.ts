@@ -61,7 +61,13 @@ export class PendingInvalidations {
       applied += 1;
     }
     // Redis has every one of them: the journal's lines are done with.
-    if (this.queue.length === 0 && applied > 0) this.journal?.clear();
+    if (this.queue.length === 0 && applied > 0) {
+      try {
+        this.journal?.clear();
+      } catch {
+        // The lines stay and are applied again at the next start: repeating an invalidation is harmless.
+      }
+    }
     return applied;
   }
 

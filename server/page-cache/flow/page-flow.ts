@@ -134,14 +134,16 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       answered(held.response.statusCode);
       return undefined;
     }
-    // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice).
-    decision.share?.(entry);
+    // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice); a
+    // render an invalidation overlapped is theirs to do again, never a HIT.
+    const fresh = deps.tiers.isFreshRender(page.key, entry, render);
+    if (fresh) decision.share?.(entry);
     const prepared = deps.tiers.prepare(page.key, entry);
     const { status, headers, body } = representationFor(req, deps.tiers, page.key, prepared, log);
     held.replace(status, headers, body);
     answered(status);
     deps.events.emit({ type: 'store', route, outcome: await deps.tiers.set(page.key, entry, render, prepared) });
-    return entry;
+    return fresh ? entry : undefined;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {

@@ -261,6 +261,21 @@ return {seq, floor, garbage}`;
 const ENSURE_RECORD = `${HEAL}heal(KEYS[1], 'hash')
 ${MAKE_RECORD}return garbage`;
 
+/**
+ * Raises the record's number past one an instance has seen, when Redis's is lower (it lost
+ * writes): the floor goes with it, so entries numbered by the lost invalidations are stale.
+ * Returns 1 when it raised. KEYS: the record. ARGV: the number seen.
+ */
+const RAISE_RECORD = `${HEAL}heal(KEYS[1], 'hash')
+${MAKE_RECORD}local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local seen = tonumber(ARGV[1])
+if seq < seen then
+  local next = string.format('%d', seen + 1)
+  redis.call('HSET', KEYS[1], 'seq', next, 'floor', next)
+  return 1
+end
+return 0`;
+
 /** Redis's answer to a command on a key holding another type of value. */
 function isWrongType(error: unknown): boolean {
   return isReplyError(error) && /^WRONGTYPE/.test((error as Error).message);
@@ -760,6 +775,11 @@ export class RedisTier {
       return true;
     });
     return made ? read() : undefined;
+  }
+
+  /** Raises the record past `seen` when Redis's number is lower (see RAISE_RECORD); true when it did. */
+  async raiseRecord(seen: number): Promise<boolean> {
+    return this.call('raiseRecord', undefined, false, async () => (await this.redis.eval(RAISE_RECORD, 1, this.recordKey(), seen)) === 1);
   }
 
   /**

@@ -80,7 +80,7 @@ export class MemoryTier {
     for (const key of this.lru.keys()) {
       if (matchers.some((matcher) => matcher.matches(key))) matching.push(key);
       checked += 1;
-      if (checked % 64 === 0 && performance.now() > deadline) {
+      if (checked % 8 === 0 && performance.now() > deadline) {
         const dropped = this.lru.size;
         this.clear();
         return dropped;

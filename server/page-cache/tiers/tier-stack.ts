@@ -44,6 +44,8 @@ export interface InvalidationOutcome extends DeleteResult {
   refusedSoft?: string;
   /** Redis's answer when it refused the invalidation itself. */
   redisError?: string;
+  /** Why it was not accepted at all (Redis away and the journal not writable). */
+  refusal?: string;
 }
 
 /** What happened to a page handed to the stack for storing. */
@@ -117,6 +119,8 @@ export class TierStack {
 
   constructor(private readonly options: TierStackOptions) {
     this.pending = new PendingInvalidations(options.journal);
+    // What a stopped process had accepted: told like any other, and no page is read from Redis until it is applied.
+    for (const { message } of options.journal?.recovered ?? []) this.applyHere('journal', message, false);
   }
 
   /** Patterns invalidated here or announced, with when: a render of a matching page that overlapped one is not fresh. */
@@ -151,7 +155,12 @@ export class TierStack {
    */
   syncRecord(): Promise<void> {
     this.syncing ??= (async () => {
-      const snapshot = await this.options.redis.readRecord();
+      let snapshot = await this.options.redis.readRecord();
+      // Redis's number below one this copy has seen: it lost writes (a restore, a failover), or
+      // this read raced an invalidation. Redis decides which, atomically: only a lost one is raised
+      // past, with a floor (entries numbered by the lost ones are stale).
+      if (snapshot && this.record.known && snapshot.seq < this.record.seq && (await this.options.redis.raiseRecord(this.record.seq)))
+        snapshot = await this.options.redis.readRecord();
       if (!snapshot) return;
       const { missed, everything } = this.record.replace(snapshot);
       if (everything) this.applyHere('record', EVERY_PAGE, true);
@@ -202,8 +211,15 @@ export class TierStack {
 
   /** What the record says of a Redis entry, after reading the record again when the read showed this copy behind. */
   private async judge(key: string, entry: CacheEntry | undefined, counters: { seq?: number; floor?: number } | undefined): Promise<Verdict> {
-    if (counters && this.record.isBehind(counters.seq, counters.floor)) await this.syncRecord().catch(() => undefined);
-    return entry ? this.record.verdict(key, entry.tags, entry.seq) : 'gone';
+    if (counters && this.record.differs(counters.seq, counters.floor)) {
+      await this.syncRecord().catch(() => undefined);
+      // A read of the record already under way may predate these counters: once more.
+      if (this.record.isBehind(counters.seq, counters.floor)) await this.syncRecord().catch(() => undefined);
+    }
+    if (!entry) return 'gone';
+    const verdict = this.record.verdict(key, entry.tags, entry.seq);
+    // Still behind (Redis failing), or the counters not read: not known to be fresh.
+    return verdict === 'fresh' && (!counters || this.record.isBehind(counters.seq, counters.floor)) ? 'stale' : verdict;
   }
 
   get memory(): MemoryTier | undefined {
@@ -295,19 +311,25 @@ export class TierStack {
   }
 
   /**
+   * Numbers a rendered entry with the record's number when its render began (an invalidation
+   * after it, on any instance, makes the entry stale on read), and says whether it is still fresh:
+   * no invalidation known here names it since the render began. (The number is set on the entry
+   * itself: its prepared page, shared with the requests that waited, is the same object.)
+   */
+  isFreshRender(key: string, rendered: CacheEntry, render?: { since: number; seq: number | undefined }): boolean {
+    const seq = render ? render.seq : this.renderSeq();
+    if (seq !== undefined) rendered.seq = seq;
+    if (render !== undefined && this.changedSince(key, rendered.tags, render.since)) return false;
+    return !this.record.known || this.record.verdict(key, rendered.tags, seq) === 'fresh';
+  }
+
+  /**
    * Stores a page rendered from data read at `renderedSince`. A page whose key or tags were
    * invalidated while it rendered is stored already stale: served once more at most, re-rendered.
    */
   async set(key: string, rendered: CacheEntry, render?: { since: number; seq: number | undefined }, prepared?: PreparedPage): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
-    // The record's number when the render began: an invalidation after it, on any instance, makes the entry stale on read.
-    // (Set on the entry itself: its prepared page, shared with the requests that waited, is the same object.)
-    const seq = render ? render.seq : this.renderSeq();
-    if (seq !== undefined) rendered.seq = seq;
-    const overlapped =
-      (render !== undefined && this.changedSince(key, rendered.tags, render.since)) ||
-      (this.record.known && this.record.verdict(key, rendered.tags, seq) !== 'fresh');
-    const entry = overlapped ? { ...rendered, invalidatedAt: Date.now() } : rendered;
+    const entry = this.isFreshRender(key, rendered, render) ? rendered : { ...rendered, invalidatedAt: Date.now() };
     if (entry.invalidatedAt === 0) {
       memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
       const acceptedAt = this.awaitingFresh.get(key);
@@ -349,7 +371,19 @@ export class TierStack {
     if (result?.ok) return { ...result, queued: false, appliedAs, refusedSoft };
     // Redis answered with an error about the command itself (it is healthy): the caller hears of it, with Redis's words.
     if (result && this.options.redis.isHealthy()) return { ...result, queued: false, appliedAs, refusedSoft, redisError: this.options.redis.lastReplyError };
-    this.pending.add(message, mode);
+    try {
+      this.pending.add(message, mode);
+    } catch (error) {
+      // Neither Redis nor the journal took it: not accepted (the caller answers 503, the sender retries).
+      return {
+        deleted: 0,
+        ok: false,
+        keys,
+        queued: false,
+        appliedAs: mode,
+        refusal: `Redis is unreachable and the invalidation journal could not be written: ${(error as Error).message}`,
+      };
+    }
     return { deleted: result?.deleted ?? 0, ok: false, keys, queued: true, appliedAs: mode };
   }
 
@@ -379,16 +413,22 @@ export class TierStack {
     const tags = message.tags ?? [];
     // The record first: whatever the steps below miss (an evicted tag index, a page stored by a
     // render that overlapped this), an entry rendered before this number is judged on read.
-    const recorded = await redis.recordInvalidation(
-      { mode, keys: message.keys, tags, patterns: message.patterns },
-      this.options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS,
-      this.options.maxRecordMarks ?? DEFAULT_MAX_RECORD_MARKS,
-    );
-    if (recorded) {
-      if (this.record.note({ seq: recorded.seq, mode, keys: message.keys, tags, patterns: message.patterns }).gap)
+    const record = async () => {
+      const recorded = await redis.recordInvalidation(
+        { mode, keys: message.keys, tags, patterns: message.patterns },
+        this.options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS,
+        this.options.maxRecordMarks ?? DEFAULT_MAX_RECORD_MARKS,
+      );
+      if (recorded && this.record.note({ seq: recorded.seq, mode, keys: message.keys, tags, patterns: message.patterns }).gap)
         void this.syncRecord().catch(() => undefined);
-    } else if (!redis.isHealthy()) return { deleted: 0, ok: false, keys: message.keys };
-    // (Redis answered but refused the record: full under noeviction, where nothing is evicted, so the steps below reach every page.)
+      return recorded;
+    };
+    // The other instances hear of it at once, whatever Redis makes of the steps below: with the
+    // record made, their reads judge its pages right away.
+    const publish = (seq: number | undefined) => (bus ? bus.publish({ ...message, tags, mode, ...(seq === undefined ? {} : { seq }) }) : Promise.resolve(true));
+    let recorded = await record();
+    if (!recorded && !redis.isHealthy()) return { deleted: 0, ok: false, keys: message.keys };
+    let published = recorded ? await publish(recorded.seq) : undefined;
     // Tagged pages first, in one script; then the named keys it did not already reach.
     const tagged = await redis.invalidateTags(tags, mode);
     const taggedKeys = new Set(tagged?.keys ?? []);
@@ -400,10 +440,12 @@ export class TierStack {
         ? [redis.delete(named), ...message.patterns.map((pattern) => redis.deletePattern(pattern, scan))]
         : [redis.markStale(named), ...message.patterns.map((pattern) => redis.markStalePattern(pattern, scan))],
     );
+    // Redis refused the record (full, under noeviction): the deletions above freed memory, and a
+    // page another instance stores before it hears of this must still be judged by it: once more.
+    if (!recorded) recorded = await record();
+    published ??= await publish(recorded?.seq);
     const keys = [...taggedKeys, ...named];
     const redisOk = tagged !== undefined && results.every((result) => result.ok);
-    // The other instances drop their copies whatever Redis made of it.
-    const published = bus ? await bus.publish({ ...message, keys, tags, mode, ...(recorded ? { seq: recorded.seq } : {}) }) : true;
     return {
       deleted: (tagged?.deleted ?? 0) + results.reduce((sum, result) => sum + result.deleted, 0),
       ok: redisOk && published,
