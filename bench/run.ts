@@ -25,6 +25,7 @@ import { preparePages, type PreparedPages } from './prepared';
 import { machineBusySeconds, ownCpuSeconds, processName, treeCpuSeconds } from './process-cpu';
 import { findProxyBinary, proxyBinaryName, startNginx, startVarnish, type ProxyKind, type RunningProxy } from './proxies';
 import { runTwentyCrawl, type TwentyCrawlReport } from './twenty-crawl';
+import { runConsistency, type ConsistencyReport } from './consistency';
 import { BENCH_LISTING_ID, benchPageHtml } from './servers/page';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -142,7 +143,7 @@ const GROUPS: Record<string, string[]> = {
     'nginx-proxy-cache',
   ],
 };
-const PARTS = ['cold-burst', 'crawl', 'scale', 'twenty-crawl', 'faults'];
+const PARTS = ['cold-burst', 'crawl', 'scale', 'twenty-crawl', 'consistency', 'faults'];
 
 interface ScenarioResult extends LoadResult {
   name: string;
@@ -420,6 +421,7 @@ function markdown(report: Report): string {
           '',
         ]
       : []),
+    ...(report.consistency ? consistencyLines(report.consistency) : []),
     ...(report.faults ? faultLines(report.faults) : []),
     '## Targets',
     '',
@@ -458,6 +460,23 @@ function sameBytesLines(report: Report): string[] {
 
 const spread = (latency: Latency) => `${latency.p50} / ${latency.p99} / ${latency.max}`;
 
+function consistencyLines(c: ConsistencyReport): string[] {
+  return [
+    '## What consistency costs',
+    '',
+    `Every entry records the invalidation record's number when its render began; every Redis-tier read sends HMGET of the record's two counters beside the GET (in flight together: one round trip), and judges the entry against this instance's copy of the record; every invalidation runs one more script (the record) before the tag script. An in-process hit does none of this. Measured against this machine's Redis, one client, one command after another.`,
+    '',
+    '| what | without | with | cost |',
+    '| --- | ---: | ---: | ---: |',
+    `| bytes of a detail page's entry (2116 B body, 12 tags) | ${c.entryBytes.without} | ${c.entryBytes.with} | +${c.entryBytes.with - c.entryBytes.without} B |`,
+    `| a Redis-tier read, wall time (${c.read.reads} reads) | ${c.read.getMs} ms | ${c.read.getWithRecordMs} ms | +${Math.round((c.read.getWithRecordMs - c.read.getMs) * 1000)} µs |`,
+    `| Redis CPU per read (GET; HMGET of the counters) | ${c.read.redisUsPerGet} µs | ${c.read.redisUsPerGet + c.read.redisUsPerHmget} µs | +${c.read.redisUsPerHmget} µs |`,
+    `| judging one entry (12 tags) against a copy of ${c.verdict.marks} marks, ${c.verdict.patterns} of them patterns | | | ${c.verdict.usPerVerdict} µs |`,
+    `| one invalidation (3 tags, soft, through \`cache.invalidate\`), ${c.invalidation.count} in a row | | p50 ${c.invalidation.p50Ms} ms, p95 ${c.invalidation.p95Ms} ms | record script: ${c.invalidation.redisUsPerRecordScript} µs of Redis CPU |`,
+    '',
+  ];
+}
+
 function faultLines(faults: FaultReport): string[] {
   const { settings, kill, freeze } = faults;
   return [
@@ -491,6 +510,7 @@ interface Report {
   coldBurst?: ColdBurstResult;
   crawl?: CrawlReport;
   twenty?: TwentyCrawlReport;
+  consistency?: ConsistencyReport;
   faults?: FaultReport;
   /** What the same-bytes raw servers and the proxies' origin sent: captured from our memory-tier hit. */
   prepared?: { br: { bodyBytes: number; headers: string[] }; identity: { bodyBytes: number; headers: string[] }; brDecodesToIdentity: boolean };
@@ -572,6 +592,8 @@ async function main(): Promise<void> {
   if (crawlParts.crawl || crawlParts.scale) crawl = await runCrawlSimulation(redis, (line) => process.stdout.write(line), crawlParts);
   let twenty: TwentyCrawlReport | undefined;
   if (only.length === 0 || only.includes('twenty-crawl')) twenty = await runTwentyCrawl(redis, (line) => process.stdout.write(line));
+  let consistency: ConsistencyReport | undefined;
+  if (only.length === 0 || only.includes('consistency')) consistency = await runConsistency(REDIS_URL, (line) => process.stdout.write(line));
   redis.disconnect();
   let faults: FaultReport | undefined;
   if (only.length === 0 || only.includes('faults')) faults = await runFaults((line) => process.stdout.write(line));
@@ -718,6 +740,16 @@ async function main(): Promise<void> {
       true,
     );
   }
+  if (consistency) {
+    const c = consistency;
+    addTarget('an entry grows by the invalidation number only: bytes added <= 32', c.entryBytes.with - c.entryBytes.without, 32, true);
+    addTarget(
+      'a Redis-tier read stays one round trip: wall time with the record counters <= 1.25x a plain GET',
+      Math.round((c.read.getWithRecordMs / c.read.getMs) * 100) / 100,
+      1.25,
+      true,
+    );
+  }
   if (twenty) {
     addTarget(`cold crawl of every sitemap URL from Twenty: REST calls a page <= 1.0 (${twenty.records} records)`, twenty.callsPerPage, 1, true);
     addTarget(`cold crawl under Twenty's limit of ${twenty.rateLimit}: non-2xx pages = 0`, twenty.non2xx, 0, true);
@@ -750,6 +782,7 @@ async function main(): Promise<void> {
     coldBurst,
     crawl,
     twenty,
+    consistency,
     faults,
     targets,
   };
