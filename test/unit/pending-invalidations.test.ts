@@ -33,7 +33,9 @@ describe('invalidations waiting for Redis', () => {
     const tier = new RedisTier({ redis, logger: silentLogger });
     const memory = new MemoryTier(1024 * 1024);
     const tiers = new TierStack({ redis: tier, memory });
-    await tier.set('ssr:/slow', page('<p>old</p>'));
+    // An entry of this release: numbered by the invalidation record (one without a number is stale, never kept in memory).
+    await tiers.syncRecord();
+    await tier.set('ssr:/slow', { ...page('<p>old</p>'), seq: tiers.renderSeq() });
     let invalidateDuringRead: () => void = () => undefined;
     const read = tier.get.bind(tier);
     tier.get = async (key: string) => {
