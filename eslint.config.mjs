@@ -2,20 +2,20 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-const engine = 'server/page-cache';
+const engine = 'packages/ssr-page-cache/src';
 
 /** Imports that leave the engine's folder: the engine knows nothing of its hosts. */
 const leavesEngine = (depth) => ({
   patterns: [
     {
       group: [`${'../'.repeat(depth)}*`, `${'../'.repeat(depth)}`],
-      message: 'The engine (server/page-cache) imports nothing outside its folder: take it as an option instead.',
+      message: 'The library (packages/ssr-page-cache/src) imports nothing outside its folder: take it as an option instead.',
     },
   ],
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**'] },
+  { ignores: ['dist/**', '**/dist/**', 'node_modules/**', 'coverage/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
@@ -48,14 +48,20 @@ export default tseslint.config(
       'no-restricted-globals': ['error', { name: 'process', message: 'The engine reads no process state: take it as an option.' }],
     },
   },
-  // Hosts use the engine's public entry only.
+  // Hosts use the library by its name only: 'ssr-page-cache' (and 'ssr-page-cache/redis-tier').
   {
     files: ['server/**/*.ts', 'server/**/*.tsx', 'examples/**/*.ts'],
-    ignores: [`${engine}/**`],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/page-cache/*'], message: 'A host imports the engine from its index (server/page-cache) only.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/packages/**', '**/ssr-page-cache/src/**', '**/page-cache/*'],
+              message: "A host imports the library by its name ('ssr-page-cache') only.",
+            },
+          ],
+        },
       ],
     },
   },

@@ -2,7 +2,13 @@ import type { Config } from 'jest';
 
 const config: Config = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/server', '<rootDir>/test', '<rootDir>/examples'],
+  roots: ['<rootDir>/server', '<rootDir>/packages/ssr-page-cache', '<rootDir>/test', '<rootDir>/examples'],
+  // The library by its name, from its source (tsconfig.json's paths say the same to tsc and tsx).
+  moduleNameMapper: {
+    '^ssr-page-cache$': '<rootDir>/packages/ssr-page-cache/src/index.ts',
+    '^ssr-page-cache/redis-tier$': '<rootDir>/packages/ssr-page-cache/src/redis-tier.ts',
+  },
+  modulePathIgnorePatterns: ['<rootDir>/packages/ssr-page-cache/dist'],
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
   transform: {
     '^.+\\.(t|j)sx?$': [

@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
-import { createPageCache } from '../server/page-cache';
-import { InvalidationRecordCopy, parseRecord, type RecordSnapshot } from '../server/page-cache/coordination/invalidation-record';
-import { createEntry, encodeEntry } from '../server/page-cache/entry/cache-entry';
-import { RedisTier } from '../server/page-cache/redis/redis-tier';
+import { createPageCache } from 'ssr-page-cache';
+import { InvalidationRecordCopy, parseRecord, type RecordSnapshot } from '../packages/ssr-page-cache/src/coordination/invalidation-record';
+import { createEntry, encodeEntry } from '../packages/ssr-page-cache/src/entry/cache-entry';
+import { RedisTier } from '../packages/ssr-page-cache/src/redis/redis-tier';
 import { removeKeys, RUN_ID } from './harness';
 
 /**

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { createRandom as random, generateCatalog } from '../server/listings/embedded-catalog';
 import { LISTING_SORTS } from '../server/listings/listing';
 import { BROWSE_PAGE_SIZE } from '../server/routes/pages';
-import { createEntry } from '../server/page-cache';
+import { createEntry } from 'ssr-page-cache/redis-tier';
 import { createCacheManager } from '../server/utils/cache-manager';
 import { cacheTags } from '../server/listings/listing-tags';
 import { createLogger } from '../server/utils/logger';

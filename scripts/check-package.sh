@@ -18,6 +18,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fixtures="$here/package-check"
 repo=$(cd "${CHECK_REPO:-$here/..}" && pwd)
+# The library: a workspace of the repo, packed on its own.
+pkg=$repo/packages/ssr-page-cache
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379}
 run_id="$(date +%s)-$$-$RANDOM"
 key_base="pkgcheck:$run_id:"
@@ -122,10 +124,10 @@ if ! remove_keys "$key_base*" >/dev/null 2>&1; then
 fi
 
 # --- The tarball.
-pkg_name=$(node -p 'require(process.argv[1]).name' "$repo/package.json")
-pkg_version=$(node -p 'require(process.argv[1]).version' "$repo/package.json")
+pkg_name=$(node -p 'require(process.argv[1]).name' "$pkg/package.json")
+pkg_version=$(node -p 'require(process.argv[1]).version' "$pkg/package.json")
 mkdir "$work/pack"
-check "npm pack: $pkg_name@$pkg_version packed (prepack builds it)" bash -c 'cd "$1" && npm pack --pack-destination "$2"' _ "$repo" "$work/pack"
+check "npm pack: $pkg_name@$pkg_version packed (prepack builds it)" bash -c 'cd "$1" && npm pack --pack-destination "$2"' _ "$pkg" "$work/pack"
 shopt -s nullglob
 tarballs=("$work/pack"/*.tgz)
 shopt -u nullglob
@@ -165,6 +167,26 @@ shipped() {
 }
 check "the tarball ships the built package only ($(tar -tzf "$tarball" | wc -l) files; no sources, tests or env)" shipped
 
+# A library of its own: published (not private), an open-source license, its own README,
+# LICENSE and CHANGELOG, and nothing of the listings server in it.
+its_own() {
+  local dir=$work/unpacked
+  mkdir -p "$dir" && tar -xzf "$tarball" -C "$dir" || return 1
+  node -e '
+    const p = require(process.argv[1]);
+    if (p.private) throw new Error("package.json says private");
+    if (p.license !== "MIT") throw new Error(`license ${p.license}, not MIT`);
+    console.log(`${p.name}@${p.version}, ${p.license}`);
+  ' "$dir/package/package.json" || return 1
+  for file in README.md LICENSE CHANGELOG.md; do [ -s "$dir/package/$file" ] || { echo "no $file"; return 1; }; done
+  if grep -rniE 'listing|twenty' "$dir/package"; then
+    echo "^ the listings server or Twenty named in the package"
+    return 1
+  fi
+}
+check "the tarball is a library of its own: not private, MIT, README, LICENSE and CHANGELOG, no listings or Twenty" its_own
+check "npm publish --dry-run" bash -c 'cd "$1" && npm publish --dry-run --ignore-scripts' _ "$pkg"
+
 # publint exits 1 on errors; --strict makes its warnings fail too (they are about files a
 # consumer's Node or TypeScript would read in the wrong format).
 check "publint --strict on the tarball" bash -c 'cd "$1" && npx --no-install publint --strict "$2"' _ "$repo" "$tarball"
@@ -172,16 +194,16 @@ check "publint --strict on the tarball" bash -c 'cd "$1" && npx --no-install pub
 # attw's default (strict) profile also checks the node10 resolution (TypeScript's old
 # moduleResolution "node"), which a Node-only package with one entry point passes too; were it
 # to fail for node10 alone, `--profile node16` would be the honest setting, and this says so.
-attw_tgz="$repo/$(node -p 'const p = require(process.argv[1]); `${p.name.replace("@", "").replace("/", "-")}-${p.version}.tgz`' "$repo/package.json")"
+attw_tgz="$pkg/$(node -p 'const p = require(process.argv[1]); `${p.name.replace("@", "").replace("/", "-")}-${p.version}.tgz`' "$pkg/package.json")"
 [ -e "$attw_tgz" ] || attw_leftover=$attw_tgz
 attw_run() {
   local log=$work/attw.log
-  if (cd "$repo" && npx --no-install attw --pack . --no-emoji --no-color) >"$log" 2>&1; then
+  if (cd "$pkg" && npx --no-install attw --pack . --no-emoji --no-color) >"$log" 2>&1; then
     cat "$log"
     return 0
   fi
   cat "$log"
-  if (cd "$repo" && npx --no-install attw --pack . --no-emoji --no-color --profile node16) >/dev/null 2>&1; then
+  if (cd "$pkg" && npx --no-install attw --pack . --no-emoji --no-color --profile node16) >/dev/null 2>&1; then
     echo "NOTE: passes with --profile node16: only the node10 resolution fails (irrelevant to Node itself, not to TypeScript users on moduleResolution node)"
   fi
   return 1

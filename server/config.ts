@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INVALIDATION_MODES, queryNormalisers, type InvalidationModeName, type PageCacheOptions, type RoutePolicy } from './page-cache';
+import { INVALIDATION_MODES, queryNormalisers, type InvalidationModeName, type PageCacheOptions, type RoutePolicy } from 'ssr-page-cache';
 import { buildIdFor } from './utils/build-id';
 import type { ServerLimits } from './utils/http-server';
 

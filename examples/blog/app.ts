@@ -1,6 +1,6 @@
 import express, { type Response } from 'express';
 import type Redis from 'ioredis';
-import { createPageCache } from '../../server/page-cache';
+import { createPageCache } from 'ssr-page-cache';
 
 /**
  * A small blog that embeds the page cache: bots get stored pages of `/`, `/posts/:slug` and

@@ -1,5 +1,5 @@
 import { LISTING_FIELD_EFFECTS, type ListingChangeEffect } from '../config';
-import type { CacheEvent } from '../page-cache';
+import type { CacheEvent } from 'ssr-page-cache';
 import { cacheTags } from './listing-tags';
 
 export type ChangeEffect = ListingChangeEffect;

@@ -1,4 +1,4 @@
-import { createPageCache, type PageCache, type RedisClient } from '../page-cache';
+import { createPageCache, type PageCache, type RedisClient } from 'ssr-page-cache';
 import { pageCacheOptions, type Config } from '../config';
 import type { Logger } from '../utils/logger';
 

@@ -2,7 +2,7 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { countName, refusalText, type InvalidationModeName, type PageCache, type RedisClient } from '../page-cache';
+import type { InvalidateResult, InvalidationModeName, PageCache, RedisClient } from 'ssr-page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import { tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
@@ -97,6 +97,13 @@ function continueIfExpected(req: Request, res: express.Response): void {
 
 function rawBody(req: Request): Buffer {
   return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
+
+/** The answer's count: pages `deleted`, or `markedStale` (what a soft invalidation does, queued or not), as the engine's router names it. */
+function countName(result: Pick<InvalidateResult, 'applied' | 'mode'>): 'deleted' | 'markedStale' {
+  if (result.applied === 'deleted') return 'deleted';
+  if (result.applied === 'marked-stale') return 'markedStale';
+  return result.mode === 'hard' ? 'deleted' : 'markedStale';
 }
 
 /** Counts webhooks and exports the counts in the cache's registry (ssr_cache_webhooks_*). */
@@ -223,7 +230,9 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
       // "Retry later" must let the same delivery in again: it was not applied.
       localDeliveries.delete(delivery);
       void releaseDelivery(delivery);
-      return void res.status(503).json({ error: refusalText(result.note), ...summary });
+      return void res
+        .status(503)
+        .json({ error: `Redis refused the invalidation, it did not complete (${result.note ?? 'no reason given'}); retry later`, ...summary });
     }
     res.json(summary);
   };

@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { checkBearer, type PageCache } from '../page-cache';
+import type { PageCache } from 'ssr-page-cache';
+import { bearerProblem } from '../utils/bearer-token';
 import type { WebhookStats } from './cache-invalidation';
 
 export interface HealthOptions {
@@ -30,10 +31,9 @@ export function createHealthRouter({ cache, webhooks, metricsToken }: HealthOpti
   const router = Router();
   const metricsGuard: RequestHandler = (req, res, next) => {
     if (!metricsToken) return next();
-    const auth = checkBearer(req, metricsToken, '');
-    if (auth.ok) return next();
-    if (auth.challenge) res.set('WWW-Authenticate', auth.challenge);
-    res.status(auth.status).json({ error: auth.error });
+    const problem = bearerProblem(req.headers.authorization, metricsToken);
+    if (!problem) return next();
+    res.set('WWW-Authenticate', problem.challenge).status(401).json({ error: problem.error });
   };
   router.get('/metrics', metricsGuard, async (_req, res) => {
     const [own, process] = await Promise.all([cache.registry.metrics(), processMetrics().metrics()]);

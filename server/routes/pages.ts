@@ -6,7 +6,7 @@ import { homePage } from '../ssr/home-page';
 import { listingPage } from '../ssr/listing-page';
 import { renderPage, type RenderedPage } from '../ssr/render-page';
 import { cacheTags } from '../listings/listing-tags';
-import { queryNormalisers, type PageCache } from '../page-cache';
+import { queryNormalisers, type PageCache } from 'ssr-page-cache';
 
 export const BROWSE_PAGE_SIZE = 24;
 export const FEATURED_COUNT = 12;

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { eachListingBatch, type ListingSource } from '../listings/listing';
 import { cacheTags } from '../listings/listing-tags';
-import type { PageCache } from '../page-cache';
+import type { PageCache } from 'ssr-page-cache';
 
 export interface SitemapOptions {
   listings: ListingSource;

@@ -1,9 +1,9 @@
-import { RedisTier, type RedisTierOptions } from '../page-cache';
+import { RedisTier, type RedisTierOptions } from 'ssr-page-cache/redis-tier';
 import { loadConfig } from '../config';
 import { createLogger } from './logger';
 import { createRedisClient, describeRedisTarget } from './redis-client';
 
-export { escapeGlob, type DeleteResult } from '../page-cache';
+export { escapeGlob, type DeleteResult } from 'ssr-page-cache/redis-tier';
 export type CacheManagerOptions = RedisTierOptions;
 
 /**

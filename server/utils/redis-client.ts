@@ -3,7 +3,7 @@ import type { HostPort, RedisConfig } from '../config';
 import type { Logger } from './logger';
 
 export type { Redis, Cluster };
-import type { RedisClient } from '../page-cache';
+import type { RedisClient } from 'ssr-page-cache';
 export type { RedisClient };
 
 /**

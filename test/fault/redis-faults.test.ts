@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
-import { createEntry, encodeEntry } from '../../server/page-cache/entry/cache-entry';
+import { createEntry, encodeEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
 import { GOOGLEBOT, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
 import { parseScrape, scrape } from '../helpers/metrics';
 import { inspectionClient, startPrivateRedis, uniquePrefix, type PrivateRedis } from '../helpers/redis';

@@ -1,5 +1,5 @@
 import { createApp, type AppDeps, type AppHandle } from '../../server/app';
-import { internalsOf, type PageCacheInternals } from '../../server/page-cache/internals';
+import { internalsOf, type PageCacheInternals } from '../../packages/ssr-page-cache/src/internals';
 import { loadConfig, type Config } from '../../server/config';
 import { createLogger } from '../../server/utils/logger';
 import type { Redis } from '../../server/utils/redis-client';

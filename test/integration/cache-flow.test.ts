@@ -3,7 +3,7 @@ import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { BROWSER, GOOGLEBOT, testApp, useAppOnRealRedis, waitFor, waitForStored } from '../helpers/app';
 import type { Redis } from '../../server/utils/redis-client';
 import { listKeys, realRedisUrl, uniquePrefix } from '../helpers/redis';
-import { decodeEntry } from '../../server/page-cache/entry/cache-entry';
+import { decodeEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
 
 /** The statuses stored at every page key under the prefix, by path. */
 async function storedStatuses(redis: Redis, prefix: string): Promise<Record<string, number | undefined>> {

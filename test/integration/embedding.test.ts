@@ -2,9 +2,9 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { createPageCache, PageCacheOptionsError, type PageCache } from '../../server/page-cache';
-import { internalsOf } from '../../server/page-cache/internals';
-import { isReplyError } from '../../server/page-cache/redis/reply-errors';
+import { createPageCache, PageCacheOptionsError, type PageCache } from 'ssr-page-cache';
+import { internalsOf } from '../../packages/ssr-page-cache/src/internals';
+import { isReplyError } from '../../packages/ssr-page-cache/src/redis/reply-errors';
 import { GOOGLEBOT, waitFor } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 

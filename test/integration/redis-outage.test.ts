@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
+import { createEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
 import { createCacheManager } from '../../server/utils/cache-manager';
 import { createLogger } from '../../server/utils/logger';
 import { createRedisClient } from '../../server/utils/redis-client';

@@ -1,8 +1,8 @@
-import { RenderLock } from '../../server/page-cache/coordination/render-lock';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { SingleFlight } from '../../server/page-cache/coordination/single-flight';
-import { silentLogger } from '../../server/page-cache/logger';
-import { RedisTier } from '../../server/page-cache/redis/redis-tier';
+import { RenderLock } from '../../packages/ssr-page-cache/src/coordination/render-lock';
+import { createEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
+import { SingleFlight } from '../../packages/ssr-page-cache/src/coordination/single-flight';
+import { silentLogger } from '../../packages/ssr-page-cache/src/logger';
+import { RedisTier } from '../../packages/ssr-page-cache/src/redis/redis-tier';
 import type { Redis } from '../../server/utils/redis-client';
 import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
 

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import request from 'supertest';
-import { createPageCache, type PageCache } from '../../server/page-cache';
+import { createPageCache, type PageCache } from 'ssr-page-cache';
 import { createLogger } from '../../server/utils/logger';
 import { createRedisClient, type Redis, type RedisClient } from '../../server/utils/redis-client';
 import { loadConfig } from '../../server/config';

@@ -3,7 +3,7 @@ import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { createEmbeddedCatalog } from '../../server/listings/embedded-catalog';
 import { ListingSourceError, type ListingSource } from '../../server/listings/listing';
-import { decodeEntry, encodeEntry } from '../../server/page-cache/entry/cache-entry';
+import { decodeEntry, encodeEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
 import type { Redis } from '../../server/utils/redis-client';
 import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';

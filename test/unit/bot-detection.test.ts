@@ -1,4 +1,4 @@
-import { createBotTest } from '../../server/page-cache/flow/recv';
+import { createBotTest } from '../../packages/ssr-page-cache/src/flow/recv';
 import { BROWSER, GOOGLEBOT } from '../helpers/app';
 
 describe('the bot test', () => {

@@ -1,6 +1,6 @@
 import { loadConfig, pageCacheRoutes } from '../../server/config';
-import { compileRoutes } from '../../server/page-cache/options';
-import { generateCacheKey, MAX_KEY_LENGTH, resolvePage } from '../../server/page-cache/key';
+import { compileRoutes } from '../../packages/ssr-page-cache/src/options';
+import { generateCacheKey, MAX_KEY_LENGTH, resolvePage } from '../../packages/ssr-page-cache/src/key';
 
 const table = compileRoutes(pageCacheRoutes(loadConfig({}).cache));
 const key = (url: string) => generateCacheKey({ url }, table);

@@ -1,5 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
+import { createEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
 import { createCacheManager, escapeGlob } from '../../server/utils/cache-manager';
 import type { Redis } from '../../server/utils/redis-client';
 import { createLogger } from '../../server/utils/logger';

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { InvalidationJournal, type JournalRecord } from '../../server/page-cache/coordination/invalidation-journal';
-import { silentLogger } from '../../server/page-cache/logger';
+import { InvalidationJournal, type JournalRecord } from '../../packages/ssr-page-cache/src/coordination/invalidation-journal';
+import { silentLogger } from '../../packages/ssr-page-cache/src/logger';
 import { capturingLogger } from '../helpers/log-capture';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -145,7 +145,7 @@ describe('the invalidation journal', () => {
 
   it('keeps every append a process made before it was killed (SIGKILL)', async () => {
     const script = path.join(dir, 'append-then-wait.ts');
-    const module = path.join(REPO_ROOT, 'server/page-cache/coordination/invalidation-journal.ts');
+    const module = path.join(REPO_ROOT, 'packages/ssr-page-cache/src/coordination/invalidation-journal.ts');
     fs.writeFileSync(
       script,
       [

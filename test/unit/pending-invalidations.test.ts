@@ -1,13 +1,13 @@
-import { MAX_PENDING, PendingInvalidations } from '../../server/page-cache/coordination/pending-invalidations';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { RedisTier } from '../../server/page-cache/redis/redis-tier';
-import { MemoryTier } from '../../server/page-cache/tiers/memory-tier';
-import { TierStack } from '../../server/page-cache/tiers/tier-stack';
-import { silentLogger } from '../../server/page-cache/logger';
+import { MAX_PENDING, PendingInvalidations } from '../../packages/ssr-page-cache/src/coordination/pending-invalidations';
+import { createEntry } from '../../packages/ssr-page-cache/src/entry/cache-entry';
+import { RedisTier } from '../../packages/ssr-page-cache/src/redis/redis-tier';
+import { MemoryTier } from '../../packages/ssr-page-cache/src/tiers/memory-tier';
+import { TierStack } from '../../packages/ssr-page-cache/src/tiers/tier-stack';
+import { silentLogger } from '../../packages/ssr-page-cache/src/logger';
 import { waitFor } from '../helpers/app';
 import { createMockRedis } from '../helpers/redis';
-import { createPageCache } from '../../server/page-cache';
-import { internalsOf } from '../../server/page-cache/internals';
+import { createPageCache } from 'ssr-page-cache';
+import { internalsOf } from '../../packages/ssr-page-cache/src/internals';
 
 const page = (html: string) => createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body: Buffer.from(html) });
 

@@ -1,4 +1,4 @@
-import { currentAlerts } from '../../server/page-cache/observe/alerts';
+import { currentAlerts } from '../../src/observe/alerts';
 
 describe('/health alerts', () => {
   const healthy = {

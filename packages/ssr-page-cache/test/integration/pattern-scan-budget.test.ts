@@ -1,8 +1,8 @@
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { silentLogger } from '../../server/page-cache/logger';
-import { RedisTier } from '../../server/page-cache/redis/redis-tier';
-import { TierStack } from '../../server/page-cache/tiers/tier-stack';
-import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
+import { createEntry } from '../../src/entry/cache-entry';
+import { silentLogger } from '../../src/logger';
+import { RedisTier } from '../../src/redis/redis-tier';
+import { TierStack } from '../../src/tiers/tier-stack';
+import { inspectionClient, removeKeys, uniquePrefix } from '../helpers';
 
 /**
  * One invalidation's pattern work in Redis is bounded (SCAN calls), and says how far it got; a

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import type Redis from 'ioredis';
-import { compileGlob, globProblem } from '../../server/page-cache/glob';
-import { escapeGlob } from '../../server/page-cache/redis/redis-tier';
-import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
+import { compileGlob, globProblem } from '../../src/glob';
+import { escapeGlob } from '../../src/redis/redis-tier';
+import { inspectionClient, removeKeys, uniquePrefix } from '../helpers';
 
 /** What SCAN MATCH finds under the prefix, without the prefix. */
 async function scanMatch(redis: Redis, prefix: string, pattern: string): Promise<string[]> {

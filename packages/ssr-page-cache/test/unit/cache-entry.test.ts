@@ -1,4 +1,4 @@
-import { createEntry, decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION, freshnessLeftMs } from '../../server/page-cache/entry/cache-entry';
+import { createEntry, decodeEntry, encodeEntry, ENTRY_FORMAT_VERSION, freshnessLeftMs } from '../../src/entry/cache-entry';
 
 const body = Buffer.concat([Buffer.from('<!DOCTYPE html><p>héllo</p>'), Buffer.from([0, 255, 1])]);
 const entry = createEntry({ status: 200, contentType: 'text/html; charset=utf-8', freshTtl: 60, body, tags: ['listing:1'] });

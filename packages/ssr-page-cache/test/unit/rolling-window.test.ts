@@ -1,4 +1,4 @@
-import { RollingWindow } from '../../server/page-cache/observe/rolling-window';
+import { RollingWindow } from '../../src/observe/rolling-window';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
-import { parseInfoMemory, WriteBudget } from '../../server/page-cache/redis/write-budget';
-import type { RedisClient } from '../../server/page-cache/redis/connection';
-import { silentLogger } from '../../server/page-cache/logger';
-import { inspectionClient, startPrivateRedis, type PrivateRedis } from '../helpers/redis';
+import { parseInfoMemory, WriteBudget } from '../../src/redis/write-budget';
+import type { RedisClient } from '../../src/redis/connection';
+import { silentLogger } from '../../src/logger';
+import { inspectionClient, startPrivateRedis, type PrivateRedis } from '../helpers';
 
 const MAX_MEMORY = 2 * 1024 * 1024;
 

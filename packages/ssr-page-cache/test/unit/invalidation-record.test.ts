@@ -1,4 +1,4 @@
-import { InvalidationRecordCopy, parseRecord, type RecordSnapshot } from '../../server/page-cache/coordination/invalidation-record';
+import { InvalidationRecordCopy, parseRecord, type RecordSnapshot } from '../../src/coordination/invalidation-record';
 
 function snapshot(seq: number, floor: number, marks: Record<string, string> = {}): RecordSnapshot {
   return parseRecord({ seq: String(seq), floor: String(floor), pruned: '0', ...marks }) as RecordSnapshot;

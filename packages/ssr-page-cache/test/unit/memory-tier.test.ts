@@ -1,6 +1,6 @@
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { MemoryTier } from '../../server/page-cache/tiers/memory-tier';
-import { PreparedPage } from '../../server/page-cache/entry/prepared-page';
+import { createEntry } from '../../src/entry/cache-entry';
+import { MemoryTier } from '../../src/tiers/memory-tier';
+import { PreparedPage } from '../../src/entry/prepared-page';
 
 const page = (bytes: number, freshTtl = 60, storedAt = Date.now()) =>
   new PreparedPage(createEntry({ status: 200, contentType: 'text/html', freshTtl, storedAt, body: Buffer.alloc(bytes, 97) }));

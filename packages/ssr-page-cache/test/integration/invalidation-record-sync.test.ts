@@ -1,11 +1,11 @@
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { PreparedPage } from '../../server/page-cache/entry/prepared-page';
-import { silentLogger } from '../../server/page-cache/logger';
-import { RedisTier } from '../../server/page-cache/redis/redis-tier';
-import { MemoryTier } from '../../server/page-cache/tiers/memory-tier';
-import { TierStack } from '../../server/page-cache/tiers/tier-stack';
-import type { InvalidationMessage } from '../../server/page-cache/coordination/invalidation-bus';
-import { inspectionClient, removeKeys, uniquePrefix } from '../helpers/redis';
+import { createEntry } from '../../src/entry/cache-entry';
+import { PreparedPage } from '../../src/entry/prepared-page';
+import { silentLogger } from '../../src/logger';
+import { RedisTier } from '../../src/redis/redis-tier';
+import { MemoryTier } from '../../src/tiers/memory-tier';
+import { TierStack } from '../../src/tiers/tier-stack';
+import type { InvalidationMessage } from '../../src/coordination/invalidation-bus';
+import { inspectionClient, removeKeys, uniquePrefix } from '../helpers';
 
 const page = (tag: string) => createEntry({ status: 200, contentType: 'text/html', freshTtl: 600, tags: [tag], body: Buffer.from(tag) });
 

@@ -1,4 +1,4 @@
-import { ConcurrencyLimit, RenderBudget } from '../../server/page-cache/coordination/render-budget';
+import { ConcurrencyLimit, RenderBudget } from '../../src/coordination/render-budget';
 
 describe('RenderBudget (a token bucket, on a clock the test moves)', () => {
   it('allows a burst, then the refill rate, and says when the next render is allowed', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { compileGlob, globProblem, MAX_GLOB_WILDCARDS, stepBudget } from '../../server/page-cache/glob';
-import { MAX_KEY_LENGTH } from '../../server/page-cache/key';
+import { compileGlob, globProblem, MAX_GLOB_WILDCARDS, stepBudget } from '../../src/glob';
+import { MAX_KEY_LENGTH } from '../../src/key';
 
 /**
  * Redis 7's `stringmatchlen` (util.c), transcribed line by line over the same indices, for ASCII

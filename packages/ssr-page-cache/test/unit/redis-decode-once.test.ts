@@ -1,9 +1,9 @@
 import { brotliCompressSync } from 'node:zlib';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { silentLogger } from '../../server/page-cache/logger';
-import { RedisTier } from '../../server/page-cache/redis/redis-tier';
-import { TierStack } from '../../server/page-cache/tiers/tier-stack';
-import { createMockRedis } from '../helpers/redis';
+import { createEntry } from '../../src/entry/cache-entry';
+import { silentLogger } from '../../src/logger';
+import { RedisTier } from '../../src/redis/redis-tier';
+import { TierStack } from '../../src/tiers/tier-stack';
+import { createMockRedis } from '../helpers';
 
 const html = `<!DOCTYPE html><html><body>${'<p>A flat with a view of the river.</p>'.repeat(200)}</body></html>`;
 const stored = (body: string, storedAt = Date.now()) =>

@@ -7,7 +7,7 @@
 export { createPageCache, type PageCache } from './create-page-cache';
 export { PageCacheOptionsError, type PageCacheOptions, type RoutePolicy } from './options';
 export { INVALIDATION_MODES, type InvalidateRequest, type InvalidateResult, type InvalidationModeName } from './invalidate';
-export { DEFAULT_INVALIDATION_PATH, countName, refusalText, type InvalidationRouterOptions, type BodyRewrite } from './invalidation-router';
+export { DEFAULT_INVALIDATION_PATH, type InvalidationRouterOptions, type BodyRewrite } from './invalidation-router';
 export type { CacheHealth } from './observe/health';
 export type { HealthAlert } from './observe/alerts';
 export type { CacheEvent, CacheEventListener, RequestOutcome, HitSource, RenderTrigger } from './observe/events';
@@ -17,9 +17,5 @@ export type { Logger, LogFn } from './logger';
 export type { QueryNormaliser } from './policy';
 export type { RedisClient } from './redis/connection';
 export { REFRESH_USER_AGENT } from './flow/refresh';
-export { checkBearer, secretsMatch, type BearerCheck } from './auth';
 export { CACHE_KEY_NAMESPACE } from './key';
 export { queryNormalisers } from './policy';
-// The Redis tier on its own, for code that reads and writes entries itself (the story's CacheManager).
-export { RedisTier, escapeGlob, type RedisTierOptions, type DeleteResult } from './redis/redis-tier';
-export { createEntry, type CacheEntry } from './entry/cache-entry';

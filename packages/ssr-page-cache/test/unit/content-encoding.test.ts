@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
-import { compressForStorage, decodeSentBody, preferredEncoding } from '../../server/page-cache/entry/content-encoding';
-import { createEntry } from '../../server/page-cache/entry/cache-entry';
-import { PreparedPage } from '../../server/page-cache/entry/prepared-page';
+import { compressForStorage, decodeSentBody, preferredEncoding } from '../../src/entry/content-encoding';
+import { createEntry } from '../../src/entry/cache-entry';
+import { PreparedPage } from '../../src/entry/prepared-page';
 
 const html = Buffer.from(`<!DOCTYPE html><html><body>${'<p>listing</p>'.repeat(500)}</body></html>`);
 
