@@ -5,7 +5,7 @@ import type { Config } from './config';
 import { createListingSource } from './listings';
 import { ListingSourceError, type ListingSource } from './listings/listing';
 import { forgetListings } from './listings/listing-changes';
-import { learnObjectMetadata, TwentyObjectName } from './listings/twenty-object';
+import { learnListingObject, TwentyObjectName } from './listings/twenty-object';
 import { createCacheMiddleware, type PageCache } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
@@ -65,30 +65,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const cache = createCacheMiddleware(config, redis, logger);
   const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular);
   const listings = deps.listings ?? createListingSource(config.listings, listingObject);
-  if (config.listings.kind === 'twenty') {
-    // Twenty says the singular name and its options' labels itself; until it answers, events match
-    // by the plural's possible singulars and SELECT values are humanised.
-    const { apiUrl, apiKey, timeoutMs } = config.listings;
-    // Asked again with backoff (a rate limit or an outage at start), at most 6 times, 1 s to 32 s apart.
-    const ask = (attempt: number): void => {
-      learnObjectMetadata({ apiUrl, apiKey, timeoutMs, plural: listingObject.plural }).then(
-        (metadata) => {
-          if (metadata) listingObject.learn(listingObject.singular ?? metadata.singular, metadata.labels);
-          else if (attempt < 5) return retry(attempt);
-          logger.info(
-            { object: listingObject.plural, singular: listingObject.singular ?? null, labelledFields: metadata ? [...metadata.labels.keys()] : [] },
-            'twenty: listing object metadata',
-          );
-        },
-        (error: unknown) => {
-          logger.warn({ err: error, object: listingObject.plural, attempt }, 'twenty: metadata API did not answer, events match by plural meanwhile');
-          if (attempt < 5) retry(attempt);
-        },
-      );
-    };
-    const retry = (attempt: number) => setTimeout(() => ask(attempt + 1), 1000 * 2 ** attempt).unref();
-    ask(0);
-  }
+  if (config.listings.kind === 'twenty') learnListingObject(listingObject, config.listings, logger);
 
   const app = express();
   app.disable('x-powered-by');

@@ -89,3 +89,33 @@ export async function learnObjectMetadata(options: { apiUrl: string; apiKey: str
   if (typeof object?.nameSingular !== 'string') return undefined;
   return { singular: object.nameSingular, labels: optionLabels(object.fields) };
 }
+
+/**
+ * Learns the object's singular name and option labels from Twenty in the background: until it
+ * answers, events match by the plural's possible singulars and SELECT values are humanised. A
+ * rate limit or an outage at start is asked again with backoff, at most 6 times, 1 s to 32 s apart.
+ */
+export function learnListingObject(
+  listingObject: TwentyObjectName,
+  source: { apiUrl: string; apiKey: string; timeoutMs: number },
+  logger: { info(fields: object, message: string): void; warn(fields: object, message: string): void },
+): void {
+  const ask = (attempt: number): void => {
+    learnObjectMetadata({ ...source, plural: listingObject.plural }).then(
+      (metadata) => {
+        if (metadata) listingObject.learn(listingObject.singular ?? metadata.singular, metadata.labels);
+        else if (attempt < 5) return retry(attempt);
+        logger.info(
+          { object: listingObject.plural, singular: listingObject.singular ?? null, labelledFields: metadata ? [...metadata.labels.keys()] : [] },
+          'twenty: listing object metadata',
+        );
+      },
+      (error: unknown) => {
+        logger.warn({ err: error, object: listingObject.plural, attempt }, 'twenty: metadata API did not answer, events match by plural meanwhile');
+        if (attempt < 5) retry(attempt);
+      },
+    );
+  };
+  const retry = (attempt: number) => setTimeout(() => ask(attempt + 1), 1000 * 2 ** attempt).unref();
+  ask(0);
+}

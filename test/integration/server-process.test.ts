@@ -15,8 +15,11 @@ describe('the server process', () => {
     expect(output()).toMatch(/Invalid configuration: SSR_CACHE_TTL_BROWSE: must be a whole number/);
   });
 
-  it('is started by npm start with NODE_ENV=production unless NODE_ENV is set', () => {
-    const start = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+  it('is started by npm start (after a build) and npm run start:prod with NODE_ENV=production unless NODE_ENV is set', () => {
+    const scripts = (JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.prestart).toBe('npm run build');
+    expect(scripts.start).toBe('npm run start:prod');
+    const start = scripts['start:prod']!;
     expect(start).toContain('node dist/server/index.js');
     // The script as sh runs it, with the server swapped for a print of what it would see.
     const seen = (env: Record<string, string>) =>
