@@ -8,7 +8,7 @@ function packageVersion(): string {
     const file = path.join(dir, 'package.json');
     if (existsSync(file)) {
       const { name, version } = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (name === 'ssr-page-cache' && typeof version === 'string') return version;
+      if (name === 'listings-ssr-server' && typeof version === 'string') return version;
     }
     if (path.dirname(dir) === dir) return '0.0.0';
   }
