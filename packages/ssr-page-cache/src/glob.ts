@@ -233,7 +233,7 @@ function findSegment(segment: Segment, text: string, from: number, end: number, 
 
 /**
  * Head anchored at the start, tail at the end, each middle at its leftmost place in between. A
- * literal prefix with one trailing `*` (the common `/listings\?*`) is one `startsWith`.
+ * literal prefix with one trailing `*` (the common `/posts\?*`) is one `startsWith`.
  */
 function runProgram(program: Program, text: string, meter: Meter): Verdict {
   const { starred, head, middles, tail, classes } = program;

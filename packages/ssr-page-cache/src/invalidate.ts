@@ -95,7 +95,7 @@ export function describeValidationError(error: z.ZodError): string {
   return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
 }
 
-/** A pattern that matches every query variant of a path's page (`/listings` -> `/listings?*`). */
+/** A pattern that matches every query variant of a path's page (`/posts` -> `/posts?*`). */
 export function queryVariantsPattern(path: string, policies: PolicyTable): string | undefined {
   const page = resolvePage(path, policies);
   return page ? `${escapeGlob(page.key.slice(CACHE_KEY_NAMESPACE.length))}\\?*` : undefined;

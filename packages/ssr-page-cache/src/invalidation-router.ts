@@ -17,7 +17,7 @@ export interface InvalidationRouterOptions {
   path?: string;
   /** Larger bodies get 413; default 64 KiB. */
   maxBodyBytes?: number;
-  /** Lets a host accept a body form of its own (e.g. `{"type":"listing","id":"7"}`) beside the standard one. */
+  /** Lets a host accept a body form of its own (e.g. `{"type":"post","slug":"hello"}`) beside the standard one. */
   rewrite?: BodyRewrite;
   /** The 403 text while no token is configured (say which setting enables it). */
   disabledMessage?: string;

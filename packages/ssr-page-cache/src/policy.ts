@@ -7,7 +7,7 @@ export type QueryNormaliser = (value: string) => string;
 export interface CachePolicy {
   /** Short name for logs and metrics, e.g. `detail`. */
   route: string;
-  /** The route's path pattern (path-to-regexp syntax, as Express 5), e.g. `/listings/:id`. */
+  /** The route's path pattern (path-to-regexp syntax, as Express 5), e.g. `/posts/:slug`. */
   path: string;
   ttlSeconds: number;
   /** Seconds after ttlSeconds during which the page is served stale while one re-render runs. */

@@ -21,7 +21,7 @@ export interface InvalidationBusOptions {
   /** Publishes on the cache's own connection. */
   publisher: RedisClient;
   /**
-   * Runs the PUBLISH (the cache manager's `call`: bounded by the command timeout, not sent while
+   * Runs the PUBLISH (the Redis tier's `call`: bounded by the command timeout, not sent while
    * the breaker is open); undefined when it was not sent or failed. Absent: sent directly.
    */
   guard?(command: () => Promise<number>): Promise<number | undefined>;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../logger';
 import type { InvalidationMessage } from './invalidation-bus';
 
-/** What a line keeps of an invalidation: what it names, keys and patterns in the key space (`ssr:/listings\?*`). */
+/** What a line keeps of an invalidation: what it names, keys and patterns in the key space (`ssr:/posts\?*`). */
 export type JournaledMessage = Pick<InvalidationMessage, 'keys' | 'patterns' | 'tags'>;
 
 /** One accepted invalidation, as written (a PendingInvalidation is one as it is); read back, `tags` is always there. */

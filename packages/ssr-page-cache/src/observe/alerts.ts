@@ -1,7 +1,7 @@
 import { percent } from './stats';
 import type { RedisMemory } from '../redis/write-budget';
 
-/** The story's alert thresholds; ops/prometheus-alerts.yml holds the same ones. */
+/** The thresholds of health()'s alerts (Prometheus alert rules over the ssr_cache_* metrics can use the same ones). */
 export const ALERT_THRESHOLDS = {
   /** Hit rate of the whole rolling window (the last hour by default). */
   minHitRate: 0.7,
@@ -17,7 +17,7 @@ export interface HealthAlert {
   summary: string;
 }
 
-/** The story's alert conditions that hold now. */
+/** The alert conditions that hold now, as health() reports them. */
 export function currentAlerts(input: {
   cacheConfigured: boolean;
   redisUp: boolean;

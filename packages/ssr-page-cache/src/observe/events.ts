@@ -47,7 +47,7 @@ export type CacheEvent =
   /**
    * An invalidation is about to apply on this instance: made here, announced by another instance
    * (`peer`), found in the shared record when this instance had missed it, or recovered from the
-   * journal at start. A host drops the data it holds for renders (CRM records, lists) here, so a
+   * journal at start. A host drops the data it holds for renders (database rows, API answers) here, so a
    * re-render on any instance reads the change. Keys and patterns are in the key space (`ssr:/...`);
    * `everything`: what changed is not known (the record was lost), so every page may have.
    */

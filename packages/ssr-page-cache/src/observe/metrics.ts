@@ -132,7 +132,7 @@ export class CacheMetrics {
     });
     this.invalidations = new Counter({
       name: name('invalidations_total'),
-      help: 'Invalidation requests carried out, by source (api, twenty) and mode (hard, soft, refresh).',
+      help: 'Invalidation requests carried out, by source (api, or the source the host names) and mode (hard, soft, refresh).',
       labelNames: ['source', 'mode'],
       registers,
     });

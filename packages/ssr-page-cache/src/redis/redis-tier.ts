@@ -615,7 +615,7 @@ export class RedisTier {
 
   /**
    * Deletes every key matching a Redis glob pattern (in the cache's key space, e.g.
-   * `ssr:/listings\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
+   * `ssr:/posts\?*`), with SCAN + UNLINK in batches: never KEYS, which blocks a shared Redis.
    */
   async deletePattern(pattern: string, budget?: ScanBudget): Promise<DeleteResult> {
     return this.scanBatches('deletePattern', pattern, (batch) => this.unlinkAll(batch), budget);

@@ -53,7 +53,7 @@ function fullest(readings: readonly (RedisMemory | undefined)[]): RedisMemory | 
 }
 
 /**
- * Keeps the cache from pushing a shared Redis into OOM (Twenty runs it with noeviction): reads
+ * Keeps the cache from pushing a shared Redis run with noeviction (as many applications run theirs) into OOM: reads
  * `INFO memory` every interval and refuses writes while the cache would eat the last of it. A
  * Redis that evicts makes room for writes instead, so there the budget never pauses them.
  */

@@ -53,7 +53,7 @@ export type StoreOutcome = 'stored' | 'memory-only' | 'over-budget' | 'not-store
 
 export interface TierStackOptions {
   redis: RedisTier;
-  /** Absent when SSR_CACHE_MEMORY_MB=0. */
+  /** Absent when memoryTierBytes is 0. */
   memory?: MemoryTier;
   bus?: InvalidationBus;
   budget?: WriteBudget;
