@@ -1,5 +1,5 @@
 import type { BodyEncoding, CacheEntry } from './cache-entry';
-import { decodeBodySync, gzipSync } from './content-encoding';
+import { brotliSync, decodeBodySync, gzipSync } from './content-encoding';
 
 /** One representation of a cached page, with the headers of a hit computed once. */
 export interface PageVariant {
@@ -56,6 +56,7 @@ export class PreparedPage {
       const identity = this.variants.get('identity')?.body ?? decodeBodySync(this.entry.body, this.entry.encoding);
       this.variants.set('identity', this.buildVariant('identity', identity));
       if (encoding === 'gzip') this.variants.set('gzip', this.buildVariant('gzip', gzipSync(identity)));
+      if (encoding === 'br') this.variants.set('br', this.buildVariant('br', brotliSync(identity)));
       variant = this.variants.get(encoding) as PageVariant;
     }
     return variant;

@@ -3,7 +3,7 @@ import { compressForStorage, decodeSentBody, preferredEncoding } from '../../src
 import { createEntry } from '../../src/entry/cache-entry';
 import { PreparedPage } from '../../src/entry/prepared-page';
 
-const html = Buffer.from(`<!DOCTYPE html><html><body>${'<p>listing</p>'.repeat(500)}</body></html>`);
+const html = Buffer.from(`<!DOCTYPE html><html><body>${'<p>post</p>'.repeat(500)}</body></html>`);
 
 describe('preferredEncoding', () => {
   it.each([
@@ -59,4 +59,20 @@ describe('PreparedPage', () => {
     expect(page.matchesIfNoneMatch('"abcd"')).toBe(false);
     expect(page.matchesIfNoneMatch('*')).toBe(true);
   });
+
+  it.each(['identity', 'gzip'] as const)('serves every coding of an entry stored as %s (one written through the Redis tier by hand)', (stored) => {
+    const body = stored === 'gzip' ? zlib.gzipSync(html) : html;
+    const page = new PreparedPage(createEntry({ status: 200, contentType: 'text/html', freshTtl: 60, etag: '"abc"', encoding: stored, body }));
+    for (const encoding of ['br', 'gzip', 'identity'] as const) {
+      const variant = page.variant(encoding);
+      expect(variant).toBeDefined();
+      expect(decode(encoding, variant.body).equals(html)).toBe(true);
+    }
+  });
 });
+
+function decode(encoding: 'br' | 'gzip' | 'identity', body: Buffer): Buffer {
+  if (encoding === 'br') return zlib.brotliDecompressSync(body);
+  if (encoding === 'gzip') return zlib.gunzipSync(body);
+  return body;
+}
