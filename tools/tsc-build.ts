@@ -12,6 +12,14 @@ const done = new Set<string>();
 export function compileOnce(project: string, outDir = path.join(ROOT, 'dist')): string {
   const key = `${project} ${outDir}`;
   if (!done.has(key)) {
+    // The server requires the library by its name, as it ships: built from its source first (tsup).
+    if (!done.has('library')) {
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js')], {
+        cwd: path.join(ROOT, 'packages', 'ssr-page-cache'),
+        stdio: 'inherit',
+      });
+      done.add('library');
+    }
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--outDir', outDir], {
       cwd: ROOT,
       stdio: 'inherit',
