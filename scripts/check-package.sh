@@ -307,6 +307,18 @@ for major in 4 5; do
   cp "$dir/blog.ts" "$dir/blog.mts"
   check "express $major: the TypeScript host type-checks as CommonJS (blog.ts) and ESM (blog.mts) against the shipped declarations" \
     bash -c 'cd "$1" && npx --no-install tsc --noEmit --strict --module nodenext --moduleResolution nodenext blog.ts blog.mts' _ "$dir"
+  # A small public surface: the main entry holds what hosts use; the Redis tier is its own subpath.
+  check "express $major: the main entry exports no internals; $pkg_name/redis-tier gives RedisTier, createEntry, escapeGlob (require and import)" \
+    bash -c 'cd "$1" && node -e "
+      const main = require(process.argv[1]);
+      const internals = [\"RedisTier\", \"createEntry\", \"checkBearer\", \"secretsMatch\", \"refusalText\", \"countName\", \"escapeGlob\"].filter((name) => name in main);
+      if (internals.length > 0) throw new Error(\"main entry exports \" + internals.join(\", \"));
+      const tier = require(process.argv[1] + \"/redis-tier\");
+      for (const name of [\"RedisTier\", \"createEntry\", \"escapeGlob\"]) if (typeof tier[name] !== \"function\") throw new Error(\"redis-tier lacks \" + name);
+    " "$2" && node --input-type=module -e "
+      const tier = await import(process.argv[1] + \"/redis-tier\");
+      if (typeof tier.RedisTier !== \"function\" || typeof tier.createEntry !== \"function\") throw new Error(\"no RedisTier over import\");
+    " "$2"' _ "$dir" "$pkg_name"
   for fmt in mjs cjs; do
     for mode in front app; do
       run_blog "$major" "$fmt" "$mode"

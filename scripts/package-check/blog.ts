@@ -7,6 +7,7 @@ import http from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { createPageCache, type InvalidateRequest, type PageCache, type PageCacheOptions, type RoutePolicy } from '@@PKG@@';
+import { createEntry, RedisTier, type CacheEntry } from '@@PKG@@/redis-tier';
 
 const post: RoutePolicy = { ttl: 3600, grace: 600 };
 const tags: RoutePolicy = { ttl: 1800, query: ['page'] };
@@ -71,3 +72,10 @@ export const looseTypesWouldPass = [
   // @ts-expect-error: tags are strings
   (res: http.ServerResponse) => cache.tag(res, 42),
 ];
+
+// The Redis tier on its own, from its subpath: typed, never any.
+const tier = new RedisTier({ redis, logger: console, keyPrefix: 'blog:' });
+const stored: CacheEntry = createEntry({ status: 200, contentType: 'text/html', freshTtl: 60, body: Buffer.from('<p>hi</p>') });
+void tier.set('ssr:/posts/hello', stored).then((ok: boolean) => ok);
+// @ts-expect-error: an entry needs a body
+createEntry({ status: 200, contentType: 'text/html', freshTtl: 60 });
