@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from './logger';
+import { holdsLiveCacheMetrics } from './observe/metrics';
 import { createPolicyTable, type CachePolicy, type PolicyTable, type QueryNormaliser } from './policy';
 import type { RedisClient } from './redis/connection';
 
@@ -38,6 +39,17 @@ export interface PageCacheOptions {
   enabled?: boolean;
   /** Cache for every user agent, not only crawlers. Default false. */
   allAgents?: boolean;
+  /**
+   * Request cookies that do not make a request private when `allAgents` is on: analytics cookies
+   * (`'_ga'`, `/^_ga_/`) that no page reads. Any other cookie still bypasses the cache. Default none.
+   */
+  ignoreCookies?: readonly (string | RegExp)[];
+  /**
+   * Response headers that are per request and never stored: a hit sends this request's own values
+   * (as set by earlier middleware), never those of the render that was stored. Replaces the default,
+   * ['x-request-id', 'x-correlation-id', 'request-id', 'traceparent', 'tracestate'].
+   */
+  liveHeaders?: readonly string[];
   /** The crawler test; default isbot's list. */
   isBot?: (userAgent: string) => boolean;
   /** Default grace of the routes, in seconds. Default 10 (as Varnish). */
@@ -107,6 +119,9 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   enabled: boolean;
   allAgents: boolean;
+  ignoreCookies: readonly (string | RegExp)[];
+  /** Lower-cased. */
+  liveHeaders: readonly string[];
   isBot: ((userAgent: string) => boolean) | undefined;
   renderTimeoutMs: number;
   retryAfterSeconds: number;
@@ -134,7 +149,63 @@ export class PageCacheOptionsError extends Error {
   override name = 'PageCacheOptionsError';
 }
 
+/** Headers set per request (by a request-id or tracing middleware) that a hit must not replay from the stored render. */
+export const DEFAULT_LIVE_HEADERS: readonly string[] = ['x-request-id', 'x-correlation-id', 'request-id', 'traceparent', 'tracestate'];
+
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
+/** RFC 9110's token: the characters a header name may have. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Where an issue is, as the messages say it: `routes./posts/:slug.ttl`. */
+function where(path: readonly PropertyKey[]): string {
+  return path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.') || 'options';
+}
+
+/** Edits (insertions, deletions, substitutions) from one name to the other, ignoring case. */
+function editDistance(from: string, to: string): number {
+  const a = from.toLowerCase();
+  const b = to.toLowerCase();
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name a mistyped one most likely meant: a few edits away (fewer for a short name), or one it begins. */
+function nearestName(unknown: string, known: readonly string[]): string | undefined {
+  const allowed = Math.min(3, Math.floor(unknown.length / 2));
+  let nearest: { name: string; distance: number } | undefined;
+  for (const name of known) {
+    const distance = editDistance(unknown, name);
+    const close = distance <= allowed || (unknown.length >= 4 && name.toLowerCase().startsWith(unknown.toLowerCase()));
+    if (close && (!nearest || distance < nearest.distance)) nearest = { name, distance };
+  }
+  return nearest?.name;
+}
+
+function unknownOption(key: string, known: readonly string[]): string {
+  const nearest = nearestName(key, known);
+  return nearest ? `unknown option; did you mean ${nearest}?` : `unknown option; the options here are ${known.join(', ')}`;
+}
+
+/**
+ * An object of options that refuses keys it does not know, each named with the nearest one it
+ * does: ignored, a typo such as `keyprefix` would write unprefixed keys into a shared Redis.
+ */
+function strictOptions<Shape extends z.ZodRawShape>(shape: Shape, notAnObject?: string) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    // Issues reach the error map with their whole path, so each key's message can say where it is.
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `${where([...(issue.path ?? []), key])}: ${unknownOption(key, known)}`).join('; ')
+        : notAnObject,
+  });
+}
+
 const whole = (min: number, max: number, unit: string) =>
   z
     .number({ message: `must be a number of ${unit}` })
@@ -147,7 +218,7 @@ const queryNormalisers = z.record(
   z.custom<QueryNormaliser>((value) => typeof value === 'function', 'must be a function (value) => canonical value'),
 );
 
-const routeSchema = z.strictObject(
+const routeSchema = strictOptions(
   {
     ttl: whole(1, MAX_TTL_SECONDS, 'seconds'),
     grace: whole(0, MAX_TTL_SECONDS, 'seconds').optional(),
@@ -155,10 +226,16 @@ const routeSchema = z.strictObject(
     queryDefaults: z.record(z.string(), z.string({ message: 'must be the canonical spelling of the default value' })).optional(),
     name: z.string().min(1).max(100).optional(),
   },
-  { message: 'must be an object such as { ttl: 300 }' },
+  'must be an object such as { ttl: 300 }',
 );
 
-const optionsSchema = z.object({
+const cookieMatcher = z.union([z.string().min(1), z.instanceof(RegExp)], { message: 'must be a cookie name or a regular expression' }).refine(
+  (matcher) => typeof matcher === 'string' || !(matcher.global || matcher.sticky),
+  // test() of a g or y expression starts where the last match ended: every other request would miss.
+  'must not have the g or y flag',
+);
+
+const optionsSchema = strictOptions({
   redis: z.custom<RedisClient>(
     (value) => typeof value === 'object' && value !== null && typeof (value as { getBuffer?: unknown }).getBuffer === 'function',
     'must be an ioredis client (new Redis(...) or new Cluster(...))',
@@ -178,6 +255,11 @@ const optionsSchema = z.object({
     .optional(),
   enabled: z.boolean({ message: 'must be true or false' }).default(true),
   allAgents: z.boolean({ message: 'must be true or false' }).default(false),
+  ignoreCookies: z.array(cookieMatcher, { message: 'must be a list of cookie names or regular expressions' }).default(() => []),
+  liveHeaders: z
+    .array(z.string().regex(HEADER_NAME, 'must be a header name such as x-request-id'), { message: 'must be a list of header names' })
+    .transform((names) => names.map((name) => name.toLowerCase()))
+    .default(() => [...DEFAULT_LIVE_HEADERS]),
   isBot: z.custom<(userAgent: string) => boolean>((value) => typeof value === 'function', 'must be a function (userAgent) => boolean').optional(),
   grace: whole(0, MAX_TTL_SECONDS, 'seconds').default(10),
   renderTimeoutMs: whole(100, 600_000, 'milliseconds').default(10_000),
@@ -190,7 +272,7 @@ const optionsSchema = z.object({
     .union(
       [
         z.literal(false),
-        z.strictObject({
+        strictOptions({
           perSecond: z.number({ message: 'must be a number of renders a second' }).gt(0, 'must be above 0').max(1_000_000).default(100),
           burst: whole(1, 1_000_000, 'renders').default(200),
         }),
@@ -208,9 +290,10 @@ const optionsSchema = z.object({
   maxEntryBytes: whole(1024, 64 * 1024 * 1024, 'bytes').default(1024 * 1024),
   memoryTierBytes: whole(0, 64 * 1024 * 1024 * 1024, 'bytes').default(64 * 1024 * 1024),
   commandTimeoutMs: whole(10, 60_000, 'milliseconds').default(250),
-  breaker: z
-    .strictObject({ failureThreshold: whole(1, 1000, 'failures').default(5), cooldownMs: whole(100, 600_000, 'milliseconds').default(5000) })
-    .default({ failureThreshold: 5, cooldownMs: 5000 }),
+  breaker: strictOptions(
+    { failureThreshold: whole(1, 1000, 'failures').default(5), cooldownMs: whole(100, 600_000, 'milliseconds').default(5000) },
+    'must be an object such as { failureThreshold: 5, cooldownMs: 5000 }',
+  ).default({ failureThreshold: 5, cooldownMs: 5000 }),
   lockWaitMs: whole(0, 60_000, 'milliseconds').default(3000),
   lockTtlMs: whole(100, 600_000, 'milliseconds').default(15_000),
   redisMemoryFraction: z.number({ message: 'must be a fraction' }).gt(0, 'must be above 0').max(1, 'must be at most 1').default(0.9),
@@ -218,7 +301,10 @@ const optionsSchema = z.object({
   healthWindowSeconds: whole(60, 7 * 24 * 3600, 'seconds').default(3600),
   registry: z
     .custom<Registry>(
-      (value) => typeof value === 'object' && value !== null && typeof (value as { registerMetric?: unknown }).registerMetric === 'function',
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['registerMetric', 'getSingleMetric', 'removeSingleMetric'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
       'must be a prom-client Registry',
     )
     .optional(),
@@ -226,9 +312,8 @@ const optionsSchema = z.object({
 });
 
 function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.') || 'options'}: ${issue.message}`)
-    .join('; ');
+  // An unknown key's message names its own path (strictOptions), one per key.
+  return error.issues.map((issue) => (issue.code === 'unrecognized_keys' ? issue.message : `${where(issue.path)}: ${issue.message}`)).join('; ');
 }
 
 const identity: QueryNormaliser = (value) => value;
@@ -254,6 +339,11 @@ export function resolveOptions(options: PageCacheOptions): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new PageCacheOptionsError(`createPageCache: ${describe(parsed.error)}`);
   const values = parsed.data;
+  // Checked before anything opens (the pub/sub connection, the journal), so a refusal leaves nothing behind.
+  if (values.registry && holdsLiveCacheMetrics(values.registry))
+    throw new PageCacheOptionsError(
+      'createPageCache: registry: already holds the ssr_cache_* metrics of another live cache; close() that cache first, or give each cache a registry of its own',
+    );
   let policies: PolicyTable;
   try {
     policies = compileRoutes(values.routes, values.grace);

@@ -37,7 +37,6 @@ type NumericStat = { [K in keyof CacheStats]: CacheStats[K] extends number ? K :
 const COUNTED_STATS: [NumericStat, string, string][] = [
   ['budgetSkips', 'write_budget_skips_total', 'Writes skipped because Redis memory was above the write budget.'],
   ['stores', 'stores_total', 'Pages written to the cache.'],
-  ['storeSkips', 'store_skips_total', 'Rendered responses not stored (status, Set-Cookie, private, Vary).'],
   ['oversized', 'oversized_total', 'Pages above the entry size bound: served, not stored.'],
   ['writeFailures', 'write_failures_total', 'Writes Redis refused or did not answer.'],
   ['coalescedWaits', 'coalesced_waits_total', "Requests that got another request's render instead of rendering."],
@@ -51,6 +50,11 @@ const COUNTED_STATS: [NumericStat, string, string][] = [
   ['refreshesQueued', 'refreshes_queued_total', 'Background re-renders that waited for a free slot (refreshConcurrency).'],
   ['refreshesDropped', 'refreshes_dropped_total', 'Background re-renders dropped because too many waited (the page is tried again on a later request).'],
 ];
+
+/** A live cache's metrics are in the registry (its first, requests_total, until its close()): a second cache there would collide with them. */
+export function holdsLiveCacheMetrics(registry: Registry): boolean {
+  return registry.getSingleMetric(`${METRIC_PREFIX}requests_total`) !== undefined;
+}
 
 /** A count kept as a plain number on the hit path and exported at scrape time. */
 interface Tally {
@@ -90,12 +94,19 @@ export class CacheMetrics {
   private readonly freshnessLag: Histogram;
   private readonly redisReads: Record<'running' | 'other', Counter.Internal>;
   private readonly garbage: Counter<'kind'>;
+  private readonly storeSkips: Counter<'route' | 'reason'>;
+  /** Every metric this cache registered, for unregister(). */
+  private readonly names: string[] = [];
 
   constructor({ stats, cache, tiers, budget, windowMs, registry }: CacheMetricsSources) {
     this.registry = registry ?? new Registry();
     this.window = new RollingWindow(windowMs);
     const registers = [this.registry];
-    const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
+    const name = (suffix: string) => {
+      const full = `${METRIC_PREFIX}${suffix}`;
+      this.names.push(full);
+      return full;
+    };
     // The hit path adds to plain numbers; prom-client reads them at scrape time (a labelled inc
     // costs microseconds a hit, a number a few nanoseconds).
     const routes = this.routes;
@@ -186,6 +197,12 @@ export class CacheMetrics {
       labelNames: ['kind'],
       registers,
     });
+    this.storeSkips = new Counter({
+      name: name('store_skips_total'),
+      help: 'Rendered responses not stored, by route and reason (status, set-cookie, cache-control, vary, too-large, ...).',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
 
     // Since-start counts kept elsewhere, exported as they are at each scrape.
     const countOf = (suffix: string, help: string, read: () => number) =>
@@ -264,6 +281,9 @@ export class CacheMetrics {
       case 'garbage':
         this.garbage.labels(event.kind).inc(event.count);
         return;
+      case 'store-skip':
+        this.storeSkips.labels(event.route, event.reason).inc();
+        return;
       case 'render':
         this.route(event.route).renders[event.trigger].inc();
         return;
@@ -277,6 +297,11 @@ export class CacheMetrics {
       default:
         return;
     }
+  }
+
+  /** Removes every metric this cache registered from its registry, so another cache can register them there. */
+  unregister(): void {
+    for (const name of this.names) this.registry.removeSingleMetric(name);
   }
 
   /** A route's series, made at its first request (each starts at 0, so rate() sees it from then). */

@@ -64,7 +64,7 @@ export interface CacheStats {
   /** Waits for another render that passed the lock-wait bound, after which the request rendered itself. */
   lockWaitTimeouts: number;
   stores: number;
-  /** Rendered responses that may not be shared (status, cookies, private, undecodable). */
+  /** Rendered responses that may not be shared (status, cookies, private, Vary, ...); those too large are `oversized`. */
   storeSkips: number;
   /** Pages above the entry size bound: served, not stored. */
   oversized: number;
