@@ -95,9 +95,20 @@ function continueIfExpected(req: Request, res: express.Response): void {
   res.writeContinue();
 }
 
-function rawBody(req: Request): Buffer {
-  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+/**
+ * A signed webhook's bytes as they arrived, when a body parser before this route kept them: the
+ * `req.rawBody` of a verify hook (`express.json({ verify })`), or a Buffer `req.body` (express.raw).
+ */
+function keptRawBody(req: Request): Buffer | undefined {
+  const { rawBody } = req as Request & { rawBody?: unknown };
+  if (Buffer.isBuffer(rawBody)) return rawBody;
+  return Buffer.isBuffer(req.body) ? req.body : undefined;
 }
+
+/** The 400 of a signed webhook whose bytes a body parser mounted before this route read and did not keep. */
+const RAW_BODY_SPENT =
+  "a Twenty webhook's signature is over its raw body, and a body parser mounted before this route (such as express.json()) read it without keeping it: " +
+  'mount the invalidation route before express.json(), or keep the raw body with express.json({ verify: (req, _res, buf) => { req.rawBody = buf } })';
 
 /** The answer's count: pages `deleted`, or `markedStale` (what a soft invalidation does, queued or not), as the engine's router names it. */
 function countName(result: Pick<InvalidateResult, 'applied' | 'mode'>): 'deleted' | 'markedStale' {
@@ -183,7 +194,7 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     if (req.headers['x-twenty-webhook-signature'] === undefined) return next();
     webhooks.webhooks += 1;
     if (!twenty.secret) return refuse(res, 403, "Twenty webhooks are disabled: set TWENTY_WEBHOOK_SECRET to the webhook's secret");
-    const raw = rawBody(req);
+    const raw = keptRawBody(req) ?? Buffer.alloc(0);
     const problem = signatureProblem(req.headers, raw, { secret: twenty.secret, toleranceMs: twenty.toleranceMs });
     if (problem) return refuse(res, 401, problem);
     const delivery = replayKey(req.headers);
@@ -240,6 +251,13 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   // A record with a long rich-text description makes a large body: read up to the setting (1 MiB by default).
   const rawWebhook = express.raw({ type: () => true, limit: twenty.maxBodyBytes });
   const webhookLimit = `${Math.round(twenty.maxBodyBytes / 1024)}kb`;
+  const refuseTooLarge = (req: Request, res: express.Response) => {
+    logger.warn(
+      { source: 'twenty', bytes: Number(req.headers['content-length']) || undefined, limitBytes: twenty.maxBodyBytes },
+      'cache invalidation: webhook body over TWENTY_WEBHOOK_MAX_BODY_KB, refused',
+    );
+    res.status(413).json({ error: `request body is larger than ${webhookLimit} (TWENTY_WEBHOOK_MAX_BODY_KB)` });
+  };
   // Authentication before the body: a request whose signature headers cannot pass (absent secret,
   // malformed, a stale timestamp) is refused before a byte of its body is read.
   const signed: RequestHandler = (req, res, next) => {
@@ -252,6 +270,13 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     if (problem) {
       webhooks.webhooks += 1;
       return refuse(res, 401, problem);
+    }
+    const kept = keptRawBody(req);
+    if (kept) return kept.length > twenty.maxBodyBytes ? refuseTooLarge(req, res) : next();
+    if (req.readableEnded) {
+      webhooks.webhooks += 1;
+      logger.warn({ source: 'twenty', reason: 'raw body not kept' }, 'cache invalidation: webhook body read by an earlier body parser, refused');
+      return void res.status(400).json({ error: RAW_BODY_SPENT });
     }
     continueIfExpected(req, res);
     rawWebhook(req, res, next);
@@ -267,19 +292,9 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
   );
   // Body-parser errors of the webhook (too large, bad encoding) become a JSON 4xx, never an HTML 500.
   router.use(INVALIDATION_ENDPOINT, ((error, req, res, _next) => {
+    if (error?.type === 'entity.too.large') return refuseTooLarge(req, res);
     const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 400;
-    const tooLarge = error?.type === 'entity.too.large';
-    if (tooLarge)
-      logger.warn(
-        { source: 'twenty', bytes: Number(req.headers['content-length']) || undefined, limitBytes: twenty.maxBodyBytes },
-        'cache invalidation: webhook body over TWENTY_WEBHOOK_MAX_BODY_KB, refused',
-      );
-    const message = tooLarge
-      ? `request body is larger than ${webhookLimit} (TWENTY_WEBHOOK_MAX_BODY_KB)`
-      : error?.expose && typeof error.message === 'string'
-        ? error.message
-        : 'request could not be read';
-    res.status(status).json({ error: message });
+    res.status(status).json({ error: error?.expose && typeof error.message === 'string' ? error.message : 'request could not be read' });
   }) as express.ErrorRequestHandler);
   return { router, webhooks };
 }

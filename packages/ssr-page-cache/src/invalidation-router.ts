@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkBearer } from './auth';
 import type { Middleware } from './flow/page-flow';
-import { BodyError, parseJsonObject, readBody, sendJson } from './http-json';
+import { BodyError, jsonObjectOf, readBody, sendJson, type RequestBody } from './http-json';
 import { describeValidationError, invalidateRequestSchema, type InvalidateRequest, type InvalidateResult } from './invalidate';
 
 export const DEFAULT_INVALIDATION_PATH = '/api/cache/invalidate';
@@ -35,10 +35,10 @@ const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 /**
  * Asks a client that sent `Expect: 100-continue` for its body, once it is authenticated. A server
  * with a 'checkContinue' listener leaves the 100 to its routes; without one Node has sent it
- * already (`_sent100`), and a second would be noise.
+ * already (`_sent100`), and a second would be noise, as it would be after a body parser read the body.
  */
 function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
-  if (!EXPECTS_CONTINUE.test(req.headers.expect ?? '') || (res as ServerResponse & { _sent100?: boolean })._sent100) return;
+  if (!EXPECTS_CONTINUE.test(req.headers.expect ?? '') || (res as ServerResponse & { _sent100?: boolean })._sent100 || req.readableEnded) return;
   res.writeContinue();
 }
 
@@ -64,14 +64,14 @@ export function createInvalidationRouter(
       return;
     }
     continueIfExpected(req, res);
-    let raw: Buffer;
+    let read: RequestBody;
     try {
-      raw = await readBody(req, limit);
+      read = await readBody(req, limit);
     } catch (error) {
       if (error instanceof BodyError) return sendJson(res, error.status, { error: error.message });
       return sendJson(res, 400, { error: 'request body could not be read' });
     }
-    const parsed = parseJsonObject(raw, '{"tags":["post:hello"]}');
+    const parsed = jsonObjectOf(read, '{"tags":["post:hello"]}');
     if ('error' in parsed) return sendJson(res, 400, { error: parsed.error });
     let body = parsed.value;
     let context: Record<string, unknown> = {};
@@ -92,8 +92,11 @@ export function createInvalidationRouter(
     sendJson(res, 200, summary);
   }
 
+  const notAllowed = { error: `${path} takes POST only, with a JSON body such as {"tags":["post:hello"]}` };
   return (req, res, next) => {
-    if (req.method !== 'POST' || pathOf(req.url) !== path) return next();
+    if (pathOf(req.url) !== path) return next();
+    // The path is this router's whatever the method: a GET is told what the endpoint takes, not the app's 404.
+    if (req.method !== 'POST') return sendJson(res, 405, notAllowed, { Allow: 'POST' });
     handle(req, res).catch(next);
   };
 }
