@@ -57,6 +57,20 @@ export function browseUrl({ page, sort, city }: BrowseParams): string {
   return query ? `/listings?${query}` : '/listings';
 }
 
+/**
+ * Last-Modified: the newest update among the listings a page shows (none when no date is known),
+ * never later than now. The cache keeps a re-render's date when its bytes are unchanged, and uses
+ * the render time when they changed with no newer date here (a listing gone from the list).
+ */
+function dateFromData(res: Response, shown: readonly Listing[]): void {
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const listing of shown) {
+    const updated = Date.parse(listing.updatedAt);
+    if (updated > newest) newest = updated;
+  }
+  if (Number.isFinite(newest)) res.setHeader('Last-Modified', new Date(Math.min(newest, Date.now())).toUTCString());
+}
+
 export function sendPage(res: Response, page: RenderedPage): void {
   res.status(page.status).type('html').send(renderPage(page));
 }
@@ -70,6 +84,7 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
   router.get('/', async (_req, res) => {
     const featured = await listings.listFeatured(FEATURED_COUNT);
     tag(res, cacheTags.home, ...listingTags(featured));
+    dateFromData(res, featured);
     sendPage(res, homePage(publicUrl, featured));
   });
 
@@ -83,6 +98,7 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
     if (items.length === 0) return sendPage(res, errorPage(publicUrl, 404, 'No listings match this search.'));
     const totalPages = Math.max(1, Math.ceil(total / BROWSE_PAGE_SIZE));
     tag(res, ...listingTags(items));
+    dateFromData(res, items);
     sendPage(
       res,
       browsePage(publicUrl, {
@@ -107,6 +123,8 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
     const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
     // The "more homes in {city}" section changes when that city's newest listings do.
     tag(res, cacheTags.listing(listing.id), cacheTags.city(listing.city), ...listingTags(similar));
+    // The similar listings' cards are part of the page: their updates date it too.
+    dateFromData(res, [listing, ...similar]);
     sendPage(res, listingPage(publicUrl, listing, similar));
   });
 

@@ -34,6 +34,12 @@ export interface CacheEntry {
   encoding: BodyEncoding;
   /** Epoch milliseconds. */
   storedAt: number;
+  /**
+   * Epoch ms of the page's Last-Modified when the cache dated it against the entry it replaces:
+   * that entry's date for the same bytes, storedAt for other bytes the route dated no later.
+   * Absent otherwise (the route's own date, or storedAt), and in entries of earlier releases.
+   */
+  lastModified?: number;
   /** Seconds the entry is fresh after storedAt. */
   freshTtl: number;
   /** Seconds after freshness during which the entry may still be served stale. */
@@ -69,7 +75,7 @@ export function computeEtag(body: Buffer): string {
  */
 export function createEntry(
   fields: Pick<CacheEntry, 'status' | 'contentType' | 'freshTtl' | 'body'> &
-    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'grace' | 'keep' | 'build' | 'seq' | 'tags' | 'invalidatedAt' | 'headers'>>,
+    Partial<Pick<CacheEntry, 'etag' | 'encoding' | 'storedAt' | 'lastModified' | 'grace' | 'keep' | 'build' | 'seq' | 'tags' | 'invalidatedAt' | 'headers'>>,
 ): CacheEntry {
   return {
     headers: [],
@@ -118,6 +124,7 @@ function isStoredFields(value: unknown): value is StoredFields {
     typeof header.etag === 'string' &&
     (header.encoding === 'identity' || header.encoding === 'gzip' || header.encoding === 'br') &&
     typeof header.storedAt === 'number' &&
+    (header.lastModified === undefined || typeof header.lastModified === 'number') &&
     typeof header.freshTtl === 'number' &&
     typeof header.grace === 'number' &&
     (header.keep === undefined || typeof header.keep === 'number') &&

@@ -16,6 +16,21 @@ function variantEtag(identityEtag: string, encoding: BodyEncoding): string {
   return ETAG_SUFFIX[encoding] === '' ? identityEtag : `${identityEtag.slice(0, -1)}${ETAG_SUFFIX[encoding]}"`;
 }
 
+/** The entity-tags of an If-None-Match list (RFC 9110 8.8.3), weak or strong; a comma may sit inside the quotes. */
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+
+/**
+ * When a page last changed, epoch ms: the date its entry carries (kept from the entry it
+ * replaced), else the route's own Last-Modified (never after the render, RFC 9110 8.8.2.1), else
+ * the render time.
+ */
+export function lastModifiedOf(entry: CacheEntry): number {
+  if (entry.lastModified !== undefined) return entry.lastModified;
+  const own = entry.headers.find(([name]) => name === 'last-modified')?.[1];
+  const ownMs = own === undefined ? Number.NaN : Date.parse(own);
+  return Number.isNaN(ownMs) ? entry.storedAt : Math.min(ownMs, entry.storedAt);
+}
+
 /**
  * A decoded entry ready to deliver: the stored representation at once, the others (identity
  * for clients that accept no compression, gzip for those without brotli) derived on first
@@ -23,18 +38,16 @@ function variantEtag(identityEtag: string, encoding: BodyEncoding): string {
  */
 export class PreparedPage {
   private readonly variants = new Map<BodyEncoding, PageVariant>();
-  private readonly etags: readonly string[];
-  /** The page's Last-Modified: the route's own if it sent one, else when it was rendered. */
+  private readonly etags: Readonly<Record<BodyEncoding, string>>;
+  /** The page's Last-Modified, as sent and as epoch ms (see lastModifiedOf). */
   readonly lastModified: string;
-  private readonly lastModifiedMs: number;
+  readonly lastModifiedMs: number;
 
   constructor(readonly entry: CacheEntry) {
-    const own = entry.headers.find(([name]) => name === 'last-modified')?.[1];
-    const ownMs = own === undefined ? Number.NaN : Date.parse(own);
-    this.lastModifiedMs = Number.isNaN(ownMs) ? entry.storedAt : ownMs;
-    this.lastModified = Number.isNaN(ownMs) ? new Date(entry.storedAt).toUTCString() : (own as string);
+    this.lastModifiedMs = lastModifiedOf(entry);
+    this.lastModified = new Date(this.lastModifiedMs).toUTCString();
+    this.etags = { identity: variantEtag(entry.etag, 'identity'), br: variantEtag(entry.etag, 'br'), gzip: variantEtag(entry.etag, 'gzip') };
     this.variants.set(entry.encoding, this.buildVariant(entry.encoding, entry.body));
-    this.etags = (['identity', 'br', 'gzip'] as const).map((encoding) => variantEtag(entry.etag, encoding));
   }
 
   /** If-Modified-Since: not modified when the page is no newer than the date (HTTP dates have whole seconds). */
@@ -66,17 +79,19 @@ export class PreparedPage {
     return this.variants.has(encoding);
   }
 
-  /** If-None-Match uses the weak comparison: any representation's tag, with or without W/. */
-  matchesIfNoneMatch(header: string): boolean {
+  /**
+   * If-None-Match (RFC 9110 13.1.2): `*`, or the tag of the representation this request gets,
+   * by the weak comparison (`W/"x"` matches `"x"`). Another coding's tag names other bytes.
+   */
+  matchesIfNoneMatch(header: string, encoding: BodyEncoding): boolean {
     if (header.trim() === '*') return true;
-    return header.split(',').some((candidate) => {
-      const tag = candidate.trim().replace(/^W\//, '');
-      return this.etags.includes(tag);
-    });
+    const etag = this.etags[encoding];
+    for (const [candidate] of header.matchAll(ENTITY_TAG)) if (candidate === etag || candidate === `W/${etag}`) return true;
+    return false;
   }
 
   private buildVariant(encoding: BodyEncoding, body: Buffer): PageVariant {
-    const etag = variantEtag(this.entry.etag, encoding);
+    const etag = this.etags[encoding];
     const headers: (string | number | string[])[] = [];
     // A header sent more than once (Link, say) goes as one list: writeHead keeps one value per name.
     const values = new Map<string, string[]>();

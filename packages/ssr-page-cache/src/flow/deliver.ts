@@ -53,12 +53,13 @@ export function representationFor(req: IncomingMessage, tiers: TierStack, key: s
   const timing = log.tier ? `cache;desc="${log.cache} ${log.tier}";dur=${log.lookupMs}` : `cache;desc="${log.cache}";dur=${log.lookupMs}`;
   const extra: (string | number)[] = ['X-Cache', log.cache, 'Age', Math.max(0, Math.floor((Date.now() - page.entry.storedAt) / 1000)), 'Server-Timing', timing];
   if (log.tier === 'coalesced') extra.push('X-Cache-Coalesced', '1');
-  const variant = tiers.variant(key, page, preferredEncoding(req.headers['accept-encoding']));
-  // If-None-Match wins when both are sent (RFC 9110 13.1.3); If-Modified-Since only for GET and HEAD.
+  const encoding = preferredEncoding(req.headers['accept-encoding']);
+  const variant = tiers.variant(key, page, encoding);
+  // If-None-Match wins when both are sent (RFC 9110 13.1.3), matched against this representation's tag only.
   const ifNoneMatch = req.headers['if-none-match'];
   const ifModifiedSince = req.headers['if-modified-since'];
   const notModified =
-    ifNoneMatch !== undefined ? page.matchesIfNoneMatch(ifNoneMatch) : ifModifiedSince !== undefined && notModifiedSince(page, ifModifiedSince);
+    ifNoneMatch !== undefined ? page.matchesIfNoneMatch(ifNoneMatch, encoding) : ifModifiedSince !== undefined && notModifiedSince(page, ifModifiedSince);
   if (notModified && page.entry.status === 200) {
     return { status: 304, headers: ['ETag', variant.etag, 'Last-Modified', page.lastModified, 'Vary', 'Accept-Encoding', ...extra], body: undefined };
   }

@@ -8,7 +8,7 @@ import { PendingInvalidations, type PendingInvalidation } from '../coordination/
 import { compileGlob, type GlobMatcher } from '../glob';
 import type { InvalidationOrigin } from '../observe/events';
 import type { MemoryTier } from './memory-tier';
-import { PreparedPage, type PageVariant } from '../entry/prepared-page';
+import { lastModifiedOf, PreparedPage, type PageVariant } from '../entry/prepared-page';
 import type { WriteBudget } from '../redis/write-budget';
 
 export type TierName = 'memory' | 'redis';
@@ -92,6 +92,16 @@ const EVERY_PAGE: InvalidationMessage = { keys: [], patterns: ['ssr:*'], tags: [
 /** Bytes of decoded Redis reads kept, so a page read again from Redis is not decoded, re-hashed or re-compressed again. */
 const DECODED_MEMO_BYTES = 8 * 1024 * 1024;
 
+/** The last page of a key seen here (rendered here, or read from Redis): what a re-render of it is dated against. */
+interface SeenPage {
+  etag: string;
+  storedAt: number;
+  lastModified: number;
+}
+
+/** Keys whose last page is remembered for its date: about 6 MB when full (measured with 45-character keys). */
+const SEEN_PAGES_MAX = 20_000;
+
 function sameStoredValue(a: CacheEntry, b: CacheEntry): boolean {
   return a.etag === b.etag && a.storedAt === b.storedAt && a.invalidatedAt === b.invalidatedAt && a.encoding === b.encoding && a.build === b.build;
 }
@@ -116,6 +126,8 @@ export class TierStack {
    * every such hit, and the memo is used only when it holds the very value Redis returned).
    */
   private readonly decoded = new LRUCache<string, PreparedPage>({ maxSize: DECODED_MEMO_BYTES, sizeCalculation: (page) => page.byteSize });
+  /** Outlives invalidations and evictions: a page re-rendered after them is compared with it, with no Redis read. */
+  private readonly seen = new LRUCache<string, SeenPage>({ max: SEEN_PAGES_MAX });
 
   constructor(private readonly options: TierStackOptions) {
     this.pending = new PendingInvalidations(options.journal);
@@ -274,7 +286,9 @@ export class TierStack {
     if (this.pending.size > 0) return undefined;
     const { entry, counters } = await this.options.redis.getWithRecord(key);
     if (!entry || freshnessLeftMs(entry) <= 0) return undefined;
-    return (await this.judge(key, entry, counters)) === 'fresh' ? entry : undefined;
+    if ((await this.judge(key, entry, counters)) !== 'fresh') return undefined;
+    this.noteSeen(key, entry);
+    return entry;
   }
 
   /** Decode once: a value Redis returns again unchanged reuses its prepared page and derived representations. */
@@ -283,18 +297,49 @@ export class TierStack {
     if (known && sameStoredValue(known.entry, entry)) return known;
     const page = new PreparedPage(entry);
     this.decoded.set(key, page);
+    this.noteSeen(key, entry);
     return page;
+  }
+
+  /** Remembers the page as the key's latest, unless a later one is known. */
+  private noteSeen(key: string, entry: CacheEntry): void {
+    const known = this.seen.get(key);
+    if (known && known.storedAt > entry.storedAt) return;
+    this.seen.set(key, { etag: entry.etag, storedAt: entry.storedAt, lastModified: lastModifiedOf(entry) });
+  }
+
+  /**
+   * Dates a page rendered here against the one it replaces, when that one was seen here: the same
+   * bytes keep its Last-Modified; other bytes that the route dates no later than it (a change its
+   * data's date does not show: a listing gone from a list, a new template) get the render time, so
+   * an If-Modified-Since never hides a change. Otherwise the route's date or the render time stands.
+   */
+  private dateRendered(key: string, entry: CacheEntry): void {
+    const previous = this.seen.get(key);
+    if (previous && previous.storedAt < entry.storedAt && entry.lastModified === undefined) {
+      const own = lastModifiedOf(entry);
+      if (entry.etag === previous.etag) {
+        if (own !== previous.lastModified) entry.lastModified = previous.lastModified;
+      } else if (own < entry.storedAt && Math.floor(own / 1000) <= Math.floor(previous.lastModified / 1000)) {
+        entry.lastModified = entry.storedAt;
+      }
+    }
+    this.noteSeen(key, entry);
   }
 
   /** Prepared pages of entries just rendered, by entry: every request that waited for a render shares one (one decode, one gzip). */
   private readonly preparedEntries = new WeakMap<CacheEntry, PreparedPage>();
 
-  /** A page for an entry just stored: the in-process copy when there is one, else one prepared page per entry. */
+  /**
+   * A page for an entry just rendered (here, or by another instance for a request that waited):
+   * the in-process copy when there is one, else one prepared page per entry, dated first.
+   */
   prepare(key: string, entry: CacheEntry): PreparedPage {
     const held = this.options.memory?.get(key);
     if (held?.entry === entry) return held;
     let page = this.preparedEntries.get(entry);
     if (!page) {
+      this.dateRendered(key, entry);
       page = new PreparedPage(entry);
       this.preparedEntries.set(entry, page);
     }
@@ -329,6 +374,7 @@ export class TierStack {
    */
   async set(key: string, rendered: CacheEntry, render?: { since: number; seq: number | undefined }, prepared?: PreparedPage): Promise<StoreOutcome> {
     const { memory, redis, budget } = this.options;
+    if (prepared?.entry !== rendered) this.dateRendered(key, rendered);
     const entry = this.isFreshRender(key, rendered, render) ? rendered : { ...rendered, invalidatedAt: Date.now() };
     if (entry.invalidatedAt === 0) {
       memory?.set(key, prepared?.entry === entry ? prepared : new PreparedPage(entry));
