@@ -119,12 +119,15 @@ describe.each([
     expect(head.text ?? '').toBe('');
   });
 
-  it('does not store a HEAD miss, which has no body', async () => {
-    const head = await request(handle[entry]).head('/listings/8').set('User-Agent', GOOGLEBOT);
-    expect(head.headers['x-cache']).toBe('MISS');
-    const get = await botGet(handle, '/listings/8');
-    expect(get.headers['x-cache']).toBe('MISS');
-    expect(get.text).toContain('</html>');
+  it('renders a HEAD miss once as a GET and stores it: the GET after it is a HIT with the validators the HEAD sent', async () => {
+    const head = await request(handle[entry]).head('/listings/8').set('User-Agent', GOOGLEBOT).set('Accept-Encoding', 'br');
+    expect([head.status, head.headers['x-cache'], head.headers['x-cache-reason'], head.text ?? '']).toEqual([200, 'MISS', 'absent', '']);
+    await waitForStored(handle, 'ssr:/listings/8');
+    const get = await request(handle[entry]).get('/listings/8').set('User-Agent', GOOGLEBOT).set('Accept-Encoding', 'br');
+    expect([get.headers['x-cache'], get.headers['content-encoding']]).toEqual(['HIT', 'br']);
+    // The encoded length, as the GET sends it.
+    for (const name of ['etag', 'last-modified', 'content-length', 'content-encoding', 'content-type', 'vary'])
+      expect([name, head.headers[name]]).toEqual([name, get.headers[name]]);
   });
 
   it('answers a conditional request for a cached page with 304', async () => {

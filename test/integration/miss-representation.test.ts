@@ -4,7 +4,7 @@ import { GOOGLEBOT, useAppOnRealRedis, waitForStored } from '../helpers/app';
 import { listen, rawRequest } from '../helpers/raw-http';
 
 /** What a crawler compares between two fetches of a page: everything but the per-answer headers. */
-const PER_ANSWER = new Set(['x-cache', 'age', 'date', 'server-timing', 'connection', 'keep-alive']);
+const PER_ANSWER = new Set(['x-cache', 'x-cache-reason', 'age', 'date', 'server-timing', 'connection', 'keep-alive']);
 const endToEnd = (headers: Record<string, string | string[] | undefined>) =>
   Object.fromEntries(Object.entries(headers).filter(([name]) => !PER_ANSWER.has(name)));
 

@@ -5,8 +5,9 @@ import { ConcurrencyLimit, RenderBudget } from './coordination/render-budget';
 import { RenderLock } from './coordination/render-lock';
 import { SingleFlight } from './coordination/single-flight';
 import { RequestContexts, type CacheLogFields } from './flow/context';
-import { createPageFlow, type Middleware } from './flow/page-flow';
-import { createBotTest } from './flow/recv';
+import { createPageFlow, type FrontOptions, type Middleware } from './flow/page-flow';
+import { compileIgnoredCookies, createBotTest } from './flow/recv';
+import { notStoredHeaders } from './flow/store';
 import { describeValidationError, invalidateRequestSchema, pageForKey, planInvalidation, type InvalidateRequest, type InvalidateResult } from './invalidate';
 import { createInvalidationRouter, type InvalidationRouterOptions } from './invalidation-router';
 import { INTERNALS, type PageCacheInternals } from './internals';
@@ -37,8 +38,24 @@ export interface PageCache {
   readonly registry: Registry;
   /** True for the background re-render of a stale page (skip view counters and the like). */
   isRefresh(req: IncomingMessage): boolean;
-  /** A request listener that answers hits before the app (Express builds no request for them): `http.createServer(cache.front(app))`. */
-  front(app: RequestListener): RequestListener;
+  /**
+   * In a route: true when the cache will try to store the response it renders (a miss rendered
+   * for the cache, a background re-render), so everything it sends may be shared (skip a visitor
+   * cookie, say). False for a request the cache bypasses, or outside cached routes.
+   */
+  willStore(req: IncomingMessage): boolean;
+  /**
+   * In a route: the response it is sending is not to be stored (it is sent as written, with
+   * `X-Cache-Reason: <reason>`, and counted as a store-skip). `reason`: a short word
+   * (letters, digits, `-`, `_`); default `no-store-by-route`.
+   */
+  noStore(res: ServerResponse, reason?: string): void;
+  /**
+   * A request listener that answers hits before the app (Express builds no request for them, and
+   * none of its middleware runs): `http.createServer(cache.front(app))`. `onHit` logs them as
+   * the host's request logger would.
+   */
+  front(app: RequestListener, options?: FrontOptions): RequestListener;
   /** Listens to the cache's event stream (hits, misses, stores, invalidations, breaker changes, ...); returns the removal. */
   on(listener: CacheEventListener): () => void;
   /** What the request log line should say about the cache for this request (for pino-http's customProps). */
@@ -48,6 +65,9 @@ export interface PageCache {
 }
 
 const passThrough: Middleware = (_req, _res, next) => next();
+
+/** A reason a route gives `noStore`: a label of metrics and a header value, so a short word. */
+const STORE_SKIP_REASON = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 /**
  * Seconds a mark stays in the invalidation record: the longest any entry of these routes lives
@@ -146,6 +166,9 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     contexts,
     isBot: createBotTest(settings.isBot),
     allAgents: settings.allAgents,
+    ignoredCookies: compileIgnoredCookies(settings.ignoreCookies),
+    liveHeaders: new Set(settings.liveHeaders.map((name) => name.toLowerCase())),
+    storeRules: { sharedWithPeople: settings.allAgents, notStored: notStoredHeaders(settings.liveHeaders) },
     maxEntryBytes: settings.maxEntryBytes,
     singleFlight,
     renderTimeoutMs: settings.renderTimeoutMs,
@@ -219,13 +242,20 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     invalidate,
     health: async () => readHealth({ enabled, redisTier, tiers, budget, stats, metrics, buildId: settings.buildId }),
     isRefresh: (req) => contexts.get(req)?.reportStored !== undefined,
-    front(app) {
+    willStore: (req) => contexts.willStore(req),
+    noStore(res, reason = 'no-store-by-route') {
+      if (typeof reason !== 'string' || !STORE_SKIP_REASON.test(reason))
+        throw new TypeError(`noStore: reason ${JSON.stringify(reason)} must be a short word of letters, digits, "-" or "_" (such as "visitor-cookie")`);
+      contexts.noStore(res, reason);
+    },
+    front(app, frontOptions = {}) {
       if (!enabled) return app;
       flow.setRenderTarget(app);
+      const serveFromCache = flow.createFrontLookup(frontOptions);
       return (req, res) => {
         let answer: boolean | Promise<boolean>;
         try {
-          answer = flow.serveFromCache(req, res);
+          answer = serveFromCache(req, res);
         } catch {
           answer = false;
         }
@@ -264,6 +294,8 @@ export function createPageCache(options: PageCacheOptions): PageCache {
       }
       budget.stop();
       redisTier.stop();
+      // Its metrics leave the registry with it: a cache made after this one may register them again.
+      metrics.unregister();
       await bus?.close();
       journal?.close();
     },

@@ -11,8 +11,10 @@ export { DEFAULT_INVALIDATION_PATH, type InvalidationRouterOptions, type BodyRew
 export type { CacheHealth } from './observe/health';
 export type { HealthAlert } from './observe/alerts';
 export type { CacheEvent, CacheEventListener, RequestOutcome, HitSource, RenderTrigger } from './observe/events';
-export type { CacheLogFields } from './flow/context';
-export type { Middleware } from './flow/page-flow';
+export type { CacheLogFields, CacheReason, StaleCopyReason, StoreSkipReason } from './flow/context';
+export type { BypassReason } from './flow/recv';
+export type { UnavailableReason } from './flow/deliver';
+export type { FrontHitFields, FrontOptions, Middleware } from './flow/page-flow';
 export type { Logger, LogFn } from './logger';
 export type { QueryNormaliser } from './policy';
 export type { RedisClient } from './redis/connection';

@@ -33,7 +33,8 @@ export interface ResponseCapture {
   /**
    * Answers in the route's place (a render that took too long) with these headers (a flat
    * name, value list) and body, and ignores whatever the route sends later; false when the
-   * response is already on its way.
+   * response is already on its way. Of the headers set so far only X-Cache, Server-Timing and
+   * the per-request ones (liveHeaders) are kept.
    */
   takeOver(status: number, headers: readonly (string | number | string[])[], body: Buffer | undefined): boolean;
 }
@@ -46,9 +47,15 @@ type End = (...args: unknown[]) => ServerResponse;
  * `res.end`, `writeHead`), and hands the copy to `onEnd` once the route ends its response, with
  * the means to send either that response or the stored representation in its place: so a MISS
  * sends exactly the bytes, ETag and encoding later HITs send. A body past `maxBytes` is not held:
- * what was held goes out at once and the rest streams as the route writes it.
+ * what was held goes out at once (saying `X-Cache-Reason: too-large`) and the rest streams as the
+ * route writes it.
  */
-export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd: (captured: CapturedBody, held: HeldResponse) => void): ResponseCapture {
+export function captureResponseBody(
+  res: ServerResponse,
+  limits: { maxBytes: number; liveHeaders: ReadonlySet<string> },
+  onEnd: (captured: CapturedBody, held: HeldResponse) => void,
+): ResponseCapture {
+  const { maxBytes, liveHeaders } = limits;
   const original = { write: res.write, end: res.end as End, writeHead: res.writeHead };
   let chunks: Buffer[] = [];
   let size = 0;
@@ -66,6 +73,7 @@ export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd
   /** The held response goes out as the route wrote it; later writes go straight through (the end stays watched). */
   function flushHeld(): void {
     streaming = true;
+    if (!res.headersSent) res.setHeader('X-Cache-Reason', 'too-large');
     res.write = original.write;
     res.writeHead = original.writeHead;
     for (const chunk of chunks) (original.write as (chunk: Buffer) => boolean).call(res, chunk);
@@ -147,7 +155,7 @@ export function captureResponseBody(res: ServerResponse, maxBytes: number, onEnd
       sent = true;
       chunks = [];
       restore();
-      for (const name of res.getHeaderNames()) if (name !== 'x-cache' && name !== 'server-timing') res.removeHeader(name);
+      for (const name of res.getHeaderNames()) if (name !== 'x-cache' && name !== 'server-timing' && !liveHeaders.has(name)) res.removeHeader(name);
       original.writeHead.call(res, status, headers as (string | number)[]);
       original.end.call(res, res.req?.method === 'HEAD' ? undefined : body);
       // The route may still answer: whatever it sends now goes nowhere, without errors.

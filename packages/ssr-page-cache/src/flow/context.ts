@@ -3,7 +3,43 @@ import type { CacheEntry } from '../entry/cache-entry';
 import type { ResolvedPage } from '../key';
 import type { PreparedPage } from '../entry/prepared-page';
 import type { HitSource, RequestOutcome } from '../observe/events';
-import type { AgentFamily } from './recv';
+import type { AgentFamily, BypassReason } from './recv';
+import type { UnavailableReason } from './deliver';
+
+/**
+ * Why a stored copy was not served as a fresh HIT: `stale` (past its ttl), `soft-invalidated`,
+ * `invalidated` (the invalidation record names it), `other-build` (rendered by another buildId),
+ * `expired` (past grace, kept only for stale-if-error).
+ */
+export type StaleCopyReason = 'stale' | 'soft-invalidated' | 'invalidated' | 'other-build' | 'expired';
+
+/**
+ * Why a rendered response was not stored: its status, a `Set-Cookie`, `Cache-Control` private,
+ * no-store or no-cache, a `Vary` on more than `Accept-Encoding`, larger than maxEntryBytes, an
+ * empty 200, a redirect without `Location`, a `Content-Encoding` that could not be decoded, a
+ * CSP nonce on a page shared with people, or the route said so (`cache.noStore(res, reason)`:
+ * `no-store-by-route` or the route's own word).
+ */
+export type StoreSkipReason =
+  | 'status'
+  | 'set-cookie'
+  | 'cache-control'
+  | 'vary'
+  | 'too-large'
+  | 'empty'
+  | 'no-location'
+  | 'content-encoding'
+  | 'csp-nonce'
+  | 'no-store-by-route'
+  | (string & {});
+
+/**
+ * What `X-Cache-Reason` says on every answer that is not a HIT. BYPASS: a `BypassReason`. MISS:
+ * why the page was rendered (`absent`, or a `StaleCopyReason`), or, when its response was not
+ * stored, a `StoreSkipReason`. STALE: a `StaleCopyReason`, or why the kept copy stood in for a
+ * render (`render-budget`, `render-error`, `render-timeout`). A 503: an `UnavailableReason`.
+ */
+export type CacheReason = BypassReason | 'absent' | StaleCopyReason | StoreSkipReason | UnavailableReason | 'render-error';
 
 /** What the request log line says about the cache (a host's pino-http customProps reads it). */
 export interface CacheLogFields {
@@ -13,6 +49,8 @@ export interface CacheLogFields {
   /** Where a hit came from: a tier, or another request's render it waited for. */
   tier?: HitSource;
   lookupMs?: number;
+  /** Why the answer is not a HIT: what its `X-Cache-Reason` says. */
+  reason?: CacheReason;
 }
 
 /** What the lookup decided for a request that the host's routes must handle. */
@@ -46,6 +84,10 @@ export interface RequestContext {
   /** Set on background re-renders: they skip the lookup, always render and store, and report the stored page. */
   reportStored?: (entry: CacheEntry | undefined) => void;
   tags?: Set<string>;
+  /** The route is rendering a page the cache will try to store (`cache.willStore(req)`). */
+  storing?: boolean;
+  /** The route said its response is not to be stored, and why (`cache.noStore(res, reason)`). */
+  noStore?: string;
 }
 
 /** Routes may name at most this many tags for one page; more are dropped. */
@@ -77,6 +119,17 @@ export class RequestContexts {
     const context = this.of(res.req);
     const held = (context.tags ??= new Set());
     for (const tag of tags) if (held.size < MAX_TAGS_PER_PAGE && typeof tag === 'string' && tag !== '') held.add(tag);
+  }
+
+  /** A route says the response it is sending is not to be stored (a store-skip with this reason). */
+  noStore(res: ServerResponse, reason: string): void {
+    this.of(res.req).noStore = reason;
+  }
+
+  /** Whether the cache will try to store the response to this request (a render for the cache the route has not opted out of). */
+  willStore(req: IncomingMessage): boolean {
+    const context = this.contexts.get(req);
+    return context?.storing === true && context.noStore === undefined;
   }
 
   tagsOf(res: ServerResponse): string[] {

@@ -7,10 +7,10 @@ import { LRUCache } from 'lru-cache';
 import { resolvePage, type ResolvedPage } from '../key';
 import type { CacheEvents } from '../observe/events';
 import type { PolicyTable } from '../policy';
-import type { TierStack } from '../tiers/tier-stack';
-import { BYPASS, NOT_CACHED, type CacheLogFields, type Decision, type RequestContexts } from './context';
+import type { TierHit, TierStack } from '../tiers/tier-stack';
+import { BYPASS, NOT_CACHED, type CacheLogFields, type CacheReason, type Decision, type RequestContexts, type StaleCopyReason } from './context';
 import { deliverHit, serviceUnavailable } from './deliver';
-import { isCacheableRequest, type AgentFamily, type BotTest } from './recv';
+import { bypassReason, dropIgnoredCookies, type AgentFamily, type BotTest, type BypassReason, type IgnoredCookies } from './recv';
 
 export interface LookupDeps {
   tiers: TierStack;
@@ -19,6 +19,8 @@ export interface LookupDeps {
   contexts: RequestContexts;
   isBot: BotTest;
   allAgents: boolean;
+  /** Cookies that do not make a request private (the ignoreCookies option); absent: any cookie does. */
+  ignoredCookies?: IgnoredCookies;
   singleFlight?: SingleFlight;
   /** Renders clients may wait for; absent: no bound. */
   renderBudget?: RenderBudget;
@@ -38,6 +40,42 @@ function secondsStale(page: PreparedPage, now = Date.now()): number {
   return Math.max(0, -freshnessLeftMs(page.entry, now) / 1000, page.entry.invalidatedAt > 0 ? (now - page.entry.invalidatedAt) / 1000 : 0);
 }
 
+/** Why a stored copy is not a fresh HIT (the memory tier holds fresh pages only: this is a Redis read's verdict). */
+function staleCopyReason(hit: TierHit, now = Date.now()): StaleCopyReason {
+  if (hit.fallback) return 'expired';
+  if (hit.otherBuild) return 'other-build';
+  if (hit.page.entry.invalidatedAt > 0) return 'soft-invalidated';
+  return freshnessLeftMs(hit.page.entry, now) <= 0 ? 'stale' : 'invalidated';
+}
+
+/** Says why the answer is not a HIT: in the log fields and in `X-Cache-Reason`. */
+function giveReason(res: ServerResponse, log: CacheLogFields, reason: CacheReason): void {
+  log.reason = reason;
+  res.setHeader('X-Cache-Reason', reason);
+}
+
+type ExpressRequest = IncomingMessage & { originalUrl?: string; app?: { get?(setting: string): unknown } };
+
+/**
+ * hash: the route renders exactly the page the key names, so a variant the key folds away
+ * (parameter order, repeats, junk) can never be stored under another page's key, and a URL gets
+ * the same answer cold and warm. Express 5 parses `req.query` from `req.url` when it is read;
+ * Express 4 (or anything else before the cache) parsed it into a property already: it is parsed
+ * again, with the app's own query parser, from the canonical URL. `req.originalUrl` follows
+ * when the cache is mounted at the root (SSR frameworks build their request from it).
+ */
+function renderCanonicalUrl(req: ExpressRequest, url: string): void {
+  const asked = req.url;
+  if (asked === url) return;
+  req.url = url;
+  if (req.originalUrl === asked) req.originalUrl = url;
+  if (!Object.hasOwn(req, 'query')) return;
+  const search = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const parse = req.app?.get?.('query parser fn');
+  const query = typeof parse === 'function' ? (parse as (search: string) => unknown)(search) : Object.fromEntries(new URLSearchParams(search));
+  Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
+}
+
 /**
  * recv, hash, lookup and, on a hit, deliver: 'served' when the request is answered, else what
  * the host's routes must do (render a miss, or nothing to do with the cache).
@@ -48,7 +86,7 @@ export type LookupOutcome = Decision | 'served';
 const MAX_MEMO_URL_LENGTH = 512;
 
 export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: ServerResponse, keepServedLog: boolean) => LookupOutcome | Promise<LookupOutcome> {
-  const { tiers, policies, events, contexts, isBot, allAgents, singleFlight, renderBudget } = deps;
+  const { tiers, policies, events, contexts, isBot, allAgents, ignoredCookies, singleFlight, renderBudget } = deps;
   const resolved = new LRUCache<string, ResolvedPage | 'none'>({ max: 5000 });
 
   function resolve(url: string): ResolvedPage | undefined {
@@ -66,13 +104,23 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     events.emit({ type: 'response', route: log.route, agent, outcome: log.cache, status, staleSeconds: stale });
   }
 
+  /** The route renders for this request alone: nothing is looked up or stored. */
+  function bypass(req: IncomingMessage, res: ServerResponse, log: CacheLogFields, agent: AgentFamily, reason: BypassReason): Decision {
+    const route = log.route;
+    contexts.of(req).log = log;
+    events.emit({ type: 'request', route, outcome: 'BYPASS', reason });
+    res.setHeader('X-Cache', 'BYPASS');
+    giveReason(res, log, reason);
+    res.once('finish', () => events.emit({ type: 'response', route, agent, outcome: 'BYPASS', status: res.statusCode }));
+    return BYPASS;
+  }
+
   /**
    * `keepServedLog`: a served request's log fields are kept for a log line (a hit on the front
    * keeps none unless logged). A hit in the in-process tier is answered synchronously: no
    * promise, no microtask between the request and its answer; anything else continues async.
    */
   return function lookup(req, res, keepServedLog) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return NOT_CACHED;
     const page = resolve(req.url ?? '');
     if (!page) return NOT_CACHED;
     const route = page.policy.route;
@@ -89,17 +137,13 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     }
 
     const agent = isBot.family(req.headers['user-agent']);
-    if (!isCacheableRequest(req, agent !== 'human', allAgents)) {
-      contexts.of(req).log = log;
-      events.emit({ type: 'request', route, outcome: 'BYPASS' });
-      res.setHeader('X-Cache', 'BYPASS');
-      res.once('finish', () => events.emit({ type: 'response', route, agent, outcome: 'BYPASS', status: res.statusCode }));
-      return BYPASS;
-    }
+    // A HEAD is a GET for the cache: answered from it, and on a miss rendered and stored as a GET.
+    const method = req.method;
+    const notShared = method === 'GET' || method === 'HEAD' ? bypassReason(req, agent !== 'human', allAgents, ignoredCookies) : 'method';
+    if (notShared) return bypass(req, res, log, agent, notShared);
+    if (ignoredCookies && req.headers.cookie !== undefined) dropIgnoredCookies(req, ignoredCookies);
 
-    // hash: the route renders exactly the page the key names, so a variant the key folds
-    // away (parameter order, repeats, junk) can never be stored under another page's key.
-    req.url = page.url;
+    renderCanonicalUrl(req, page.url);
     log.key = page.key;
     const started = performance.now();
     const held = tiers.memory?.get(page.key);
@@ -136,11 +180,13 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       serve(req, res, page.key, hit.page, log, agent);
       return 'served';
     }
+    const notFresh: CacheReason = hit ? staleCopyReason(hit) : 'absent';
     // Stale within grace (or another build's): the client gets it now, one re-render runs behind it.
     if (hit && !hit.fallback && deps.canRefresh()) {
       log.cache = 'STALE';
       log.tier = hit.tier;
-      events.emit({ type: 'request', route, outcome: 'STALE', source: hit.tier });
+      giveReason(res, log, notFresh);
+      events.emit({ type: 'request', route, outcome: 'STALE', source: hit.tier, reason: notFresh });
       serve(req, res, page.key, hit.page, log, agent);
       void deps.refresh(page);
       return 'served';
@@ -151,7 +197,7 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     // fetch, once: concurrent misses of this page (here or on another instance) wait for one render.
     let done: ((entry: CacheEntry | undefined) => void) | undefined;
     let share: ((entry: CacheEntry) => void) | undefined;
-    if (singleFlight && req.method === 'GET') {
+    if (singleFlight) {
       const flight = await singleFlight.join(page.key);
       if (flight.role === 'leader') ({ done, share } = flight);
       else if (flight.entry) {
@@ -175,12 +221,14 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
       if (fallback) {
         log.cache = 'STALE';
         log.tier = 'redis';
-        events.emit({ type: 'request', route, outcome: 'STALE', source: 'redis' });
+        giveReason(res, log, 'render-budget');
+        events.emit({ type: 'request', route, outcome: 'STALE', source: 'redis', reason: 'render-budget' });
         serve(req, res, page.key, fallback, log, agent);
         return 'served';
       }
       log.cache = 'MISS';
-      events.emit({ type: 'request', route, outcome: 'MISS' });
+      log.reason = 'render-budget';
+      events.emit({ type: 'request', route, outcome: 'MISS', reason: 'render-budget' });
       // Come back when the budget has a render again (the retryAfterSeconds setting at most): a warm-up or a polite crawler waits a second, not half a minute.
       serviceUnavailable(req, res, Math.min(deps.retryAfterSeconds, renderBudget.secondsUntilNext()), 'render-budget');
       events.emit({ type: 'response', route, agent, outcome: 'MISS', status: 503 });
@@ -188,10 +236,12 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     }
 
     contexts.of(req).log = log;
-    events.emit({ type: 'request', route, outcome: 'MISS' });
+    events.emit({ type: 'request', route, outcome: 'MISS', reason: notFresh });
     events.emit({ type: 'render', route, trigger: 'request' });
     log.cache = 'MISS';
     res.setHeader('X-Cache', 'MISS');
+    // Why it renders; a response that is not stored says why not instead.
+    giveReason(res, log, notFresh);
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
     return { kind: 'miss', page, since: Date.now(), seq: tiers.renderSeq(), share, done, fallback, agent };
   }

@@ -10,11 +10,11 @@ import { PreparedPage } from '../entry/prepared-page';
 import type { CacheEntry } from '../entry/cache-entry';
 import { captureResponseBody, type CapturedBody, type HeldResponse } from './capture';
 import { representationFor, unavailable, type Representation } from './deliver';
-import type { CacheLogFields, RequestContexts } from './context';
+import type { CacheLogFields, CacheReason, RequestContexts } from './context';
 import { createLookup, type LookupOutcome } from './lookup';
-import type { AgentFamily, BotTest } from './recv';
+import type { AgentFamily, BotTest, IgnoredCookies } from './recv';
 import { createRefresher } from './refresh';
-import { entryForRendered, type StoreLifetimes } from './store';
+import { createStoreSkipReporter, entryForRendered, type StoreLifetimes, type StoreRules } from './store';
 
 export interface PageFlowDeps {
   tiers: TierStack;
@@ -24,6 +24,12 @@ export interface PageFlowDeps {
   contexts: RequestContexts;
   isBot: BotTest;
   allAgents: boolean;
+  /** Cookies that do not make a request private (the ignoreCookies option); absent: any cookie does. */
+  ignoredCookies?: IgnoredCookies;
+  /** Per-request header names (lower case): never stored, so a hit carries this request's own. */
+  liveHeaders: ReadonlySet<string>;
+  /** What may be stored: headers left out, CSP nonces on pages shared with people. */
+  storeRules: StoreRules;
   /** Larger pages are served but not stored. */
   maxEntryBytes: number;
   /** Coalesces concurrent misses of one page into one render; absent: every miss renders. */
@@ -43,13 +49,29 @@ export interface PageFlowDeps {
 /** `(req, res, next)`, as Express 4 and 5 call a middleware. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
+/** What the cache knows of an answer `front()` sent without the host's app: the log fields, and how long it took. */
+export interface FrontHitFields extends CacheLogFields {
+  durationMs: number;
+}
+
+/** Options of `cache.front(app, options)`. */
+export interface FrontOptions {
+  /**
+   * Called once for each request `front()` answers itself (a HIT, a STALE copy, the render
+   * budget's 503), after the answer is written, in place of the cache's own `request completed`
+   * line: log it as your request logger logs the others, which never see these requests. An
+   * exception it throws is logged, never sent.
+   */
+  onHit?(req: IncomingMessage, res: ServerResponse, fields: FrontHitFields): void;
+}
+
+/** Answers a request from the cache before the host's app sees it; false when the app must render. Synchronous (no promise) for a hit in the in-process tier. */
+export type FrontLookup = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
 export interface PageFlow {
   middleware: Middleware;
-  /**
-   * Answers a request from the cache before the host's app sees it; false when the app must
-   * render. Synchronous (no promise) for a hit in the in-process tier.
-   */
-  serveFromCache(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
+  /** The lookup of `front()`, with its options read once. */
+  createFrontLookup(options: FrontOptions): FrontLookup;
   /** Re-renders a page in the background, once across instances; resolves when done or abandoned. */
   refresh(page: ResolvedPage): Promise<void>;
   /** The app that renders background re-renders (the first request's `req.app`, or the app given to `front`). */
@@ -63,12 +85,14 @@ function roundMs(ms: number): number {
 const CONDITIONS = ['if-none-match', 'if-modified-since'] as const;
 
 /**
- * fetch: the route renders the whole page, whatever copy the client holds (Express would answer
- * `If-None-Match: *` with a bodiless 304, and nothing would be stored). As Varnish does for a
- * miss, the conditions are kept from the render and answered from the stored representation.
- * Returns what puts them back.
+ * fetch: the route renders the whole page, whatever copy the client holds and whatever its
+ * method (Express would answer `If-None-Match: *` with a bodiless 304 and a HEAD with no body,
+ * and nothing could be stored). As Varnish and nginx do for a miss, the route renders a plain
+ * GET, and the client's request is answered from the stored representation. Returns what puts
+ * the request back.
  */
-function hideConditions(req: IncomingMessage): () => void {
+function renderWholePage(req: IncomingMessage): () => void {
+  const method = req.method;
   const hidden: [name: string, value: string][] = [];
   for (const name of CONDITIONS) {
     const value = req.headers[name];
@@ -76,9 +100,16 @@ function hideConditions(req: IncomingMessage): () => void {
     hidden.push([name, value]);
     delete req.headers[name];
   }
+  if (method === 'HEAD') req.method = 'GET';
   return () => {
+    req.method = method;
     for (const [name, value] of hidden) req.headers[name] = value;
   };
+}
+
+/** The kept copy's answer in place of a render, saying why. */
+function withReason(answer: Representation, reason: CacheReason): Representation {
+  return { ...answer, headers: [...answer.headers, 'X-Cache-Reason', reason] };
 }
 
 /**
@@ -87,18 +118,19 @@ function hideConditions(req: IncomingMessage): () => void {
  * fetch (let the route render) and store what it sent.
  */
 export function createPageFlow(deps: PageFlowDeps): PageFlow {
-  const { events, logger, contexts, maxEntryBytes, renderTimeoutMs, retryAfterSeconds } = deps;
+  const { events, logger, contexts, maxEntryBytes, renderTimeoutMs, retryAfterSeconds, liveHeaders } = deps;
   let renderTarget: RequestListener | undefined;
   const refresh = createRefresher({ ...deps, renderTarget: () => renderTarget });
   const lookup = createLookup({ ...deps, canRefresh: () => renderTarget !== undefined, refresh });
-  const logHits = isLevelEnabled(logger, 'info');
+  const storeDeps = { ...deps, rules: deps.storeRules, reportSkip: createStoreSkipReporter(events, logger, maxEntryBytes) };
 
   /** The kept copy (stale-if-error) in place of a failed render, said as STALE. */
-  function fallbackFor(req: IncomingMessage, page: ResolvedPage, fallback: PreparedPage, log: CacheLogFields): Representation {
+  function fallbackFor(req: IncomingMessage, page: ResolvedPage, fallback: PreparedPage, log: CacheLogFields, reason: CacheReason): Representation {
     log.cache = 'STALE';
     log.tier = 'redis';
-    events.emit({ type: 'request', route: page.policy.route, outcome: 'STALE', source: 'redis' });
-    return representationFor(req, deps.tiers, page.key, fallback, log);
+    log.reason = reason;
+    events.emit({ type: 'request', route: page.policy.route, outcome: 'STALE', source: 'redis', reason });
+    return withReason(representationFor(req, deps.tiers, page.key, fallback, log), reason);
   }
 
   /**
@@ -116,24 +148,29 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     decision: { share?: (entry: CacheEntry) => void; fallback?: PreparedPage; agent?: AgentFamily },
   ): Promise<CacheEntry | undefined> {
     const route = page.policy.route;
-    const log = contexts.get(req)?.log ?? { cache: 'MISS' as const, route };
+    const context = contexts.get(req);
+    const log = context?.log ?? { cache: 'MISS' as const, route };
     const answered = (status: number) => {
       if (decision.agent) events.emit({ type: 'response', route, agent: decision.agent, outcome: log.cache, status });
     };
-    const entry = await entryForRendered(deps, req, held.response, page, captured, tags);
-    if (!entry) {
+    const rendered = await entryForRendered(storeDeps, held.response, page, captured, tags, context?.noStore);
+    if ('skipped' in rendered) {
       const failed = held.response.statusCode >= 500;
       if (failed && decision.agent) events.emit({ type: 'render-error', route, trigger: 'request' });
       if (failed && decision.fallback) {
-        const { status, headers, body } = fallbackFor(req, page, decision.fallback, log);
+        const { status, headers, body } = fallbackFor(req, page, decision.fallback, log, 'render-error');
         held.replace(status, headers, body);
         answered(status);
         return undefined;
       }
+      log.reason = rendered.skipped;
+      // A page too large to hold has gone out already, saying so (the capture set it).
+      if (!held.response.headersSent) held.response.setHeader('X-Cache-Reason', rendered.skipped);
       held.release();
       answered(held.response.statusCode);
       return undefined;
     }
+    const { entry } = rendered;
     // Waiting requests need not wait for Redis too (a slow Redis would make them wait twice); a
     // render an invalidation overlapped is theirs to do again, never a HIT.
     const fresh = deps.tiers.isFreshRender(page.key, entry, render);
@@ -158,13 +195,15 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     if (decision.kind === 'miss') {
       const { page, since, done, fallback } = decision;
       const missed = decision;
-      const trigger = contexts.get(req)?.reportStored ? 'refresh' : 'request';
+      const context = contexts.of(req);
+      const trigger = context.reportStored ? 'refresh' : 'request';
       const route = page.policy.route;
       let timer: NodeJS.Timeout | undefined;
-      const restoreConditions = hideConditions(req);
-      const capture = captureResponseBody(res, maxEntryBytes, (captured, held) => {
+      context.storing = true;
+      const restoreRequest = renderWholePage(req);
+      const capture = captureResponseBody(res, { maxBytes: maxEntryBytes, liveHeaders }, (captured, held) => {
         clearTimeout(timer);
-        restoreConditions();
+        restoreRequest();
         events.emit({ type: 'rendered', route, trigger, seconds: (Date.now() - since) / 1000 });
         sendAndStore(req, page, { since, seq: missed.seq }, captured, held, contexts.tagsOf(res), missed).then(
           (entry) => done?.(entry),
@@ -179,10 +218,11 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       // (stale-if-error) if there is one, else a 503 with Retry-After (what crawlers read as "later"); nothing is stored.
       if (trigger === 'request') {
         timer = setTimeout(() => {
-          restoreConditions();
+          restoreRequest();
           const log = contexts.of(req).log ?? { cache: 'MISS' as const, route };
-          const answer = fallback ? fallbackFor(req, page, fallback, log) : unavailable(retryAfterSeconds, 'render-timeout');
+          const answer = fallback ? fallbackFor(req, page, fallback, log, 'render-timeout') : unavailable(retryAfterSeconds, 'render-timeout');
           if (!capture.takeOver(answer.status, answer.headers, answer.body)) return;
+          if (!fallback) log.reason = 'render-timeout';
           events.emit({ type: 'render-error', route, trigger });
           if (decision.kind === 'miss' && decision.agent)
             events.emit({ type: 'response', route, agent: decision.agent, outcome: log.cache, status: answer.status });
@@ -203,25 +243,51 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     refresh,
     setRenderTarget,
 
-    serveFromCache(req, res) {
-      const started = logHits ? performance.now() : 0;
-      const settle = (decision: LookupOutcome): boolean => {
-        if (decision !== 'served') {
-          contexts.of(req).decision = decision;
-          return false;
+    createFrontLookup({ onHit }) {
+      // Without a hook, the cache writes the line the host's request logger would have written, at info.
+      const logHits = onHit === undefined && isLevelEnabled(logger, 'info');
+      const timed = logHits || onHit !== undefined;
+      /** The host's request logger never sees these requests: say what it would have said. */
+      const report = (req: IncomingMessage, res: ServerResponse, started: number): void => {
+        const fields: FrontHitFields = { ...(contexts.get(req)?.log ?? { cache: 'HIT', route: '' }), durationMs: roundMs(performance.now() - started) };
+        if (onHit) {
+          try {
+            onHit(req, res, fields);
+          } catch (error) {
+            logger.warn({ err: error, key: fields.key }, 'cache: the onHit hook of front() threw');
+          }
+          return;
         }
-        // The host's request logger never sees this request: say what it would have said.
-        if (logHits) {
-          const log = contexts.get(req)?.log;
-          logger.info(
-            { req: { method: req.method, url: req.url }, res: { statusCode: res.statusCode }, ...log, durationMs: roundMs(performance.now() - started) },
-            'request completed',
-          );
-        }
-        return true;
+        const requestId = req.headers['x-request-id'];
+        logger.info(
+          {
+            req: {
+              ...(requestId === undefined ? {} : { id: requestId }),
+              method: req.method,
+              url: req.url,
+              headers: { 'user-agent': req.headers['user-agent'] },
+              remoteAddress: req.socket?.remoteAddress,
+              remotePort: req.socket?.remotePort,
+            },
+            res: { statusCode: res.statusCode },
+            ...fields,
+          },
+          'request completed',
+        );
       };
-      const outcome = lookup(req, res, logHits);
-      return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+      return (req, res) => {
+        const started = timed ? performance.now() : 0;
+        const settle = (decision: LookupOutcome): boolean => {
+          if (decision !== 'served') {
+            contexts.of(req).decision = decision;
+            return false;
+          }
+          if (timed) report(req, res, started);
+          return true;
+        };
+        const outcome = lookup(req, res, timed);
+        return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
+      };
     },
 
     middleware(req, res, next) {

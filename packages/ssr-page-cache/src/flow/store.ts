@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { computeEtag, createEntry, DEFAULT_CONTENT_TYPE, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
 import { compressForStorage, decodeSentBody, STORED_ENCODING } from '../entry/content-encoding';
 import type { ResolvedPage } from '../key';
@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import type { CacheEvents } from '../observe/events';
 import type { TierStack } from '../tiers/tier-stack';
 import type { CapturedBody } from './capture';
+import type { StoreSkipReason } from './context';
 
 const UNCACHEABLE_CACHE_CONTROL = /\b(private|no-store|no-cache)\b/i;
 /** The cache keeps one page per URL (and codings of it): a response that varies on more is not shared. */
@@ -34,6 +35,7 @@ const NOT_STORED_HEADERS = new Set([
   'set-cookie',
   'x-cache',
   'x-cache-coalesced',
+  'x-cache-reason',
   'server-timing',
 ]);
 
@@ -64,9 +66,42 @@ export function lifetimeFor(status: number, page: ResolvedPage, lifetimes: Store
   return undefined;
 }
 
-/** store: why a rendered response must not be stored, or undefined when it may be. */
-export function uncacheableReason(req: IncomingMessage, res: ServerResponse, captured: CapturedBody, lifetime: Lifetime | undefined): string | undefined {
-  if (req.method !== 'GET') return 'method';
+/** A CSP source that is good for one response only: shared, it would let a script injected elsewhere run. */
+const CSP_NONCE = /'nonce-/i;
+const CSP_HEADERS = ['content-security-policy', 'content-security-policy-report-only'];
+
+/** What one cache instance stores, its settings read once. */
+export interface StoreRules {
+  /** Pages are shared with people (the allAgents option): a page whose CSP carries a nonce is not stored. */
+  sharedWithPeople: boolean;
+  /** Header names (lower case) never stored: hop-by-hop, per-answer, and per-request ones (the liveHeaders option). */
+  notStored: ReadonlySet<string>;
+}
+
+/** The headers never stored: those above, and the per-request ones the host names (request ids, trace context). */
+export function notStoredHeaders(liveHeaders: readonly string[]): ReadonlySet<string> {
+  return new Set([...NOT_STORED_HEADERS, ...liveHeaders.map((name) => name.toLowerCase())]);
+}
+
+function hasCspNonce(res: ServerResponse): boolean {
+  return CSP_HEADERS.some((name) => {
+    const value = res.getHeader(name);
+    return value !== undefined && CSP_NONCE.test(Array.isArray(value) ? value.join(',') : String(value));
+  });
+}
+
+/**
+ * store: why a rendered response must not be stored, or undefined when it may be. `routeSaid`:
+ * the reason the route gave `cache.noStore`.
+ */
+export function uncacheableReason(
+  res: ServerResponse,
+  captured: CapturedBody,
+  lifetime: Lifetime | undefined,
+  rules: StoreRules,
+  routeSaid?: string,
+): StoreSkipReason | undefined {
+  if (routeSaid !== undefined) return routeSaid;
   if (!lifetime) return 'status';
   if (res.getHeader('set-cookie') !== undefined) return 'set-cookie';
   if (UNCACHEABLE_CACHE_CONTROL.test(String(res.getHeader('cache-control') ?? ''))) return 'cache-control';
@@ -76,58 +111,108 @@ export function uncacheableReason(req: IncomingMessage, res: ServerResponse, cap
   if (captured.body === undefined) return 'too-large';
   if (captured.body.length === 0 && res.statusCode === 200) return 'empty';
   if (redirect && !res.hasHeader('location')) return 'no-location';
+  if (rules.sharedWithPeople && hasCspNonce(res)) return 'csp-nonce';
   return undefined;
 }
 
 /** The end-to-end headers of a response, as a hit will send them again. */
-export function headersToStore(res: ServerResponse): StoredHeader[] {
+export function headersToStore(res: ServerResponse, notStored: ReadonlySet<string>): StoredHeader[] {
   const stored: StoredHeader[] = [];
   for (const [name, value] of Object.entries(res.getHeaders())) {
-    if (value === undefined || NOT_STORED_HEADERS.has(name)) continue;
+    if (value === undefined || notStored.has(name)) continue;
     for (const one of Array.isArray(value) ? value : [value]) stored.push([name, String(one)]);
   }
   return stored;
 }
 
+/** What the warning says of a skipped response, beside its reason: the header that decided it (cookie names only, never values). */
+function skipDetail(reason: StoreSkipReason, res: ServerResponse, maxEntryBytes: number): Record<string, unknown> {
+  switch (reason) {
+    case 'status':
+      return { status: res.statusCode };
+    case 'set-cookie': {
+      const cookies = res.getHeader('set-cookie');
+      const list = Array.isArray(cookies) ? cookies : [String(cookies)];
+      return { cookies: list.map((cookie) => cookie.slice(0, Math.max(0, cookie.indexOf('='))).trim()) };
+    }
+    case 'cache-control':
+      return { cacheControl: String(res.getHeader('cache-control')) };
+    case 'vary':
+      return { vary: String(res.getHeader('vary')) };
+    case 'too-large':
+      return { maxEntryBytes };
+    default:
+      return {};
+  }
+}
+
+/** Distinct route and reason pairs warned about; past this many, new ones are only counted. */
+const MAX_WARNED_SKIPS = 1000;
+
+/**
+ * Counts every response not stored (the store-skip event: metrics by route and reason) and warns
+ * once per route and reason: a page that never reaches the cache is a setting to fix, not noise
+ * for every request.
+ */
+export function createStoreSkipReporter(
+  events: CacheEvents,
+  logger: Logger,
+  maxEntryBytes: number,
+): (page: ResolvedPage, res: ServerResponse, reason: StoreSkipReason) => void {
+  const warned = new Set<string>();
+  return (page, res, reason) => {
+    const route = page.policy.route;
+    events.emit({ type: 'store-skip', route, reason });
+    const pair = `${route}\u0000${reason}`;
+    if (warned.has(pair) || warned.size >= MAX_WARNED_SKIPS) return;
+    warned.add(pair);
+    logger.warn(
+      { route, reason, key: page.key, ...skipDetail(reason, res, maxEntryBytes) },
+      'cache: a response of this route was not stored (said once per route and reason; X-Cache-Reason says it on every such answer)',
+    );
+  };
+}
+
 export interface StoreDeps {
   tiers: TierStack;
-  events: CacheEvents;
-  logger: Logger;
   lifetimes: StoreLifetimes;
+  rules: StoreRules;
+  reportSkip(page: ResolvedPage, res: ServerResponse, reason: StoreSkipReason): void;
   /** Recorded in every entry: the build that rendered it. */
   buildId?: string;
 }
 
 /**
- * Turns what a route sent into the entry to store and send; undefined when the response may not
- * be shared (counted and logged).
+ * Turns what a route sent into the entry to store and send, or says why the response may not be
+ * shared (counted, and warned about once per route and reason).
  */
 export async function entryForRendered(
   deps: StoreDeps,
-  req: IncomingMessage,
   res: ServerResponse,
   page: ResolvedPage,
   captured: CapturedBody,
   tags: string[],
-): Promise<CacheEntry | undefined> {
-  const { events, logger } = deps;
+  routeSaid: string | undefined,
+): Promise<{ entry: CacheEntry } | { skipped: StoreSkipReason }> {
   const lifetime = lifetimeFor(res.statusCode, page, deps.lifetimes);
-  const reason = uncacheableReason(req, res, captured, lifetime);
+  const reason = uncacheableReason(res, captured, lifetime, deps.rules, routeSaid);
   const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
   if (!identity) {
-    events.emit({ type: 'store-skip', route: page.policy.route, reason: reason ?? 'content-encoding' });
-    logger.debug({ key: page.key, reason: reason ?? 'content-encoding' }, 'cache: response not stored');
-    return undefined;
+    const skipped = reason ?? 'content-encoding';
+    deps.reportSkip(page, res, skipped);
+    return { skipped };
   }
-  return createEntry({
-    status: res.statusCode,
-    contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
-    headers: headersToStore(res),
-    ...(lifetime as Lifetime),
-    ...(deps.buildId === undefined ? {} : { build: deps.buildId }),
-    tags,
-    etag: computeEtag(identity),
-    encoding: STORED_ENCODING,
-    body: await compressForStorage(identity),
-  });
+  return {
+    entry: createEntry({
+      status: res.statusCode,
+      contentType: String(res.getHeader('content-type') ?? DEFAULT_CONTENT_TYPE),
+      headers: headersToStore(res, deps.rules.notStored),
+      ...(lifetime as Lifetime),
+      ...(deps.buildId === undefined ? {} : { build: deps.buildId }),
+      tags,
+      etag: computeEtag(identity),
+      encoding: STORED_ENCODING,
+      body: await compressForStorage(identity),
+    }),
+  };
 }

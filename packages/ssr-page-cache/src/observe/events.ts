@@ -1,3 +1,4 @@
+import type { CacheReason, StoreSkipReason } from '../flow/context';
 import type { AgentFamily } from '../flow/recv';
 import type { BreakerState } from '../redis/circuit-breaker';
 import type { GarbageKind } from '../redis/redis-tier';
@@ -18,7 +19,8 @@ export type RenderTrigger = 'request' | 'refresh';
  * new counter is one event type and one reader.
  */
 export type CacheEvent =
-  | { type: 'request'; route: string; outcome: RequestOutcome; source?: HitSource }
+  /** `reason`: why it is not a HIT, as `X-Cache-Reason` says (a MISS whose response is then not stored is followed by a store-skip). */
+  | { type: 'request'; route: string; outcome: RequestOutcome; source?: HitSource; reason?: CacheReason }
   /** `otherBuild`: the page found was rendered by another build (served stale, re-rendered). */
   | { type: 'lookup'; result: LookupResult; seconds: number; otherBuild?: boolean }
   /**
@@ -40,8 +42,12 @@ export type CacheEvent =
   | { type: 'render-error'; route: string; trigger: RenderTrigger }
   | { type: 'refresh'; route: string }
   | { type: 'store'; route: string; outcome: StoreOutcome }
-  /** A rendered response that may not be shared (status, cookies, private, too large, ...). */
-  | { type: 'store-skip'; route: string; reason: string }
+  /**
+   * A rendered response that was not stored, and why (status, cookies, private, too large, a CSP
+   * nonce, the route's `cache.noStore`, ...): also its `X-Cache-Reason`. Warned about once per
+   * route and reason.
+   */
+  | { type: 'store-skip'; route: string; reason: StoreSkipReason }
   /** A wait for another render passed the lock-wait bound; the request rendered itself. */
   | { type: 'lock-wait-timeout' }
   /**
