@@ -149,7 +149,8 @@ for major in 4 5; do
     cd "$dir"
     npm init -y >/dev/null
     npm install --no-audit --no-fund --prefer-offline --loglevel=error \
-      "$tarball" "express@${express_spec[$major]}" "@types/express@^$major" "ioredis@^5" "typescript@^5" "@types/node@^20"
+      "$tarball" "express@${express_spec[$major]}" "@types/express@^$major" "ioredis@^5" "typescript@^5" "@types/node@^20" \
+      compression cookie-parser cors helmet prom-client
   ) >"$work/install-express$major.log" 2>&1 &
   install_pid[$major]=$!
   installs+=("$!")
@@ -324,6 +325,22 @@ for major in 4 5; do
       run_blog "$major" "$fmt" "$mode"
     done
   done
+  # A shop with the usual middleware stack (compression, request ids, cookie-parser, express.json
+  # before the router, helmet with nonces, cors): it checks itself and prints a line per check.
+  cp "$fixtures/shop.cjs" "$dir/"
+  shop_log=$(mktemp "$work/shop.XXXXXX")
+  (cd "$dir" && REDIS_URL="$redis_url" KEY_PREFIX="${key_base}shop$major:" TOKEN="$token" LABEL="express $major, shop" timeout 120 node shop.cjs) >"$shop_log" 2>&1 || true
+  while IFS= read -r line; do
+    case "$line" in
+      "ok   - "*) ok "${line#ok   - }" ;;
+      "FAIL - "*) not_ok "${line#FAIL - }" ;;
+    esac
+  done <"$shop_log"
+  if ! grep -q '^ok   - ' "$shop_log"; then
+    not_ok "express $major, shop: ran"
+    tail -n 30 "$shop_log" | sed 's/^/    /'
+  fi
+  remove_keys "${key_base}shop$major:*" >/dev/null 2>&1 || true
 done
 children=()
 

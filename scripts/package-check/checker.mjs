@@ -22,7 +22,7 @@ const redisPort = Number(new URL(env.CHECK_REDIS_URL).port || 6379);
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 const HUMAN = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 /** Allowed to differ between a MISS and its HIT: X-Cache, Age, Date, Server-Timing and hop-by-hop headers (RFC 9110 7.6.1), never end-to-end ones. */
-const MAY_DIFFER = new Set(['x-cache', 'age', 'date', 'server-timing', 'connection', 'keep-alive', 'transfer-encoding']);
+const MAY_DIFFER = new Set(['x-cache', 'x-cache-reason', 'age', 'date', 'server-timing', 'connection', 'keep-alive', 'transfer-encoding']);
 
 const redis = new Redis(env.CHECK_REDIS_URL, { connectionName: 'pkgcheck-inspector', maxRetriesPerRequest: 1 });
 let passed = 0;

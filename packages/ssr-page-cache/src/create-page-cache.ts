@@ -222,8 +222,11 @@ export function createPageCache(options: PageCacheOptions): PageCache {
   }
 
   // Queued invalidations go to Redis as soon as it answers, traffic or not; the record is read then too.
+  // Nothing is sent after close(): a host quits its client right after, and a command then would fail on it.
+  let closed = false;
   const onReady = () =>
     setImmediate(() => {
+      if (closed) return;
       void tiers.applyPending();
       if (enabled) void tiers.syncRecord().catch(() => undefined);
     });
@@ -273,6 +276,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     on: (listener) => events.on(listener),
     logFields: (req) => contexts.get(req)?.log,
     async close() {
+      closed = true;
       clearInterval(pendingTimer);
       redis.off('ready', onReady);
       // One last bounded try: Redis may answer again in time (a deploy during a short outage).

@@ -311,7 +311,7 @@ export class TierStack {
   /**
    * Dates a page rendered here against the one it replaces, when that one was seen here: the same
    * bytes keep its Last-Modified; other bytes that the route dates no later than it (a change its
-   * data's date does not show: a listing gone from a list, a new template) get the render time, so
+   * data's date does not show: a row gone from a list, a new template) get the render time, so
    * an If-Modified-Since never hides a change. Otherwise the route's date or the render time stands.
    */
   private dateRendered(key: string, entry: CacheEntry): void {
