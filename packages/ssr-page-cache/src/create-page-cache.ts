@@ -132,6 +132,7 @@ export function createPageCache(options: PageCacheOptions): PageCache {
     );
   const tiers: TierStack = new TierStack({
     journal,
+    sharedWithPeople: settings.allAgents,
     redis: redisTier,
     memory,
     bus,

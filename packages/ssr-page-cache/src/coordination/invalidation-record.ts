@@ -37,16 +37,19 @@ export interface RecordSnapshot {
 export interface Mark {
   seq: number;
   hard: boolean;
+  /** When it was made (epoch ms; Redis's clock, or this instance's when it heard of it). */
+  at?: number;
 }
 
 export const RECORD_FIELD = { key: 'k:', tag: 't:', pattern: 'p:' } as const;
 
 /** A field's value in the Redis hash: `{seq}|{h|s}|{epoch ms}`. */
 export function parseMark(value: string): Mark | undefined {
-  const [seq, mode] = value.split('|', 2);
+  const [seq, mode, at] = value.split('|', 3);
   const number = Number(seq);
   if (!Number.isSafeInteger(number) || (mode !== 'h' && mode !== 's')) return undefined;
-  return { seq: number, hard: mode === 'h' };
+  const ms = Number(at);
+  return { seq: number, hard: mode === 'h', ...(Number.isFinite(ms) && ms > 0 ? { at: ms } : {}) };
 }
 
 /** HGETALL of the record as a snapshot; undefined when there is no record (never made, or evicted). */
@@ -98,7 +101,7 @@ export class InvalidationRecordCopy {
    * skipped (a message lost), so the record must be read again.
    */
   note(invalidation: RecordedInvalidation): { gap: boolean } {
-    const mark = { seq: invalidation.seq, hard: invalidation.mode === 'hard' };
+    const mark = { seq: invalidation.seq, hard: invalidation.mode === 'hard', at: Date.now() };
     for (const key of invalidation.keys) this.setMark(RECORD_FIELD.key + key, mark);
     for (const tag of invalidation.tags) this.setMark(RECORD_FIELD.tag + tag, mark);
     for (const pattern of invalidation.patterns) this.setMark(RECORD_FIELD.pattern + pattern, mark);
@@ -164,7 +167,7 @@ export class InvalidationRecordCopy {
   private *marks(): Generator<[string, Mark]> {
     for (const [name, mark] of this.keys) yield [RECORD_FIELD.key + name, mark];
     for (const [name, mark] of this.tags) yield [RECORD_FIELD.tag + name, mark];
-    for (const [name, { seq, hard }] of this.patterns) yield [RECORD_FIELD.pattern + name, { seq, hard }];
+    for (const [name, { seq, hard, at }] of this.patterns) yield [RECORD_FIELD.pattern + name, { seq, hard, at }];
   }
 
   /**
@@ -191,6 +194,25 @@ export class InvalidationRecordCopy {
       if (mark.matcher.matches(key) && judge(mark)) return 'gone';
     }
     return stale ? 'stale' : 'fresh';
+  }
+
+  /**
+   * When the page or anything it shows was last invalidated (epoch ms), as far as the marks held
+   * say; undefined when none names it.
+   */
+  lastChangedAt(key: string, tags: readonly string[]): number | undefined {
+    let latest: number | undefined;
+    const take = (mark: Mark | undefined) => {
+      if (mark?.at !== undefined && (latest === undefined || mark.at > latest)) latest = mark.at;
+    };
+    take(this.keys.get(key));
+    for (const tag of tags) take(this.tags.get(tag));
+    let matched = 0;
+    for (const mark of this.patterns.values()) {
+      if ((matched += 1) > MAX_PATTERNS_PER_VERDICT) break;
+      if (mark.matcher.matches(key)) take(mark);
+    }
+    return latest;
   }
 
   /** Marks held, for /health. */

@@ -121,7 +121,8 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
    * promise, no microtask between the request and its answer; anything else continues async.
    */
   return function lookup(req, res, keepServedLog) {
-    const page = resolve(req.url ?? '');
+    // Only GET and HEAD URLs are memoised: other methods (a flood of POSTs) cannot push crawler URLs out.
+    const page = req.method === 'GET' || req.method === 'HEAD' ? resolve(req.url ?? '') : resolvePage(req.url ?? '', policies);
     if (!page) return NOT_CACHED;
     const route = page.policy.route;
     const context = contexts.get(req);
@@ -141,9 +142,6 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     const method = req.method;
     const notShared = method === 'GET' || method === 'HEAD' ? bypassReason(req, agent !== 'human', allAgents, ignoredCookies) : 'method';
     if (notShared) return bypass(req, res, log, agent, notShared);
-    if (ignoredCookies && req.headers.cookie !== undefined) dropIgnoredCookies(req, ignoredCookies);
-
-    renderCanonicalUrl(req, page.url);
     log.key = page.key;
     const started = performance.now();
     const held = tiers.memory?.get(page.key);
@@ -243,6 +241,9 @@ export function createLookup(deps: LookupDeps): (req: IncomingMessage, res: Serv
     // Why it renders; a response that is not stored says why not instead.
     giveReason(res, log, notFresh);
     res.setHeader('Server-Timing', `cache;desc="MISS";dur=${log.lookupMs}`);
+    // Only a render needs these (a hit skips them): the route sees the page the key names, without the ignored cookies.
+    if (ignoredCookies && req.headers.cookie !== undefined) dropIgnoredCookies(req, ignoredCookies);
+    renderCanonicalUrl(req, page.url);
     return { kind: 'miss', page, since: Date.now(), seq: tiers.renderSeq(), share, done, fallback, agent };
   }
 }

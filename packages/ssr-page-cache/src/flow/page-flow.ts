@@ -221,7 +221,11 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
           restoreRequest();
           const log = contexts.of(req).log ?? { cache: 'MISS' as const, route };
           const answer = fallback ? fallbackFor(req, page, fallback, log, 'render-timeout') : unavailable(retryAfterSeconds, 'render-timeout');
-          if (!capture.takeOver(answer.status, answer.headers, answer.body)) return;
+          if (!capture.takeOver(answer.status, answer.headers, answer.body)) {
+            // The route's answer is already going out (too large to hold): it goes on rendering the whole page.
+            renderWholePage(req);
+            return;
+          }
           if (!fallback) log.reason = 'render-timeout';
           events.emit({ type: 'render-error', route, trigger });
           if (decision.kind === 'miss' && decision.agent)
@@ -251,10 +255,13 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
       const report = (req: IncomingMessage, res: ServerResponse, started: number): void => {
         const fields: FrontHitFields = { ...(contexts.get(req)?.log ?? { cache: 'HIT', route: '' }), durationMs: roundMs(performance.now() - started) };
         if (onHit) {
+          const failed = (error: unknown) => logger.warn({ err: error, key: fields.key }, 'cache: the onHit hook of front() threw');
           try {
-            onHit(req, res, fields);
+            // An async hook's rejection is caught too: it must not end the process.
+            const result: unknown = onHit(req, res, fields);
+            if (result instanceof Promise) result.catch(failed);
           } catch (error) {
-            logger.warn({ err: error, key: fields.key }, 'cache: the onHit hook of front() threw');
+            failed(error);
           }
           return;
         }

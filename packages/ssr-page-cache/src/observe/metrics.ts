@@ -76,6 +76,21 @@ function byName<K extends string, V>(names: readonly K[], make: (name: K) => V):
  * several) and the rolling window behind /health's recent hit rate. The request path increments
  * prom-client children made once per route; the rest is read at scrape time.
  */
+/** The cache's own store-skip reasons; a route's own (cache.noStore) are bounded apart. */
+const BUILT_IN_REASONS = new Set([
+  'status',
+  'set-cookie',
+  'cache-control',
+  'vary',
+  'too-large',
+  'empty',
+  'no-location',
+  'content-encoding',
+  'csp-nonce',
+  'no-store-by-route',
+]);
+const MAX_ROUTE_REASONS = 20;
+
 export class CacheMetrics {
   readonly registry: Registry;
   readonly window: RollingWindow;
@@ -95,6 +110,15 @@ export class CacheMetrics {
   private readonly redisReads: Record<'running' | 'other', Counter.Internal>;
   private readonly garbage: Counter<'kind'>;
   private readonly storeSkips: Counter<'route' | 'reason'>;
+  /** Reasons a route gave (cache.noStore) seen so far: past MAX_ROUTE_REASONS they count as `other`, so labels stay bounded. */
+  private readonly routeReasons = new Set<string>();
+
+  private boundedReason(reason: string): string {
+    if (BUILT_IN_REASONS.has(reason) || this.routeReasons.has(reason)) return reason;
+    if (this.routeReasons.size >= MAX_ROUTE_REASONS) return 'other';
+    this.routeReasons.add(reason);
+    return reason;
+  }
   /** Every metric this cache registered, for unregister(). */
   private readonly names: string[] = [];
 
@@ -282,7 +306,7 @@ export class CacheMetrics {
         this.garbage.labels(event.kind).inc(event.count);
         return;
       case 'store-skip':
-        this.storeSkips.labels(event.route, event.reason).inc();
+        this.storeSkips.labels(event.route, this.boundedReason(event.reason)).inc();
         return;
       case 'render':
         this.route(event.route).renders[event.trigger].inc();

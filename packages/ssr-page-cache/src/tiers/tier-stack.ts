@@ -8,7 +8,7 @@ import { PendingInvalidations, type PendingInvalidation } from '../coordination/
 import { compileGlob, type GlobMatcher } from '../glob';
 import type { InvalidationOrigin } from '../observe/events';
 import type { MemoryTier } from './memory-tier';
-import { lastModifiedOf, PreparedPage, type PageVariant } from '../entry/prepared-page';
+import { entryCarriesCspNonce, lastModifiedOf, PreparedPage, type PageVariant } from '../entry/prepared-page';
 import type { WriteBudget } from '../redis/write-budget';
 
 export type TierName = 'memory' | 'redis';
@@ -76,6 +76,11 @@ export interface TierStackOptions {
   maxScanCalls?: number;
   /** Where invalidations Redis could not take are kept across a crash (the invalidationJournal option). */
   journal?: InvalidationJournal;
+  /**
+   * Pages are shared with people (the allAgents option): an entry whose CSP carries a nonce (stored
+   * before that, or by another instance) is never served from Redis: it is rendered anew (and not stored).
+   */
+  sharedWithPeople?: boolean;
   /** Failures to tell. */
   logger?: { warn(fields: object, message?: string): void; error(fields: object, message?: string): void };
 }
@@ -263,7 +268,7 @@ export class TierStack {
     const { entry, counters } = await redis.getWithRecord(key);
     // Read again when Redis shows this instance behind, also on a miss: the render that follows must not read old data.
     const verdict = await this.judge(key, entry, counters);
-    if (!entry || verdict === 'gone') return undefined;
+    if (!entry || verdict === 'gone' || (this.options.sharedWithPeople && entryCarriesCspNonce(entry))) return undefined;
     const now = Date.now();
     if (keepLeftMs(entry, now) <= 0) return undefined;
     const page = this.preparedFromRedis(key, entry);
@@ -285,7 +290,7 @@ export class TierStack {
   async readFresh(key: string): Promise<CacheEntry | undefined> {
     if (this.pending.size > 0) return undefined;
     const { entry, counters } = await this.options.redis.getWithRecord(key);
-    if (!entry || freshnessLeftMs(entry) <= 0) return undefined;
+    if (!entry || freshnessLeftMs(entry) <= 0 || (this.options.sharedWithPeople && entryCarriesCspNonce(entry))) return undefined;
     if ((await this.judge(key, entry, counters)) !== 'fresh') return undefined;
     this.noteSeen(key, entry);
     return entry;
@@ -312,7 +317,8 @@ export class TierStack {
    * Dates a page rendered here against the one it replaces, when that one was seen here: the same
    * bytes keep its Last-Modified; other bytes that the route dates no later than it (a change its
    * data's date does not show: a row gone from a list, a new template) get the render time, so
-   * an If-Modified-Since never hides a change. Otherwise the route's date or the render time stands.
+   * an If-Modified-Since never hides a change. Not seen here: the route's date, or the last
+   * invalidation that named the page when that is later. Otherwise the route's date or the render time stands.
    */
   private dateRendered(key: string, entry: CacheEntry): void {
     const previous = this.seen.get(key);
@@ -323,6 +329,12 @@ export class TierStack {
       } else if (own < entry.storedAt && Math.floor(own / 1000) <= Math.floor(previous.lastModified / 1000)) {
         entry.lastModified = entry.storedAt;
       }
+    }
+    // Not seen here (another instance had it, or this one restarted): a page invalidated after the
+    // date its route gives changed since then, so it is dated no earlier than that invalidation.
+    if (!previous && entry.lastModified === undefined) {
+      const changedAt = this.record.lastChangedAt(key, entry.tags);
+      if (changedAt !== undefined && lastModifiedOf(entry) < changedAt) entry.lastModified = Math.min(changedAt, entry.storedAt);
     }
     this.noteSeen(key, entry);
   }
