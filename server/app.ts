@@ -10,6 +10,7 @@ import { createCacheMiddleware, type PageCache } from './middleware/cache-middle
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
 import { createPageRouter, sendPage } from './routes/pages';
+import { createFaviconRouter } from './routes/favicon';
 import { createImageRouter } from './routes/images';
 import { createSitemapRouter } from './routes/sitemap';
 import { errorPage } from './ssr/error-page';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const tag = cache.tag;
   app.use(createPageRouter({ listings, publicUrl: config.publicUrl, tag }));
   app.use(createImageRouter());
+  app.use(createFaviconRouter());
   app.use(createSitemapRouter({ listings, publicUrl: config.publicUrl, maxUrls: config.sitemapMaxUrls, tag }));
   app.use((_req, res) => sendPage(res, errorPage(config.publicUrl, 404, 'This page does not exist.')));
   app.use(pageErrors(config.publicUrl, config.retryAfterSeconds, logger));

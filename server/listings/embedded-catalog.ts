@@ -103,15 +103,22 @@ export function generateCatalog(size: number, seed = 20261127): Listing[] {
   return Array.from({ length: size }, (_, index) => generateListing(index, random));
 }
 
+/** Listings without a price come last in both price orders, as Twenty's `AscNullsLast`/`DescNullsLast` put them. */
+function byPrice(direction: 1 | -1): (a: Listing, b: Listing) => number {
+  return (a, b) => {
+    if (a.price === null || b.price === null) return (a.price === null ? 1 : 0) - (b.price === null ? 1 : 0) || Number(a.id) - Number(b.id);
+    return direction * (a.price - b.price) || Number(a.id) - Number(b.id);
+  };
+}
+
 const SORTERS: Record<ListingSort, (a: Listing, b: Listing) => number> = {
   newest: (a, b) => b.createdAt.localeCompare(a.createdAt) || Number(a.id) - Number(b.id),
-  price_asc: (a, b) => a.price - b.price || Number(a.id) - Number(b.id),
-  price_desc: (a, b) => b.price - a.price || Number(a.id) - Number(b.id),
+  price_asc: byPrice(1),
+  price_desc: byPrice(-1),
 };
 
-/** The default source: an in-memory catalog generated at start-up, so the server needs nothing else. */
-export function createEmbeddedCatalog(size: number): ListingSource {
-  const listings = generateCatalog(size);
+/** The default source: an in-memory catalog generated at start-up, so the server needs nothing else (or the listings given, for tests). */
+export function createEmbeddedCatalog(size: number, listings: Listing[] = generateCatalog(size)): ListingSource {
   const byId = new Map(listings.map((listing) => [listing.id, listing]));
   const sortAll = (items: Listing[]) =>
     Object.fromEntries(Object.entries(SORTERS).map(([sort, compare]) => [sort, [...items].sort(compare)])) as Record<ListingSort, Listing[]>;

@@ -3,7 +3,9 @@ export interface Listing {
   id: string;
   title: string;
   description: string;
-  price: number;
+  /** null: the source gives none (Twenty's empty Currency field); the pages say "Price on request", never 0. */
+  price: number | null;
+  /** ISO 4217 code of the price (Twenty's `currencyCode`): the pages show the price in it. */
   currency: string;
   city: string;
   address: string;

@@ -119,13 +119,24 @@ function numberFrom(value: unknown): number {
   return 0;
 }
 
-/** A Currency field is `{amountMicros, currencyCode}`; a Number field is the amount itself. */
-function price(value: unknown): { price: number; currency: string } {
+/** A number, or null when the field is empty (null, absent, blank) or not a number. */
+function optionalNumber(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return null;
+}
+
+/**
+ * A Currency field is `{amountMicros, currencyCode}`; a Number field is the amount itself. An
+ * empty amount (`amountMicros: null`) is no price (null), never 0; an empty code is EUR.
+ */
+function price(value: unknown): { price: number | null; currency: string } {
   if (value && typeof value === 'object') {
     const currency = value as TwentyRecord;
-    return { price: numberFrom(currency.amountMicros) / 1_000_000, currency: text(currency.currencyCode, 'EUR') };
+    const micros = optionalNumber(currency.amountMicros);
+    return { price: micros === null ? null : micros / 1_000_000, currency: text(currency.currencyCode).trim().toUpperCase() || 'EUR' };
   }
-  return { price: numberFrom(value), currency: 'EUR' };
+  return { price: optionalNumber(value), currency: 'EUR' };
 }
 
 function address(record: TwentyRecord, cityField: string): { address: string; city: string } {

@@ -1,16 +1,49 @@
 const priceFormats = new Map<string, Intl.NumberFormat>();
+const knownCodes = new Map<string, string | undefined>();
 
-export function formatPrice(amount: number, currency: string): string {
-  let format = priceFormats.get(currency);
-  if (!format) {
-    try {
-      format = new Intl.NumberFormat('en-GB', { style: 'currency', currency, maximumFractionDigits: 0 });
-    } catch {
-      format = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 });
-    }
-    priceFormats.set(currency, format);
+/** What a listing without a price shows, in place of an amount (never 0). */
+export const PRICE_ON_REQUEST = 'Price on request';
+
+/** An ISO 4217 code Intl knows (`EUR`, `usd`), upper-cased; anything else: undefined. */
+function currencyCode(currency: string): string | undefined {
+  if (knownCodes.has(currency)) return knownCodes.get(currency);
+  let code: string | undefined = currency.trim().toUpperCase();
+  try {
+    if (!/^[A-Z]{3}$/.test(code)) throw new RangeError(`not a currency code: ${currency}`);
+    new Intl.NumberFormat('en-GB', { style: 'currency', currency: code });
+  } catch {
+    code = undefined;
   }
-  return format.format(amount);
+  if (knownCodes.size < 1000) knownCodes.set(currency, code);
+  return code;
+}
+
+function priceFormat(currency: string, whole: boolean): Intl.NumberFormat {
+  const key = `${currency}|${whole ? 'whole' : 'fraction'}`;
+  let format = priceFormats.get(key);
+  if (!format) {
+    const code = currencyCode(currency);
+    // Whole amounts without fraction digits (€250,000); others with the currency's own (€1,234.50, ¥1,235).
+    const digits = whole ? { minimumFractionDigits: 0, maximumFractionDigits: 0 } : {};
+    format = code
+      ? new Intl.NumberFormat('en-GB', { style: 'currency', currency: code, ...digits })
+      : new Intl.NumberFormat('en-GB', { maximumFractionDigits: whole ? 0 : 2 });
+    priceFormats.set(key, format);
+  }
+  return format;
+}
+
+/** A price in the listing's own currency; no price (null): "Price on request". */
+export function formatPrice(amount: number | null, currency: string): string {
+  if (amount === null || !Number.isFinite(amount)) return PRICE_ON_REQUEST;
+  const text = priceFormat(currency, Number.isInteger(amount)).format(amount);
+  // A code Intl does not know is still said, after the number, rather than dropped.
+  return currencyCode(currency) || currency.trim() === '' ? text : `${text} ${currency.trim()}`;
+}
+
+/** `1 bedroom`, `2 bedrooms`, `0 bedrooms`. */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
 }
 
 export function absoluteUrl(publicUrl: string, pathOrUrl: string): string {

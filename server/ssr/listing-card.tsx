@@ -1,15 +1,20 @@
 import type { Listing } from '../listings/listing';
-import { formatPrice } from './format';
+import { countOf, formatPrice } from './format';
 
-export function ListingCard({ listing }: { listing: Listing }) {
+/**
+ * A listing in a list of cards. Its heading is one level below the heading the list sits under
+ * (an h2 under the page's h1, an h3 under an h2 section): no level is skipped.
+ */
+export function ListingCard({ listing, headingLevel = 2 }: { listing: Listing; headingLevel?: 2 | 3 }) {
+  const Heading = headingLevel === 3 ? 'h3' : 'h2';
   return (
     <li className="card">
-      <h3>
+      <Heading>
         <a href={`/listings/${encodeURIComponent(listing.id)}`}>{listing.title}</a>
-      </h3>
+      </Heading>
       <p className="price">{formatPrice(listing.price, listing.currency)}</p>
       <p>
-        {listing.bedrooms} bedrooms · {listing.bathrooms} bathrooms · {listing.areaSqm} m² · {listing.city}
+        {countOf(listing.bedrooms, 'bedroom')} · {countOf(listing.bathrooms, 'bathroom')} · {listing.areaSqm} m² · {listing.city}
       </p>
     </li>
   );

@@ -1,10 +1,10 @@
 import type { Listing } from '../listings/listing';
-import { absoluteUrl, formatPrice } from './format';
+import { absoluteUrl, countOf, formatPrice } from './format';
 import { ListingCard } from './listing-card';
 import { SITE_NAME, type RenderedPage } from './render-page';
 
 function summary(listing: Listing): string {
-  const text = `${formatPrice(listing.price, listing.currency)} · ${listing.bedrooms} bedrooms, ${listing.areaSqm} m² ${listing.propertyType} in ${listing.city}. ${listing.description}`;
+  const text = `${formatPrice(listing.price, listing.currency)} · ${countOf(listing.bedrooms, 'bedroom')}, ${listing.areaSqm} m² ${listing.propertyType} in ${listing.city}. ${listing.description}`;
   return text.length > 160 ? `${text.slice(0, 157).trimEnd()}...` : text;
 }
 
@@ -36,7 +36,10 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
         image: photos,
         datePosted: listing.createdAt,
         dateModified: listing.updatedAt,
-        offers: { '@type': 'Offer', price: listing.price, priceCurrency: listing.currency, availability: 'https://schema.org/InStock' },
+        // No price: no Offer at all (a price of 0 would be read as free).
+        ...(listing.price === null
+          ? {}
+          : { offers: { '@type': 'Offer', price: listing.price, priceCurrency: listing.currency, availability: 'https://schema.org/InStock' } }),
         about: {
           '@type': listing.propertyType === 'house' || listing.propertyType === 'townhouse' ? 'SingleFamilyResidence' : 'Apartment',
           numberOfRooms: listing.bedrooms,
@@ -54,14 +57,23 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
         <h1>{listing.title}</h1>
         <p className="price">{formatPrice(listing.price, listing.currency)}</p>
         <ul className="facts">
-          <li>{listing.bedrooms} bedrooms</li>
-          <li>{listing.bathrooms} bathrooms</li>
+          <li>{countOf(listing.bedrooms, 'bedroom')}</li>
+          <li>{countOf(listing.bathrooms, 'bathroom')}</li>
           <li>{listing.areaSqm} m²</li>
           <li>{listing.propertyType}</li>
         </ul>
         <div className="photos">
           {photos.map((photo, index) => (
-            <img key={photo} src={photo} alt={`${listing.title}, photo ${index + 1}`} width={320} height={240} loading="lazy" />
+            // The first photo is the largest paint: fetched at once and first; the others when scrolled to.
+            <img
+              key={photo}
+              src={photo}
+              alt={`${listing.title}, photo ${index + 1}`}
+              width={320}
+              height={240}
+              loading={index === 0 ? 'eager' : 'lazy'}
+              fetchPriority={index === 0 ? 'high' : undefined}
+            />
           ))}
         </div>
         <h2>Description</h2>
@@ -80,7 +92,7 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
           <dd>{listing.bathrooms}</dd>
           <dt>Floor area</dt>
           <dd>{listing.areaSqm} m²</dd>
-          {listing.areaSqm > 0 ? (
+          {listing.price !== null && listing.areaSqm > 0 ? (
             <>
               <dt>Price per m²</dt>
               <dd>{formatPrice(Math.round(listing.price / listing.areaSqm), listing.currency)}</dd>
@@ -108,7 +120,7 @@ export function listingPage(publicUrl: string, listing: Listing, similar: Listin
             <h2>More homes in {listing.city}</h2>
             <ul className="cards">
               {similar.map((other) => (
-                <ListingCard key={other.id} listing={other} />
+                <ListingCard key={other.id} listing={other} headingLevel={3} />
               ))}
             </ul>
           </section>

@@ -23,4 +23,29 @@ describe("the embedded catalog's images", () => {
       expect((await request(handle.app).get(path)).status).toBe(404);
     }
   });
+
+  it('answers /favicon.ico with an icon, cacheable, and the icon the pages link', async () => {
+    const ico = await request(handle.app)
+      .get('/favicon.ico')
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
+    expect(ico.headers['content-type']).toBe('image/x-icon');
+    expect(ico.headers['cache-control']).toMatch(/public, max-age=\d{6,}/);
+    const body = ico.body as Buffer;
+    // ICONDIR: reserved 0, type 1 (icon), one image of 32x32 at 32 bits, its bytes all there.
+    expect([body.readUInt16LE(0), body.readUInt16LE(2), body.readUInt16LE(4), body[6], body[7], body.readUInt16LE(12)]).toEqual([0, 1, 1, 32, 32, 32]);
+    expect(body.length).toBe(body.readUInt32LE(18) + body.readUInt32LE(14));
+    const page = await request(handle.app).get('/').set('User-Agent', GOOGLEBOT).expect(200);
+    const icons = [...page.text.matchAll(/<link rel="icon" href="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(icons).toEqual(['/favicon.ico', '/favicon.svg']);
+    const svg = await request(handle.app).get('/favicon.svg').expect(200);
+    expect(svg.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+    expect(svg.headers['cache-control']).toBe(ico.headers['cache-control']);
+    expect(svg.text ?? (svg.body as Buffer).toString()).toContain('<svg');
+  });
 });

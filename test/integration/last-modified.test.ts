@@ -68,7 +68,7 @@ describe('Last-Modified: the date a page last changed', () => {
       expect((await stored('/listings/9')).headers['last-modified']).toBe(newestUpdate([listing, ...similar]));
       // A similar listing updated: the page shows it, so it is newer now.
       const shown = similar[similar.length - 1] as Listing;
-      catalog.edit(shown.id, { price: shown.price + 1000, updatedAt: '2026-08-02T08:00:00.000Z' });
+      catalog.edit(shown.id, { price: (shown.price ?? 0) + 1000, updatedAt: '2026-08-02T08:00:00.000Z' });
       await context.handle.pageCache.invalidate({ tags: [`listing:${shown.id}`] });
       expect((await get('/listings/9')).headers['last-modified']).toBe('Sun, 02 Aug 2026 08:00:00 GMT');
     });

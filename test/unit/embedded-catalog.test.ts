@@ -12,7 +12,8 @@ describe('the embedded catalog', () => {
     const cheapest = await source.listListings({ page: 1, pageSize: 24, sort: 'price_asc' });
     expect(cheapest.total).toBe(300);
     expect(cheapest.items).toHaveLength(24);
-    const prices = cheapest.items.map((listing) => listing.price);
+    const prices = cheapest.items.map((listing) => listing.price as number);
+    expect(prices.every((price) => typeof price === 'number' && price > 0)).toBe(true);
     expect(prices).toEqual([...prices].sort((a, b) => a - b));
     const second = await source.listListings({ page: 2, pageSize: 24, sort: 'price_asc' });
     expect(second.items[0]!.price).toBeGreaterThanOrEqual(prices[23]!);
@@ -29,5 +30,18 @@ describe('the embedded catalog', () => {
     const featured = await source.listFeatured(5);
     expect(featured.length).toBeGreaterThan(0);
     expect(featured.every((listing) => listing.featured)).toBe(true);
+  });
+
+  it('puts listings without a price last in both price orders, as Twenty does', async () => {
+    const listings = generateCatalog(6).map((listing, index) => (index % 2 === 0 ? { ...listing, price: null } : listing));
+    const source = createEmbeddedCatalog(6, listings);
+    for (const sort of ['price_asc', 'price_desc'] as const) {
+      const { items } = await source.listListings({ page: 1, pageSize: 24, sort });
+      const prices = items.map((listing) => listing.price);
+      expect(prices.slice(3)).toEqual([null, null, null]);
+      const priced = prices.slice(0, 3) as number[];
+      expect(priced).toEqual([...priced].sort((a, b) => (sort === 'price_asc' ? a - b : b - a)));
+      expect(items.slice(3).map((listing) => listing.id)).toEqual(['1', '3', '5']);
+    }
   });
 });
