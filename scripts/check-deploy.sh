@@ -9,7 +9,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssr-deploy-check.XXXXXX")
 server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  # npm runs the server as a child: the whole process group goes.
+  if [ -n "$server_pid" ]; then kill -- -"$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,7 +28,7 @@ dev_left=$(for tool in typescript tsx jest ts-node @swc/core eslint; do [ -e "no
 if [ -z "$dev_left" ]; then ok "no dev tools left (typescript, tsx, jest, ts-node, swc, eslint)"; else not_ok "dev tools left after the prune: $dev_left"; fi
 
 port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-PORT=$port SSR_CACHE_JOURNAL="$work/var/journal" LOG_LEVEL=warn npm run start:prod >"$work/server.log" 2>&1 &
+PORT=$port SSR_CACHE_JOURNAL="$work/var/journal" LOG_LEVEL=warn setsid npm run start:prod >"$work/server.log" 2>&1 &
 server_pid=$!
 up=""
 for _ in $(seq 1 100); do
