@@ -96,6 +96,22 @@ export function encodeInvalidatedAt(epochMs: number): Buffer {
   return bytes;
 }
 
+/** The Content-Security-Policy headers (a page's own, stored with it, or as a route sets them). */
+export const CSP_HEADERS = ['content-security-policy', 'content-security-policy-report-only'] as const;
+
+/**
+ * Whether a CSP header value holds a nonce: a source good for one response only. Shared with
+ * people, it would let a script injected elsewhere run; such a page is never shared with them.
+ */
+export function cspHasNonce(value: string): boolean {
+  return /'nonce-/i.test(value);
+}
+
+/** Whether an entry's stored CSP holds a nonce. */
+export function carriesCspNonce(entry: Pick<CacheEntry, 'headers'>): boolean {
+  return entry.headers.some(([name, value]) => (CSP_HEADERS as readonly string[]).includes(name) && cspHasNonce(value));
+}
+
 /** The content type most entries have: the default when an entry's header has none. */
 export const DEFAULT_CONTENT_TYPE = 'text/html; charset=utf-8';
 

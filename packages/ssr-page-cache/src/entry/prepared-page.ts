@@ -1,13 +1,6 @@
 import type { BodyEncoding, CacheEntry } from './cache-entry';
 import { brotliSync, decodeBodySync, gzipSync } from './content-encoding';
 
-/** A CSP whose nonce is good for one response only: an entry carrying one is never served to people. */
-export function entryCarriesCspNonce(entry: Pick<CacheEntry, 'headers'>): boolean {
-  return entry.headers.some(
-    ([name, value]) => (name === 'content-security-policy' || name === 'content-security-policy-report-only') && /'nonce-/i.test(value),
-  );
-}
-
 /** One representation of a cached page, with the headers of a hit computed once. */
 export interface PageVariant {
   body: Buffer;

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { computeEtag, createEntry, DEFAULT_CONTENT_TYPE, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
+import { computeEtag, createEntry, CSP_HEADERS, cspHasNonce, DEFAULT_CONTENT_TYPE, type CacheEntry, type StoredHeader } from '../entry/cache-entry';
 import { compressForStorage, decodeSentBody, STORED_ENCODING } from '../entry/content-encoding';
 import type { ResolvedPage } from '../key';
 import type { Logger } from '../logger';
@@ -66,10 +66,6 @@ export function lifetimeFor(status: number, page: ResolvedPage, lifetimes: Store
   return undefined;
 }
 
-/** A CSP source that is good for one response only: shared, it would let a script injected elsewhere run. */
-const CSP_NONCE = /'nonce-/i;
-const CSP_HEADERS = ['content-security-policy', 'content-security-policy-report-only'];
-
 /** What one cache instance stores, its settings read once. */
 export interface StoreRules {
   /** Pages are shared with people (the allAgents option): a page whose CSP carries a nonce is not stored. */
@@ -86,7 +82,7 @@ export function notStoredHeaders(liveHeaders: readonly string[]): ReadonlySet<st
 function hasCspNonce(res: ServerResponse): boolean {
   return CSP_HEADERS.some((name) => {
     const value = res.getHeader(name);
-    return value !== undefined && CSP_NONCE.test(Array.isArray(value) ? value.join(',') : String(value));
+    return value !== undefined && cspHasNonce(Array.isArray(value) ? value.join(',') : String(value));
   });
 }
 

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { freshnessLeftMs, graceLeftMs, isNegative, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
+import { carriesCspNonce, freshnessLeftMs, graceLeftMs, isNegative, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
 import type { RedisTier, DeleteResult, ScanBudget } from '../redis/redis-tier';
 import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
 import { InvalidationRecordCopy, type Verdict } from '../coordination/invalidation-record';
@@ -8,7 +8,7 @@ import { PendingInvalidations, type PendingInvalidation } from '../coordination/
 import { compileGlob, type GlobMatcher } from '../glob';
 import type { InvalidationOrigin } from '../observe/events';
 import type { MemoryTier } from './memory-tier';
-import { entryCarriesCspNonce, lastModifiedOf, PreparedPage, type PageVariant } from '../entry/prepared-page';
+import { lastModifiedOf, PreparedPage, type PageVariant } from '../entry/prepared-page';
 import type { WriteBudget } from '../redis/write-budget';
 
 export type TierName = 'memory' | 'redis';
@@ -268,7 +268,7 @@ export class TierStack {
     const { entry, counters } = await redis.getWithRecord(key);
     // Read again when Redis shows this instance behind, also on a miss: the render that follows must not read old data.
     const verdict = await this.judge(key, entry, counters);
-    if (!entry || verdict === 'gone' || (this.options.sharedWithPeople && entryCarriesCspNonce(entry))) return undefined;
+    if (!entry || verdict === 'gone' || (this.options.sharedWithPeople && carriesCspNonce(entry))) return undefined;
     const now = Date.now();
     if (keepLeftMs(entry, now) <= 0) return undefined;
     const page = this.preparedFromRedis(key, entry);
@@ -290,7 +290,7 @@ export class TierStack {
   async readFresh(key: string): Promise<CacheEntry | undefined> {
     if (this.pending.size > 0) return undefined;
     const { entry, counters } = await this.options.redis.getWithRecord(key);
-    if (!entry || freshnessLeftMs(entry) <= 0 || (this.options.sharedWithPeople && entryCarriesCspNonce(entry))) return undefined;
+    if (!entry || freshnessLeftMs(entry) <= 0 || (this.options.sharedWithPeople && carriesCspNonce(entry))) return undefined;
     if ((await this.judge(key, entry, counters)) !== 'fresh') return undefined;
     this.noteSeen(key, entry);
     return entry;
