@@ -47,6 +47,7 @@ function createShop(redis: Redis, prefix: string, options: ShopOptions): Shop {
       '/cors-page': { ttl: 60 },
       '/visitor': { ttl: 60 },
       '/promo': { ttl: 60 },
+      '/partial': { ttl: 60 },
       '/session': { ttl: 60 },
       '/private': { ttl: 60 },
       '/big': { ttl: 60 },
@@ -122,6 +123,13 @@ function createShop(redis: Redis, prefix: string, options: ShopOptions): Shop {
     rendered(req);
     cache.noStore(res, 'promo');
     res.send(`<h1>Today only</h1><p>${cache.willStore(req) ? 'stored' : 'not stored'}</p>`);
+  });
+  // A page whose secondary part its source refused: sent, but kept fresh only briefly.
+  app.get('/partial', (req, res) => {
+    rendered(req);
+    cache.ttl(res, 1);
+    cache.ttl(res, 3600);
+    res.send('<h1>Product</h1><p>Related items are not available right now.</p>');
   });
   app.get('/session', (req, res) => {
     rendered(req);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import request from 'supertest';
 import type { FrontHitFields } from 'ssr-page-cache';
-import { BROWSER, GOOGLEBOT } from '../helpers/app';
+import { BROWSER, GOOGLEBOT, waitFor } from '../helpers/app';
 import { listen, rawRequest } from '../helpers/raw-http';
 import { useShops } from '../helpers/shop';
 
@@ -28,6 +28,20 @@ describe('for routes and hosts', () => {
     expect(shop.renders.get('/promo')).toBe(2);
     const res = { req: {} } as unknown as ServerResponse;
     expect(() => shop.cache.noStore(res, 'two words')).toThrow(/noStore: reason "two words" must be a short word/);
+  });
+
+  it('keeps a page the route shortened with ttl(res, seconds) fresh that long only, then serves it stale while re-rendering it', async () => {
+    const shop = shops.make('short-ttl');
+    expect((await request(shop.app).get('/partial').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('MISS');
+    await shops.stored(shop, 'ssr:/partial');
+    expect((await request(shop.app).get('/partial').set('User-Agent', GOOGLEBOT)).headers['x-cache']).toBe('HIT');
+    // The shortest of the route's calls (1 s, then 3600 s) wins; the route's own TTL is 60 s.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const stale = await request(shop.app).get('/partial').set('User-Agent', GOOGLEBOT);
+    expect([stale.status, stale.headers['x-cache']]).toEqual([200, 'STALE']);
+    await waitFor(async () => ((shop.renders.get('/partial') ?? 0) >= 2 ? true : undefined), 3000, 20);
+    const res = { req: {} } as unknown as ServerResponse;
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => shop.cache.ttl(res, bad)).toThrow(/ttl: seconds must be a whole number of 1 or more/);
   });
 
   it('treats a request whose cookies are all ignoreCookies as shared, and renders it without them', async () => {

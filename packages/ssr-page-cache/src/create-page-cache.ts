@@ -51,6 +51,13 @@ export interface PageCache {
    */
   noStore(res: ServerResponse, reason?: string): void;
   /**
+   * In a route: the page it is sending stays fresh at most `seconds` (a whole number, 1 or more),
+   * less than its route's TTL: a page rendered without one of its parts (a related list the data
+   * source refused) is kept briefly, then re-rendered in the background while it is served stale.
+   * The shortest of several calls wins; a 404 or redirect keeps its own lifetime.
+   */
+  ttl(res: ServerResponse, seconds: number): void;
+  /**
    * A request listener that answers hits before the app (Express builds no request for them, and
    * none of its middleware runs): `http.createServer(cache.front(app))`. `onHit` logs them as
    * the host's request logger would.
@@ -251,6 +258,10 @@ export function createPageCache(options: PageCacheOptions): PageCache {
       if (typeof reason !== 'string' || !STORE_SKIP_REASON.test(reason))
         throw new TypeError(`noStore: reason ${JSON.stringify(reason)} must be a short word of letters, digits, "-" or "_" (such as "visitor-cookie")`);
       contexts.noStore(res, reason);
+    },
+    ttl(res, seconds) {
+      if (!Number.isSafeInteger(seconds) || seconds < 1) throw new TypeError(`ttl: seconds must be a whole number of 1 or more, not ${String(seconds)}`);
+      contexts.ttl(res, seconds);
     },
     front(app, frontOptions = {}) {
       if (!enabled) return app;

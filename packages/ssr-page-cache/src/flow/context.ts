@@ -88,6 +88,8 @@ export interface RequestContext {
   storing?: boolean;
   /** The route said its response is not to be stored, and why (`cache.noStore(res, reason)`). */
   noStore?: string;
+  /** The route said its page stays fresh at most this long (`cache.ttl(res, seconds)`): a page rendered without one of its parts. */
+  maxFresh?: number;
 }
 
 /** Routes may name at most this many tags for one page; more are dropped. */
@@ -124,6 +126,12 @@ export class RequestContexts {
   /** A route says the response it is sending is not to be stored (a store-skip with this reason). */
   noStore(res: ServerResponse, reason: string): void {
     this.of(res.req).noStore = reason;
+  }
+
+  /** A route says the page it is sending stays fresh at most `seconds` (the shortest it says wins). */
+  ttl(res: ServerResponse, seconds: number): void {
+    const context = this.of(res.req);
+    context.maxFresh = Math.min(context.maxFresh ?? seconds, seconds);
   }
 
   /** Whether the cache will try to store the response to this request (a render for the cache the route has not opted out of). */

@@ -153,7 +153,7 @@ export function createPageFlow(deps: PageFlowDeps): PageFlow {
     const answered = (status: number) => {
       if (decision.agent) events.emit({ type: 'response', route, agent: decision.agent, outcome: log.cache, status });
     };
-    const rendered = await entryForRendered(storeDeps, held.response, page, captured, tags, context?.noStore);
+    const rendered = await entryForRendered(storeDeps, held.response, page, captured, tags, context?.noStore, context?.maxFresh);
     if ('skipped' in rendered) {
       const failed = held.response.statusCode >= 500;
       if (failed && decision.agent) events.emit({ type: 'render-error', route, trigger: 'request' });

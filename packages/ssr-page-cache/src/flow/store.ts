@@ -189,8 +189,11 @@ export async function entryForRendered(
   captured: CapturedBody,
   tags: string[],
   routeSaid: string | undefined,
+  maxFresh?: number,
 ): Promise<{ entry: CacheEntry } | { skipped: StoreSkipReason }> {
-  const lifetime = lifetimeFor(res.statusCode, page, deps.lifetimes);
+  const found = lifetimeFor(res.statusCode, page, deps.lifetimes);
+  // The route's `cache.ttl`: fresh for less, then stale (served while it is re-rendered) as usual.
+  const lifetime = found && maxFresh !== undefined && maxFresh < found.freshTtl ? { ...found, freshTtl: maxFresh } : found;
   const reason = uncacheableReason(res, captured, lifetime, deps.rules, routeSaid);
   const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
   if (!identity) {
