@@ -33,7 +33,7 @@ export async function runTwentyCrawl(redis: Redis, progress: (line: string) => v
       createdAt: new Date(Date.UTC(2026, 0, 1) + index * 3_600_000).toISOString(),
     }),
   );
-  const stub = await startTwentyStub(records, { plural: 'properties', singular: 'property', maxLimit: 200, rateLimit: RATE_LIMIT });
+  const stub = await startTwentyStub(records, { plural: 'properties', singular: 'property', maxLimit: 200, rateLimit: { perMinute: RATE_LIMIT.requests } });
   const port = await freePort();
   const keyPrefix = `bench:${RUN_ID}:twenty:`;
   const server = await startServer(

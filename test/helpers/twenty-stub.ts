@@ -1,2 +1,3 @@
-// The Twenty stand-in lives in tools/, shared with the bench.
+// The Twenty stand-in lives in tools/, shared with the bench; the recorded workspace beside it.
 export * from '../../tools/twenty-standin';
+export * from '../../tools/twenty-workspace';
