@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Router, type Response } from 'express';
-import { eachListingBatch, type ListingSource } from '../listings/listing';
+import { eachListingBatch, ListingSourceError, type ListingSource } from '../listings/listing';
 import { cacheTags } from '../listings/listing-tags';
 import type { PageCache } from 'ssr-page-cache';
 
@@ -23,6 +24,35 @@ export const SITEMAP_INDEX_PATH = '/sitemap.xml';
 const SITEMAP_NAMESPACE = 'http://www.sitemaps.org/schemas/sitemap/0.9';
 const PAGES_SITEMAP = 'pages.xml';
 const LISTINGS_SITEMAP = /^listings-([1-9]\d{0,6})\.xml$/;
+
+/**
+ * A read of the listing source for a sitemap (the walk of every listing, or the count) that fails
+ * with a `ListingSourceError` is made again after each of these waits, as long as the whole read,
+ * waits included, stays within `windowMs`: a source away for a moment costs a crawler a short
+ * wait, not a 503. A read that failed late (a timeout, a long walk) or a rate limit (the source
+ * already waited as asked, and a walk again would spend the shared limit) is not made again: the
+ * 503 with Retry-After follows, or the stored copy (stale-if-error) when there is one.
+ */
+export const SITEMAP_READ_RETRY: { readonly delaysMs: readonly number[]; readonly windowMs: number } = { delaysMs: [200, 600], windowMs: 2000 };
+
+/** `read()`, made again on a passing failure of the listing source within SITEMAP_READ_RETRY's bound. */
+async function withRetries<T>(read: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await read();
+    } catch (error) {
+      const delay = SITEMAP_READ_RETRY.delaysMs[attempt];
+      const again =
+        delay !== undefined &&
+        error instanceof ListingSourceError &&
+        error.failure !== 'rate-limited' &&
+        Date.now() - started + delay < SITEMAP_READ_RETRY.windowMs;
+      if (!again) throw error;
+      await sleep(delay);
+    }
+  }
+}
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
@@ -58,29 +88,35 @@ function sendXml(tag: PageCache['tag'], res: Response, root: 'urlset' | 'sitemap
  * `/robots.txt` and `/sitemap.xml`, a sitemap index: `/sitemaps/pages.xml` (home, browse) and
  * `/sitemaps/listings-{n}.xml`, each with at most `maxUrls` detail pages and their update times.
  * The cache stores them as it stores pages (route `sitemap`), so a crawl of the sitemaps reads
- * the listing source once per TTL.
+ * the listing source once per TTL. A read that fails is made again within a short bound
+ * (SITEMAP_READ_RETRY), then is a 503 with Retry-After (the app's error handler), which the cache
+ * answers with the stored copy when there is one (stale-if-error), and never stores.
  */
 export function createSitemapRouter({ listings, publicUrl, maxUrls, tag }: SitemapOptions): Router {
   const router = Router();
   const origin = publicUrl.replace(/\/+$/, '');
   let reading: Promise<SitemapListing[]> | undefined;
 
-  /** Every listing's id and update time; requests that come while one read runs share it. */
+  /**
+   * Every listing's id and update time; requests that come while one read runs share it (and its
+   * retries). A walk that fails part-way gives nothing: never a short list, which would drop
+   * children from the index and detail URLs from a child.
+   */
   function readListings(): Promise<SitemapListing[]> {
-    reading ??= (async () => {
+    reading ??= withRetries(async () => {
       const all: SitemapListing[] = [];
       for await (const batch of eachListingBatch(listings)) {
         for (const listing of batch) all.push({ id: listing.id, lastmod: w3cDate(listing.updatedAt) });
       }
       return all;
-    })().finally(() => {
+    }).finally(() => {
       reading = undefined;
     });
     return reading;
   }
 
   async function countListings(): Promise<number> {
-    return (await listings.listListings({ page: 1, pageSize: 1, sort: 'newest' })).total;
+    return (await withRetries(() => listings.listListings({ page: 1, pageSize: 1, sort: 'newest' }))).total;
   }
 
   const detailUrl = (id: string) => `${origin}/listings/${encodeURIComponent(id)}`;
