@@ -2,10 +2,14 @@ import type { RequestListener } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config';
-import { createListingSource } from './listings';
+import { createHash } from 'node:crypto';
+import { createListingSource, type TwentyParts } from './listings';
+import { createCityMemory, withCityMemory } from './listings/city-memory';
+import { createTwentyClient } from './listings/twenty-client';
+import { twentyPriority } from './listings/twenty-priority';
 import { ListingSourceError, type ListingSource } from './listings/listing';
 import { forgetListings } from './listings/listing-changes';
-import { learnListingObject, TwentyObjectName } from './listings/twenty-object';
+import { describeMapping, learnListingObject, TwentyObjectName } from './listings/twenty-object';
 import { createCacheMiddleware, type PageCache } from './middleware/cache-middleware';
 import { createInvalidationRouter } from './routes/cache-invalidation';
 import { createHealthRouter } from './routes/health';
@@ -64,9 +68,32 @@ export function createApp(deps: AppDeps): AppHandle {
   const owned = deps.redis === undefined;
   const unlockJournal = config.cache.journalPath ? lockJournal(config.cache.journalPath) : undefined;
   const cache = createCacheMiddleware(config, redis, logger);
-  const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular);
-  const listings = deps.listings ?? createListingSource(config.listings, listingObject);
-  if (config.listings.kind === 'twenty') learnListingObject(listingObject, config.listings, logger);
+  const twenty = config.listings.kind === 'twenty' ? config.listings : undefined;
+  const listingObject = new TwentyObjectName(config.cache.twentyWebhookObject.plural, config.cache.twentyWebhookObject.singular, {
+    cityField: twenty?.cityField,
+    priceField: twenty?.priceField,
+  });
+  let twentyParts: TwentyParts | undefined;
+  if (twenty) {
+    // One bucket per workspace (its URL and key), shared by every instance on this Redis.
+    const workspace = createHash('sha256').update(`${twenty.apiUrl}\n${twenty.apiKey}`).digest('hex').slice(0, 16);
+    const client = createTwentyClient({
+      apiUrl: twenty.apiUrl,
+      apiKey: twenty.apiKey,
+      timeoutMs: twenty.timeoutMs,
+      rateLimit: twenty.rateLimit,
+      shared: { redis, key: `${config.redis.keyPrefix}twenty-bucket:${workspace}` },
+      logger,
+    });
+    twentyParts = { object: listingObject, client };
+    learnListingObject(listingObject, (path) => client.get(path, 'page'), logger);
+  }
+  // Where listings were shown, so a webhook tells a move from a street change.
+  const cities = config.cache.twentyWebhookSecret
+    ? createCityMemory({ redis, key: `${config.redis.keyPrefix}twenty-cities`, onError: (error) => logger.debug({ err: error }, 'city memory: Redis refused') })
+    : undefined;
+  const source = deps.listings ?? createListingSource(config.listings, twentyParts);
+  const listings = cities ? withCityMemory(source, cities) : source;
 
   const app = express();
   app.disable('x-powered-by');
@@ -75,6 +102,8 @@ export function createApp(deps: AppDeps): AppHandle {
     app.use(pinoHttp({ logger, customAttributeKeys: { responseTime: 'durationMs' }, customProps: (req) => ({ ...cache.logFields(req) }) }));
   }
   app.use(cache.middleware);
+  // A stale page's background refresh and a warm-up request leave the CRM's last tokens to pages people wait for.
+  app.use((req, _res, next) => twentyPriority.run(cache.isRefresh(req) || req.headers['x-cache-warm'] !== undefined ? 'background' : 'page', next));
   // Every invalidation, made here or on another instance, drops the listing data renders read
   // here before any page is re-rendered from it.
   const forget = listings.forget?.bind(listings);
@@ -91,12 +120,30 @@ export function createApp(deps: AppDeps): AppHandle {
       mode: config.cache.twentyWebhookMode,
       listingObject,
       maxBodyBytes: config.cache.twentyWebhookMaxBodyBytes,
+      cities,
+      onMetadataChange: twentyParts ? () => learnListingObject(listingObject, (path) => twentyParts.client.get(path, 'background'), logger) : undefined,
     },
   });
-  app.use(createHealthRouter({ cache, webhooks: invalidation.webhooks, metricsToken: config.monitoring.metricsToken }));
+  app.use(
+    createHealthRouter({
+      cache,
+      webhooks: invalidation.webhooks,
+      metricsToken: config.monitoring.metricsToken,
+      twenty: twentyParts ? () => ({ ...describeMapping(listingObject), rateLimit: twentyParts.client.stats() }) : undefined,
+    }),
+  );
   app.use(invalidation.router);
   const tag = cache.tag;
-  app.use(createPageRouter({ listings, publicUrl: config.publicUrl, tag }));
+  app.use(
+    createPageRouter({
+      listings,
+      publicUrl: config.publicUrl,
+      tag,
+      ttl: cache.ttl,
+      degradedTtlSeconds: config.degradedTtlSeconds,
+      onDegraded: (part, error, url) => logger.warn({ part, failure: error.failure, err: error, url }, 'page rendered without a part the CRM did not give'),
+    }),
+  );
   app.use(createImageRouter());
   app.use(createFaviconRouter());
   app.use(createSitemapRouter({ listings, publicUrl: config.publicUrl, maxUrls: config.sitemapMaxUrls, tag }));
@@ -111,6 +158,7 @@ export function createApp(deps: AppDeps): AppHandle {
     logger,
     async close() {
       await cache.close();
+      twentyParts?.client.close();
       unlockJournal?.();
       if (!owned) return;
       // QUIT lets replies in flight arrive; while reconnecting it would not stop the retry loop.

@@ -8,45 +8,6 @@ export const LISTING_SOURCES = ['embedded', 'twenty'] as const;
 export const CACHED_ROUTES = ['home', 'browse', 'detail', 'sitemap'] as const;
 export { INVALIDATION_MODES, type InvalidationModeName };
 
-/**
- * What an update of each listing field changes, and so which pages it invalidates (the tags
- * are built in server/listings/listing-changes.ts):
- * - display: how the listing looks -> the pages showing it (`listing:{id}`);
- * - price: also its place in the price orderings -> the price-sorted lists (of its city and of all);
- * - featured: also the homepage;
- * - recency: its place in the newest-first orderings -> those lists, its city's "more homes"
- *   sections and the homepage;
- * - membership: whether lists hold it (status) -> every ordering of its city's lists and of
- *   the all-cities lists, the homepage and its city's "more homes" sections;
- * - relocation: which city's lists hold it (city; the old city is not in the webhook) -> every
- *   list, the homepage and "more homes" sections.
- * A field not in the table counts as relocation: the broadest, never too little. Creation,
- * deletion and restore are membership changes (relocation when the record has no city).
- */
-export const LISTING_FIELD_EFFECTS: Readonly<Record<string, ListingChangeEffect>> = {
-  name: 'display',
-  title: 'display',
-  description: 'display',
-  photos: 'display',
-  features: 'display',
-  bedrooms: 'display',
-  bathrooms: 'display',
-  areaSqm: 'display',
-  // Twenty keeps the city in the composite address field: a new address may be a new city.
-  address: 'relocation',
-  propertyType: 'display',
-  updatedAt: 'display',
-  updatedBy: 'display',
-  position: 'display',
-  price: 'price',
-  featured: 'featured',
-  createdAt: 'recency',
-  city: 'relocation',
-  status: 'membership',
-  deletedAt: 'membership',
-};
-export type ListingChangeEffect = 'display' | 'price' | 'featured' | 'recency' | 'membership' | 'relocation';
-
 export type CachedRouteName = (typeof CACHED_ROUTES)[number];
 
 /** Default fresh TTL of each page route, in seconds, before env overrides. */
@@ -216,9 +177,13 @@ const envSchema = z.object({
     .regex(/^[a-z][A-Za-z0-9]*$/, 'must be the singular API name of the Twenty object, e.g. property')
     .optional(),
   TWENTY_WEBHOOK_MAX_BODY_KB: integer(1, 16 * 1024).default(1024),
-  TWENTY_CITY_FIELD: fieldPath('address.addressCity (a composite Address field) or city (a text field)').default('address.addressCity'),
-  TWENTY_PRICE_FIELD: fieldPath('price.amountMicros (a Currency field) or price (a Number field)').default('price.amountMicros'),
+  // Found by type in Twenty's metadata; set only to override what is found.
+  TWENTY_CITY_FIELD: fieldPath("addressCustom.addressCity (an Address field's city) or city (a text field)").optional(),
+  TWENTY_PRICE_FIELD: fieldPath('price.amountMicros (a Currency field) or price (a Number field)').optional(),
+  TWENTY_RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(100),
+  TWENTY_RATE_LIMIT_PER_SECOND: integer(1, 1_000_000).default(100),
   SSR_RETRY_AFTER_SECONDS: integer(1, 3600).default(30),
+  SSR_CACHE_DEGRADED_TTL: integer(1, 86_400).default(60),
   SSR_CACHE_STALE_IF_ERROR: integer(0, MAX_TTL_SECONDS).default(3600),
   SSR_CACHE_NEGATIVE_TTL: integer(0, 86_400).default(60),
   SSR_CACHE_REDIRECT_TTL: integer(0, MAX_TTL_SECONDS).default(600),
@@ -316,8 +281,11 @@ export type ListingSourceConfig =
       timeoutMs: number;
       objectNamePlural: string;
       objectNameSingular?: string;
-      cityField: string;
-      priceField: string;
+      /** Overrides of the field mapping found in Twenty's metadata (TWENTY_CITY_FIELD, TWENTY_PRICE_FIELD). */
+      cityField?: string;
+      priceField?: string;
+      /** Twenty's token buckets for API-key queries (per workspace, shared by every instance through Redis). */
+      rateLimit: { perMinute: number; perSecond: number };
       /** How long records and list answers are reused between renders (0: never); webhooks drop them at once. */
       dataCacheSeconds: number;
     };
@@ -338,6 +306,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Retry-After of a 503 page when nothing servable exists (SSR_RETRY_AFTER_SECONDS). */
   retryAfterSeconds: number;
+  /** How long a page rendered without a secondary part (a refused "more homes" list) stays fresh (SSR_CACHE_DEGRADED_TTL). */
+  degradedTtlSeconds: number;
   /** Timeouts and caps of the HTTP server (SERVER_*). */
   server: ServerLimits;
   redis: RedisConfig;
@@ -391,6 +361,7 @@ function listingSource(env: Env): ListingSourceConfig {
     objectNameSingular: env.TWENTY_LISTING_OBJECT_SINGULAR,
     cityField: env.TWENTY_CITY_FIELD,
     priceField: env.TWENTY_PRICE_FIELD,
+    rateLimit: { perMinute: env.TWENTY_RATE_LIMIT_PER_MINUTE, perSecond: env.TWENTY_RATE_LIMIT_PER_SECOND },
     dataCacheSeconds: env.TWENTY_DATA_CACHE_SECONDS,
   };
 }
@@ -424,6 +395,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxUnreadBytes: values.SERVER_MAX_UNREAD_KB * 1024,
     },
     retryAfterSeconds: values.SSR_RETRY_AFTER_SECONDS,
+    degradedTtlSeconds: values.SSR_CACHE_DEGRADED_TTL,
     redis: {
       url: values.REDIS_URL,
       host: values.REDIS_HOST,

@@ -2,21 +2,28 @@ import type { ListingSourceConfig } from '../config';
 import { createEmbeddedCatalog } from './embedded-catalog';
 import type { ListingSource } from './listing';
 import { withListingCache } from './listing-cache';
+import type { TwentyClient } from './twenty-client';
 import type { TwentyObjectName } from './twenty-object';
+import { currentTwentyPriority } from './twenty-priority';
 import { createTwentySource } from './twenty-source';
 
-/** `object`: the listing object's names and option labels as Twenty tells them (labels shown for SELECT values). */
-export function createListingSource(config: ListingSourceConfig, object?: TwentyObjectName): ListingSource {
+export interface TwentyParts {
+  /** The listing object's names, field mapping and option labels as Twenty tells them. */
+  object: TwentyObjectName;
+  /** The instance's one paced client to Twenty. */
+  client: TwentyClient;
+}
+
+export function createListingSource(config: ListingSourceConfig, twenty?: TwentyParts): ListingSource {
   if (config.kind === 'embedded') return createEmbeddedCatalog(config.catalogSize);
-  const twenty = createTwentySource({
-    apiUrl: config.apiUrl,
-    apiKey: config.apiKey,
+  if (!twenty) throw new Error('createListingSource: a Twenty source needs its object and client');
+  const source = createTwentySource({
+    client: twenty.client,
     timeoutMs: config.timeoutMs,
     objectNamePlural: config.objectNamePlural,
     objectNameSingular: config.objectNameSingular,
-    cityField: config.cityField,
-    priceField: config.priceField,
-    labelOf: object ? (field, value) => object.labelOf(field, value) : undefined,
+    object: twenty.object,
+    priority: currentTwentyPriority,
   });
-  return config.dataCacheSeconds > 0 ? withListingCache(twenty, { ttlMs: config.dataCacheSeconds * 1000 }) : twenty;
+  return config.dataCacheSeconds > 0 ? withListingCache(source, { ttlMs: config.dataCacheSeconds * 1000 }) : source;
 }

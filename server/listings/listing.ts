@@ -8,7 +8,12 @@ export interface Listing {
   /** ISO 4217 code of the price (Twenty's `currencyCode`): the pages show the price in it. */
   currency: string;
   city: string;
+  /** The address as one line: street lines, postcode and city. */
   address: string;
+  /** Its parts, when the source has them (Twenty's Address field): the page's structured data. */
+  street?: string;
+  postcode?: string;
+  country?: string;
   propertyType: string;
   bedrooms: number;
   bathrooms: number;

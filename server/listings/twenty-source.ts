@@ -1,9 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import { ListingSourceError, type Listing, type ListingSort, type ListingSource } from './listing';
+import type { TwentyClient, TwentyPriority } from './twenty-client';
+import { DEFAULT_LISTING_FIELDS, type ListingFields } from './twenty-fields';
+import type { TwentyObjectName } from './twenty-object';
 
 export interface TwentySourceOptions {
-  apiUrl: string;
-  apiKey: string;
+  /** The instance's one client to Twenty (paced by its token bucket). */
+  client: Pick<TwentyClient, 'get'>;
+  /** How long the first pages wait for the field mapping (Twenty's metadata) before using the defaults. */
   timeoutMs: number;
   /** Plural API name of the listing object, e.g. `listings`. */
   objectNamePlural: string;
@@ -12,16 +16,12 @@ export interface TwentySourceOptions {
   /** Browse pages deeper than this answer as empty (404) instead of walking that many cursors. */
   maxPage?: number;
   /**
-   * Where the city is (TWENTY_CITY_FIELD): a subfield of a composite Address field
-   * (`address.addressCity`, Twenty's standard) or a text field (`city`).
+   * Which fields hold what (found by type in Twenty's metadata, TWENTY_CITY_FIELD and
+   * TWENTY_PRICE_FIELD overriding) and the SELECT options' labels. Absent: the default names.
    */
-  cityField?: string;
-  /** How to sort by price (TWENTY_PRICE_FIELD): a Currency field's subfield (`price.amountMicros`) or a Number field (`price`). */
-  priceField?: string;
-  /** The longest wait for a 429's Retry-After before the call gives up (rate limited). */
-  maxRetryWaitMs?: number;
-  /** A SELECT option's label from Twenty's metadata; absent or unknown: the value humanised. */
-  labelOf?(field: string, value: string): string | undefined;
+  object?: Pick<TwentyObjectName, 'fields' | 'labelOf' | 'whenKnown'>;
+  /** Whose call this is: a page a visitor or crawler waits for, or a background walk/refresh. */
+  priority?: () => TwentyPriority;
 }
 
 export type OptionLabel = (field: string, value: string) => string;
@@ -31,9 +31,14 @@ type TwentyRecord = Record<string, unknown>;
 /** The most records a list call asks for: current Twenty's clamp (older ones clamp to 60, and the cursor walk does not care). */
 const TWENTY_PAGE_LIMIT = 200;
 
-function orderBy(sort: ListingSort, priceField: string): string {
+/** The path to sort and filter prices by: a Currency field's amount, or a Number field. */
+function pricePath(fields: ListingFields): string {
+  return fields.priceKind === 'currency' ? `${fields.price}.amountMicros` : fields.price;
+}
+
+function orderBy(sort: ListingSort, fields: ListingFields): string {
   if (sort === 'newest') return 'createdAt[DescNullsLast]';
-  return `${priceField}[${sort === 'price_asc' ? 'AscNullsLast' : 'DescNullsLast'}]`;
+  return `${pricePath(fields)}[${sort === 'price_asc' ? 'AscNullsLast' : 'DescNullsLast'}]`;
 }
 
 /** `ilike` matches `%` and `_` as wildcards: a city is matched as itself. */
@@ -97,7 +102,7 @@ function markdownText(markdown: string): string {
 }
 
 /**
- * A RICH_TEXT_V2 field (`{blocknote, markdown}`) as plain text, paragraphs separated by blank
+ * A RICH_TEXT field (`{blocknote, markdown}`; RICH_TEXT_V2 in some versions) as plain text, paragraphs separated by blank
  * lines: BlockNote's blocks when present, else the markdown without its markers. The page
  * escapes it like any text, so no markup or script from the CRM reaches the HTML.
  */
@@ -139,15 +144,19 @@ function price(value: unknown): { price: number | null; currency: string } {
   return { price: optionalNumber(value), currency: 'EUR' };
 }
 
-function address(record: TwentyRecord, cityField: string): { address: string; city: string } {
-  const value = record.address;
-  const city = text(at(record, cityField)) || text(record.city) || text((value as TwentyRecord | undefined)?.addressCity);
-  if (value && typeof value === 'object') {
-    const parts = value as TwentyRecord;
-    const street = [text(parts.addressStreet1), text(parts.addressStreet2)].filter(Boolean).join(' ');
-    return { address: [street, city].filter(Boolean).join(', '), city };
-  }
-  return { address: text(value), city };
+/** The address as the pages show it (street lines, postcode and city; the country apart), from an ADDRESS field or a text city. */
+function address(record: TwentyRecord, fields: ListingFields): Pick<Listing, 'address' | 'city' | 'street' | 'postcode' | 'country'> {
+  const value = fields.address ? record[fields.address] : undefined;
+  const parts = value && typeof value === 'object' ? (value as TwentyRecord) : {};
+  const city = text(at(record, fields.city)).trim() || text(parts.addressCity).trim();
+  const street = [text(parts.addressStreet1), text(parts.addressStreet2)]
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(', ');
+  const postcode = text(parts.addressPostcode).trim();
+  const country = text(parts.addressCountry).trim();
+  const locality = [postcode, city].filter(Boolean).join(' ');
+  return { address: [street, locality].filter(Boolean).join(', '), city, street, postcode, country };
 }
 
 /** A Links field is `{primaryLinkUrl, secondaryLinks:[{url}]}`; an array field is the URLs. */
@@ -163,28 +172,35 @@ function photos(value: unknown): string[] {
   return [];
 }
 
+/** A field's value by role (undefined when the workspace has no field for it). */
+function valueOf(record: TwentyRecord, field: string | undefined): unknown {
+  return field === undefined ? undefined : record[field];
+}
+
 export function listingFromTwentyRecord(
   record: TwentyRecord,
-  cityField = 'address.addressCity',
+  fields: ListingFields = DEFAULT_LISTING_FIELDS,
   label: OptionLabel = (_field, value) => humanise(value),
 ): Listing {
   // SELECT and MULTI_SELECT values come as their API values (`BALCONY`): shown by their labels.
-  const features = Array.isArray(record.features)
-    ? record.features.filter((f): f is string => typeof f === 'string').map((value) => label('features', value))
+  const featureValues = valueOf(record, fields.features);
+  const features = Array.isArray(featureValues)
+    ? featureValues.filter((f): f is string => typeof f === 'string').map((value) => label(fields.features as string, value))
     : [];
+  const type = text(valueOf(record, fields.propertyType), 'property');
   return {
     id: text(record.id),
-    title: text(record.title) || text(record.name) || 'Untitled listing',
-    description: text(record.description),
-    ...price(record.price),
-    ...address(record, cityField),
-    propertyType: label('propertyType', text(record.propertyType, 'property')).toLowerCase(),
-    bedrooms: numberFrom(record.bedrooms),
-    bathrooms: numberFrom(record.bathrooms),
-    areaSqm: numberFrom(record.areaSqm),
-    photos: photos(record.photos),
+    title: text(record[fields.title]).trim() || text(record.title).trim() || 'Untitled listing',
+    description: text(valueOf(record, fields.description)),
+    ...price(record[fields.price]),
+    ...address(record, fields),
+    propertyType: (fields.propertyType ? label(fields.propertyType, type) : humanise(type)).toLowerCase(),
+    bedrooms: numberFrom(valueOf(record, fields.bedrooms)),
+    bathrooms: numberFrom(valueOf(record, fields.bathrooms)),
+    areaSqm: numberFrom(valueOf(record, fields.areaSqm)),
+    photos: photos(valueOf(record, fields.photos)),
     features,
-    featured: record.featured === true,
+    featured: valueOf(record, fields.featured) === true,
     createdAt: text(record.createdAt),
     updatedAt: text(record.updatedAt) || text(record.createdAt),
   };
@@ -213,52 +229,27 @@ async function messageOf(response: Response): Promise<string> {
   }
 }
 
-/** Seconds a Retry-After header asks for (a number or an HTTP date), if it says. */
-function retryAfterSeconds(header: string | null): number | undefined {
-  if (header === null) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
-}
+const ID_ORDER = 'id[AscNullsFirst]';
+/** Records a call asks for when reading the null-priced records on their own. */
+const NULL_BATCH = 200;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Listings read from Twenty's REST API (`/rest/{namePlural}`), with a timeout on every call. */
+/** Listings read from Twenty's REST API (`/rest/{namePlural}`) through the instance's paced client. */
 export function createTwentySource(options: TwentySourceOptions): ListingSource {
-  const { apiUrl, apiKey, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50 } = options;
-  const { cityField = 'address.addressCity', priceField = 'price.amountMicros', maxRetryWaitMs = 2000 } = options;
-  const label: OptionLabel = (field, value) => options.labelOf?.(field, value) ?? humanise(value);
-  const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, cityField, label);
+  const { client, timeoutMs, objectNamePlural, objectNameSingular: singular, maxPage = 50, object } = options;
+  const fieldsNow = (): ListingFields => object?.fields ?? DEFAULT_LISTING_FIELDS;
+  const label: OptionLabel = (field, value) => object?.labelOf(field, value) ?? humanise(value);
+  const toListing = (record: TwentyRecord) => listingFromTwentyRecord(record, fieldsNow(), label);
+  const priorityNow = (): TwentyPriority => options.priority?.() ?? 'page';
   /** The cursor after page N of a list (sort, city, page size): browse page N+1 then costs one call, not N+1. */
   const cursors = new LRUCache<string, string>({ max: 20_000 });
   /** Bumped by `forget`: a walk that began before it does not remember its cursors. */
   let generation = 0;
 
-  async function fetchOnce(path: string): Promise<Response> {
-    try {
-      return await fetch(`${apiUrl}/rest/${path}`, {
-        headers: { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      throw sourceError(error, `Twenty API request failed: GET /rest/${path}`);
-    }
-  }
-
   /** The JSON of a call; undefined when a get-one says the record does not exist. */
-  async function getJson(path: string, getOne = false): Promise<unknown> {
-    let response = await fetchOnce(path);
-    // Twenty's rate limit (per workspace, shared by every integration): wait as asked, once, within a bound.
-    if (response.status === 429) {
-      const wait = retryAfterSeconds(response.headers.get('retry-after'));
-      await response.body?.cancel();
-      if (wait === undefined || wait * 1000 > maxRetryWaitMs) {
-        throw new ListingSourceError('rate-limited', `Twenty API rate limit (429) on GET /rest/${path}`, { retryAfterSeconds: wait });
-      }
-      await sleep(wait * 1000);
-      response = await fetchOnce(path);
-    }
+  async function getJson(path: string, priority: TwentyPriority, getOne = false): Promise<unknown> {
+    // The first calls wait (briefly) for the field names Twenty's metadata gives.
+    if (object) await object.whenKnown(timeoutMs);
+    const response = await client.get(path, priority);
     if (response.ok) {
       try {
         return await response.json();
@@ -268,19 +259,17 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
     }
     const message = await messageOf(response);
     if (response.status === 429 || (response.status === 400 && RATE_LIMIT_MESSAGE.test(message))) {
-      throw new ListingSourceError('rate-limited', `Twenty API rate limit (${response.status}) on GET /rest/${path}`, {
-        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
-      });
+      throw new ListingSourceError('rate-limited', `Twenty API rate limit (${response.status}) on GET /rest/${path}`);
     }
     // Only Twenty's own "no such record" answers: a 404 or 400 of anything else (a wrong plural, a proxy, a migration) is an outage, never a deletion.
     if (getOne && (response.status === 404 || response.status === 400) && NOT_FOUND_MESSAGE.test(message)) return undefined;
     throw new ListingSourceError('unavailable', `Twenty API answered ${response.status} to GET /rest/${path}: ${message}`);
   }
 
-  async function list(params: URLSearchParams): Promise<TwentyListResponse> {
-    const body = (await getJson(`${objectNamePlural}?${params}`)) as {
+  async function list(params: URLSearchParams, priority: TwentyPriority = priorityNow()): Promise<TwentyListResponse> {
+    const body = (await getJson(`${objectNamePlural}?${params}`, priority)) as {
       data?: Record<string, unknown>;
-      pageInfo?: { hasNextPage?: boolean; endCursor?: string };
+      pageInfo?: { hasNextPage?: boolean; endCursor?: string | null };
       totalCount?: number;
     };
     const records = body?.data?.[objectNamePlural];
@@ -289,15 +278,45 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
     }
     return {
       records: records as TwentyRecord[],
-      endCursor: body.pageInfo?.endCursor,
+      endCursor: body.pageInfo?.endCursor ?? undefined,
       hasNextPage: body.pageInfo?.hasNextPage === true,
       totalCount: typeof body.totalCount === 'number' ? body.totalCount : records.length,
     };
   }
 
+  function cityFilter(fields: ListingFields, city: string): string {
+    return `${fields.city}[ilike]:"${ilikeLiteral(city)}"`;
+  }
+
+  /**
+   * The records of a price ordering's page [offset, offset + pageSize) that have no price, read
+   * on their own ordered by id and put after the priced ones, where NullsLast puts them: Twenty
+   * 2.21's cursors never reach them (fixed in later versions, which never get here).
+   */
+  async function nullPriced(fields: ListingFields, city: string | undefined, total: number, offset: number, pageSize: number): Promise<TwentyRecord[]> {
+    const isNull = `${pricePath(fields)}[is]:NULL`;
+    const filter = city === undefined ? isNull : `and(${isNull},${cityFilter(fields, city)})`;
+    const params = new URLSearchParams({ limit: String(NULL_BATCH), order_by: ID_ORDER, filter });
+    let result = await list(params);
+    const start = Math.max(offset, total - result.totalCount);
+    const from = start - (total - result.totalCount);
+    const wanted = offset + pageSize - start;
+    const found: TwentyRecord[] = [];
+    for (let seen = 0; wanted > 0;) {
+      for (const record of result.records) {
+        if (seen >= from && found.length < wanted) found.push(record);
+        seen += 1;
+      }
+      if (found.length >= wanted || !result.hasNextPage || !result.endCursor || result.records.length === 0) break;
+      params.set('starting_after', result.endCursor);
+      result = await list(params);
+    }
+    return found;
+  }
+
   return {
     async getListing(id) {
-      const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, true)) as { data?: Record<string, unknown> } | undefined;
+      const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, priorityNow(), true)) as { data?: Record<string, unknown> } | undefined;
       // The one-record answer is keyed by the singular name (Twenty's own); without it, its only key.
       const data = body?.data ?? {};
       const record = (singular === undefined ? undefined : data[singular]) ?? Object.values(data)[0];
@@ -306,10 +325,12 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
     },
 
     async listListings({ page, pageSize, sort, city }) {
-      const params = new URLSearchParams({ limit: String(pageSize), order_by: orderBy(sort, priceField) });
+      if (object) await object.whenKnown(timeoutMs);
+      const fields = fieldsNow();
+      const params = new URLSearchParams({ limit: String(pageSize), order_by: orderBy(sort, fields) });
       if (city !== undefined) {
         if (/["\\]/.test(city)) return { items: [], total: 0 };
-        params.set('filter', `${cityField}[ilike]:"${ilikeLiteral(city)}"`);
+        params.set('filter', cityFilter(fields, city));
       }
       if (page > maxPage) return { items: [], total: 0 };
       // Twenty pages by cursor: start from the nearest page whose cursor is known, walk the rest.
@@ -325,21 +346,36 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
       const since = generation;
       let result = await list(params);
       for (;;) {
-        if (result.endCursor && since === generation) cursors.set(memo(current), result.endCursor);
-        if (current >= page) break;
-        if (!result.hasNextPage || !result.endCursor) return { items: [], total: result.totalCount };
+        const short = result.records.length < pageSize;
+        if (result.endCursor && !short && since === generation) cursors.set(memo(current), result.endCursor);
+        if (current >= page || short || !result.hasNextPage || !result.endCursor) break;
         params.set('starting_after', result.endCursor);
         result = await list(params);
         current += 1;
       }
-      return { items: result.records.map(toListing), total: result.totalCount };
+      const offset = (page - 1) * pageSize;
+      const items = current === page ? result.records : [];
+      const reached = (current - 1) * pageSize + result.records.length;
+      // Twenty 2.21 pages past the last non-null price to nothing while totalCount counts the
+      // null-priced records: they are read on their own and put last, where NullsLast puts them.
+      if (sort !== 'newest' && items.length < pageSize && reached < result.totalCount && params.has('starting_after')) {
+        const rest = await nullPriced(fields, city, result.totalCount, offset, pageSize);
+        return { items: [...items, ...rest].map(toListing), total: result.totalCount };
+      }
+      if (current < page) return { items: [], total: result.totalCount };
+      return { items: items.map(toListing), total: result.totalCount };
     },
 
-    /** Every record by cursor, as many a call as Twenty gives (200 now, 60 in older versions): one walk. */
+    /**
+     * Every record by cursor, as many a call as Twenty gives (200 now, 60 in older versions): one
+     * walk, at the priority of the request it serves (a stored sitemap's refresh: background).
+     */
     async *eachBatch() {
-      const params = new URLSearchParams({ limit: String(TWENTY_PAGE_LIMIT), order_by: orderBy('newest', priceField) });
+      if (object) await object.whenKnown(timeoutMs);
+      const priority = priorityNow();
+      const params = new URLSearchParams({ limit: String(TWENTY_PAGE_LIMIT), order_by: orderBy('newest', fieldsNow()) });
       for (;;) {
-        const result = await list(params);
+        const result = await list(params, priority);
         if (result.records.length > 0) yield result.records.map(toListing);
         if (!result.hasNextPage || !result.endCursor) return;
         params.set('starting_after', result.endCursor);
@@ -347,7 +383,10 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
     },
 
     async listFeatured(limit) {
-      const params = new URLSearchParams({ limit: String(limit), order_by: orderBy('newest', priceField), filter: 'featured[eq]:true' });
+      if (object) await object.whenKnown(timeoutMs);
+      const fields = fieldsNow();
+      if (!fields.featured) return [];
+      const params = new URLSearchParams({ limit: String(limit), order_by: orderBy('newest', fields), filter: `${fields.featured}[eq]:true` });
       return (await list(params)).records.map(toListing);
     },
 

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { effectsOfUpdate, type ChangeEffect } from './listing-changes';
+import type { ListingFields } from './twenty-fields';
 import type { TwentyObjectName } from './twenty-object';
 
 export const TWENTY_ACTIONS = ['created', 'updated', 'deleted', 'destroyed', 'restored', 'upserted'] as const;
@@ -66,8 +67,6 @@ const payloadSchema = z.object({
     .object({
       // A tag names the id (`listing:{id}`, at most 200 characters): ids longer than any page's are refused.
       id: z.union([z.string().min(1).max(128), z.number()], { message: 'must be a string of 1 to 128 characters or a number' }),
-      city: z.unknown().optional(),
-      address: z.unknown().optional(),
     })
     .passthrough()
     .optional(),
@@ -76,24 +75,42 @@ const payloadSchema = z.object({
 
 /** A listing change a webhook reports, or why the webhook is ignored or refused. */
 export type TwentyEvent =
-  | { kind: 'change'; event: string; action: TwentyAction; id: string; city?: string; effects: ChangeEffect[] }
-  | { kind: 'ignored'; reason: string }
+  | {
+      kind: 'change';
+      event: string;
+      action: TwentyAction;
+      id: string;
+      /** The city after the change, by the field mapping. */
+      city?: string;
+      /** `address`: the Address field changed; a move or not, told by the city it was shown under (resolveAddressEffect). */
+      effects: (ChangeEffect | 'address')[];
+    }
+  | { kind: 'ignored'; reason: string; metadata?: boolean }
   | { kind: 'invalid'; error: string };
 
 /** A city that fits in a tag; a longer one counts as unknown (the change then reaches every city). */
 const MAX_CITY_LENGTH = 100;
 
-function cityOf(record: Record<string, unknown>): string | undefined {
-  const address = record.address as Record<string, unknown> | undefined;
-  const city = typeof record.city === 'string' && record.city.trim() !== '' ? record.city : address?.addressCity;
-  return typeof city === 'string' && city.trim() !== '' && city.length <= MAX_CITY_LENGTH ? city : undefined;
+function cityOf(record: Record<string, unknown>, fields: ListingFields): string | undefined {
+  const [field, subfield] = fields.city.split('.') as [string, string | undefined];
+  const value = record[field];
+  const address = record[fields.address ?? ''] ?? record.address;
+  const candidates = [
+    subfield === undefined ? value : value && typeof value === 'object' ? (value as Record<string, unknown>)[subfield] : undefined,
+    record.city,
+    address && typeof address === 'object' ? (address as Record<string, unknown>).addressCity : undefined,
+  ];
+  const city = candidates.find((candidate): candidate is string => typeof candidate === 'string' && candidate.trim() !== '');
+  return city !== undefined && city.length <= MAX_CITY_LENGTH ? city.trim() : undefined;
 }
 
 /** Reads Twenty's webhook body (eventName, objectMetadata, record, updatedFields). */
 export function readTwentyEvent(body: unknown, listingObject: TwentyObjectName): TwentyEvent {
   // A webhook on all events also gets the workspace's metadata events (`metadata.<name>.<action>`).
   const eventName = (body as { eventName?: unknown } | null)?.eventName;
-  if (typeof eventName === 'string' && eventName.startsWith('metadata.')) return { kind: 'ignored', reason: `metadata event "${eventName.slice(0, 100)}"` };
+  if (typeof eventName === 'string' && eventName.startsWith('metadata.')) {
+    return { kind: 'ignored', reason: `metadata event "${eventName.slice(0, 100)}"`, metadata: eventName.startsWith('metadata.fieldMetadata.') };
+  }
   const parsed = payloadSchema.safeParse(body);
   if (!parsed.success) {
     return { kind: 'invalid', error: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ') };
@@ -105,8 +122,14 @@ export function readTwentyEvent(body: unknown, listingObject: TwentyObjectName):
   if (!listingObject.matches(object)) return { kind: 'ignored', reason: `event for object "${object}", not ${listingObject.describe()}` };
   if (!(TWENTY_ACTIONS as readonly string[]).includes(action)) return { kind: 'ignored', reason: `action "${action}" is not handled` };
   if (!record) return { kind: 'invalid', error: 'record: required for listing events' };
-  const city = cityOf(record);
+  const city = cityOf(record, listingObject.fields);
   const whole: ChangeEffect = city ? 'membership' : 'relocation';
-  const effects: ChangeEffect[] = action === 'updated' || action === 'upserted' ? effectsOfUpdate(updatedFields) : [whole];
+  // An upsert may have created the record: its effects include membership.
+  const effects =
+    action === 'updated'
+      ? effectsOfUpdate(updatedFields, listingObject.mapping)
+      : action === 'upserted'
+        ? [...new Set([whole, ...effectsOfUpdate(updatedFields, listingObject.mapping)])]
+        : [whole];
   return { kind: 'change', event: parsed.data.eventName, action: action as TwentyAction, id: String(record.id), city, effects };
 }

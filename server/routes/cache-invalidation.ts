@@ -4,7 +4,8 @@ import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { InvalidateResult, InvalidationModeName, PageCache, RedisClient } from 'ssr-page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
-import { tagsForListingChange } from '../listings/listing-changes';
+import type { CityMemory } from '../listings/city-memory';
+import { resolveAddressEffect, tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
 import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } from '../listings/twenty-webhook';
 
@@ -35,6 +36,10 @@ export interface TwentyWebhookOptions {
   listingObject: TwentyObjectName;
   /** Larger signed bodies get 413 (TWENTY_WEBHOOK_MAX_BODY_KB). */
   maxBodyBytes: number;
+  /** The cities listings were shown under: tells a move from a street change (absent: every address change is a move). */
+  cities?: CityMemory;
+  /** A field of the workspace was created, renamed or removed (`metadata.fieldMetadata.*`): read the field mapping again. */
+  onMetadataChange?(): void;
 }
 
 /** Signed Twenty webhooks received, refused (401/403) and ignored (other objects, 202): /health and /metrics show them. */
@@ -214,28 +219,30 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const event = readTwentyEvent(body, twenty.listingObject);
     if (event.kind === 'invalid') return void res.status(400).json({ error: event.error });
     if (event.kind === 'ignored') {
+      if (event.metadata) twenty.onMetadataChange?.();
       // A 2xx, so the CRM does not count it as a failed delivery.
       webhooks.webhooksIgnored += 1;
       logger.info({ source: 'twenty', event: body.eventName, ignored: event.reason }, 'cache invalidation: webhook ignored');
       return void res.status(202).json({ ignored: event.reason });
     }
     // A deleted listing's pages must not be served even once more.
-    const mode = event.action === 'deleted' || event.action === 'destroyed' ? 'hard' : twenty.mode;
-    const tags = tagsForListingChange(event.id, event.effects, event.city);
+    const gone = event.action === 'deleted' || event.action === 'destroyed';
+    const mode = gone ? 'hard' : twenty.mode;
+    // Where pages showed it before the change (Twenty sends only the record after it).
+    const shownIn = await twenty.cities?.recallAndReset(event.id, gone ? undefined : event.city);
+    const effects = resolveAddressEffect(event.effects, event.city, shownIn);
+    const tags = tagsForListingChange(event.id, effects, event.city, shownIn);
     const { ok, changed, ...result } = await cache.invalidate({ tags, mode, source: 'twenty' });
     const summary = {
       source: 'twenty',
       event: event.event,
       ids: [event.id],
-      effects: event.effects,
+      effects,
       ...result,
       [countName(result)]: changed,
     };
     // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
-    logger.info(
-      { source: 'twenty', event: event.event, ids: [event.id], effects: event.effects, tags, ok, queued: result.queued },
-      'cache invalidation: webhook',
-    );
+    logger.info({ source: 'twenty', event: event.event, ids: [event.id], effects, shownIn, tags, ok, queued: result.queued }, 'cache invalidation: webhook');
     if (result.queued) return void res.status(202).json(summary);
     if (!ok) {
       // "Retry later" must let the same delivery in again: it was not applied.

@@ -9,6 +9,8 @@ export interface HealthOptions {
   webhooks: WebhookStats;
   /** METRICS_TOKEN: unset, /metrics is open (it changes nothing). */
   metricsToken?: string;
+  /** With a Twenty source: the field mapping in use and the client's rate-limit bucket. */
+  twenty?: () => object;
 }
 
 let processRegistry: Registry | undefined;
@@ -27,7 +29,7 @@ function processMetrics(): Registry {
  * `degraded` when Redis is down or the circuit breaker keeps it off the request path (pages
  * render through). GET /metrics: the cache's registry and the process's, as Prometheus text.
  */
-export function createHealthRouter({ cache, webhooks, metricsToken }: HealthOptions): Router {
+export function createHealthRouter({ cache, webhooks, metricsToken, twenty }: HealthOptions): Router {
   const router = Router();
   const metricsGuard: RequestHandler = (req, res, next) => {
     if (!metricsToken) return next();
@@ -47,6 +49,7 @@ export function createHealthRouter({ cache, webhooks, metricsToken }: HealthOpti
       redis,
       cache: { ...counters, ...webhooks },
       alerts,
+      ...(twenty ? { twenty: twenty() } : {}),
     });
   });
   return router;

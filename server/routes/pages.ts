@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import { LISTING_SORTS, type Listing, type ListingSort, type ListingSource } from '../listings/listing';
+import { LISTING_SORTS, ListingSourceError, type Listing, type ListingSort, type ListingSource } from '../listings/listing';
 import { browsePage } from '../ssr/browse-page';
 import { errorPage } from '../ssr/error-page';
 import { homePage } from '../ssr/home-page';
@@ -19,6 +19,12 @@ export interface PageRoutesOptions {
   publicUrl: string;
   /** Names what a page shows, for exact invalidation (the page cache's `tag`). */
   tag: PageCache['tag'];
+  /** Keeps a page fresh for less than its route's TTL (the page cache's `ttl`). */
+  ttl?: PageCache['ttl'];
+  /** How long a page rendered without a secondary part (SSR_CACHE_DEGRADED_TTL) stays fresh. */
+  degradedTtlSeconds?: number;
+  /** Told when a page is rendered without a part it could not read. */
+  onDegraded?(part: string, error: ListingSourceError, url: string): void;
 }
 
 type QueryValue = string | string[] | undefined;
@@ -76,13 +82,30 @@ export function sendPage(res: Response, page: RenderedPage): void {
 }
 
 /** The SSR server's own routes; the cache middleware sits in front of them. */
-export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions): Router {
+export function createPageRouter({ listings, publicUrl, tag, ttl, degradedTtlSeconds = 60, onDegraded }: PageRoutesOptions): Router {
   const router = Router();
+
+  /**
+   * A secondary part of a page (its "more homes" list, the home page's featured homes) read
+   * without failing the page: when the source cannot answer, the page goes out without it (200)
+   * and stays fresh only briefly, so it is re-rendered whole soon. The page's own record or list
+   * still fails the page (503).
+   */
+  async function secondary<T>(res: Response, part: string, read: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof ListingSourceError)) throw error;
+      ttl?.(res, degradedTtlSeconds);
+      onDegraded?.(part, error, res.req.originalUrl);
+      return fallback;
+    }
+  }
 
   const listingTags = (shown: Listing[]) => shown.map((listing) => cacheTags.listing(listing.id));
 
   router.get('/', async (_req, res) => {
-    const featured = await listings.listFeatured(FEATURED_COUNT);
+    const featured = await secondary(res, 'featured', () => listings.listFeatured(FEATURED_COUNT), []);
     tag(res, cacheTags.home, ...listingTags(featured));
     dateFromData(res, featured);
     sendPage(res, homePage(publicUrl, featured));
@@ -119,10 +142,14 @@ export function createPageRouter({ listings, publicUrl, tag }: PageRoutesOptions
       if (id.length <= MAX_ID_LENGTH) tag(res, cacheTags.listing(id));
       return sendPage(res, errorPage(publicUrl, 404, 'This listing does not exist or has been removed.'));
     }
-    const nearby = await listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city: listing.city.toLowerCase() });
+    const city = listing.city.toLowerCase();
+    const nearby = await secondary(res, 'more-homes', () => listings.listListings({ page: 1, pageSize: SIMILAR_COUNT + 1, sort: 'newest', city }), {
+      items: [],
+      total: 0,
+    });
     const similar = nearby.items.filter((other) => other.id !== listing.id).slice(0, SIMILAR_COUNT);
     // The "more homes in {city}" section changes when that city's newest listings do.
-    tag(res, cacheTags.listing(listing.id), cacheTags.city(listing.city), ...listingTags(similar));
+    tag(res, cacheTags.listing(listing.id), cacheTags.listingPage(listing.id), cacheTags.city(listing.city), ...listingTags(similar));
     // The similar listings' cards are part of the page: their updates date it too.
     dateFromData(res, [listing, ...similar]);
     sendPage(res, listingPage(publicUrl, listing, similar));

@@ -71,7 +71,13 @@ export class SitemapError extends Error {
 function requestOptions(options: WarmOptions): RequestInit {
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
   return {
-    headers: { 'User-Agent': options.userAgent ?? WARM_USER_AGENT, Accept: 'text/html,application/xml;q=0.9,*/*;q=0.8', 'Accept-Encoding': 'gzip' },
+    // X-Cache-Warm: the server reads the CRM for this page after the pages people wait for.
+    headers: {
+      'User-Agent': options.userAgent ?? WARM_USER_AGENT,
+      'X-Cache-Warm': '1',
+      Accept: 'text/html,application/xml;q=0.9,*/*;q=0.8',
+      'Accept-Encoding': 'gzip',
+    },
     signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
     redirect: 'manual',
   };

@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { ListingSourceError } from '../../server/listings/listing';
 import { learnObjectMetadata } from '../../server/listings/twenty-object';
+import { createTwentyClient } from '../../server/listings/twenty-client';
 import { createTwentySource } from '../../server/listings/twenty-source';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
@@ -11,8 +12,8 @@ const records = Array.from({ length: 60 }, (_, index) => twentyRecord(`rec-${ind
 
 describe('the Twenty REST listing source', () => {
   let stub: TwentyStub;
-  const source = () =>
-    createTwentySource({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, objectNamePlural: 'listings', objectNameSingular: 'listing' });
+  const client = () => createTwentyClient({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300 });
+  const source = () => createTwentySource({ client: client(), timeoutMs: 300, objectNamePlural: 'listings', objectNameSingular: 'listing' });
 
   beforeEach(async () => {
     stub = await startTwentyStub(records);
@@ -22,7 +23,8 @@ describe('the Twenty REST listing source', () => {
   });
 
   it("learns the object's singular name from Twenty's metadata API, never from the plural", async () => {
-    const ask = (plural: string) => learnObjectMetadata({ apiUrl: stub.url, apiKey: 'twenty-api-key', timeoutMs: 300, plural });
+    const paced = client();
+    const ask = (plural: string) => learnObjectMetadata((path) => paced.get(path, 'page'), plural);
     const metadata = await ask('listings');
     expect(metadata?.singular).toBe('listing');
     expect(metadata?.labels.get('features')?.get('SEA_VIEW')).toBe('Ocean view');
@@ -40,7 +42,10 @@ describe('the Twenty REST listing source', () => {
       price: 250_007,
       currency: 'EUR',
       city: 'Lisbon',
-      address: '1 Harbour Street, Lisbon',
+      address: '1 Harbour Street, 1100-001 Lisbon',
+      street: '1 Harbour Street',
+      postcode: '1100-001',
+      country: 'Portugal',
       photos: ['https://cdn.example.com/rec-7/1.jpg', 'https://cdn.example.com/rec-7/2.jpg'],
       featured: true,
     });
@@ -55,7 +60,9 @@ describe('the Twenty REST listing source', () => {
     expect(page.total).toBe(60);
     expect(page.items.map((listing) => listing.id)).toEqual(records.slice(48, 60).map((record) => record.id));
     expect(stub.requests).toHaveLength(3);
-    expect(stub.requests[2]!.query.get('starting_after')).toBe('rec-48');
+    // Each page starts after the cursor the previous answer ended with.
+    expect(stub.requests[2]!.query.get('starting_after')).toBeTruthy();
+    expect(stub.requests[1]!.query.get('starting_after')).not.toBe(stub.requests[2]!.query.get('starting_after'));
     expect(stub.requests[0]!.query.get('order_by')).toBe('price.amountMicros[AscNullsLast]');
     expect(stub.requests[0]!.query.get('filter')).toBe('address.addressCity[ilike]:"lisbon"');
   });

@@ -64,10 +64,10 @@ describe('Twenty webhooks', () => {
         source: 'twenty',
         event: 'listing.updated',
         ids: ['5'],
-        effects: ['display'],
+        effects: ['detail'],
         mode: 'hard',
         deleted: 1,
-        tags: ['listing:5', 'sitemap'],
+        tags: ['listing-page:5', 'sitemap'],
       });
       expect(res.body.keys).toContain('ssr:/listings/5');
     });
@@ -77,7 +77,7 @@ describe('Twenty webhooks', () => {
       ['a wrong secret', () => twentyHeaders(body, { secret: 'another-secret-0123456789' }), 'signature does not match'],
       ['a body changed by one byte', () => twentyHeaders(body.replace('description', 'descriptioN')), 'signature does not match'],
       ['a timestamp too old', () => twentyHeaders(body, { timestamp: now - 301_000 }), /too old \(more than 300 s\)/],
-      ['a timestamp in the future', () => twentyHeaders(body, { timestamp: now + 301_000 }), /in the future/],
+      ['a timestamp in the future', () => twentyHeaders(body, { timestamp: Date.now() + 301_000 }), /in the future/],
       ['no timestamp', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Timestamp': '' }), /Timestamp must be milliseconds/],
       ['a signature of the wrong length', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'abc123' }), /64 lowercase hex/],
       ['a signature that is not hex', () => ({ ...twentyHeaders(body), 'X-Twenty-Webhook-Signature': 'z'.repeat(64) }), /64 lowercase hex/],
@@ -193,10 +193,17 @@ describe('Twenty webhooks', () => {
     });
 
     it('display-only update: exactly the pages showing the listing', async () => {
-      const res = await send('updated', { updatedFields: ['description', 'photos'] });
+      const res = await send('updated', { updatedFields: ['name', 'bedrooms'] });
       expect(res.body.effects).toEqual(['display']);
       const kept = await remaining();
       for (const path of pages) expect({ path, kept: kept.has(path) }).toEqual({ path, kept: !showing.get(path) });
+    });
+
+    it('an update of what only the detail page shows (description, photos): that page alone', async () => {
+      const res = await send('updated', { updatedFields: ['description', 'photos'] });
+      expect(res.body.effects).toEqual(['detail']);
+      const kept = await remaining();
+      for (const path of pages) expect({ path, kept: kept.has(path) }).toEqual({ path, kept: path !== '/listings/5' });
     });
 
     it('price change: also the price-sorted lists, not the newest-first ones, the homepage or another city', async () => {
@@ -219,6 +226,7 @@ describe('Twenty webhooks', () => {
         expect(new Set(res.body.tags)).toEqual(
           new Set([
             'listing:5',
+            'listing-page:5',
             'sitemap',
             `listings:city:${city}`,
             'home',
@@ -229,11 +237,24 @@ describe('Twenty webhooks', () => {
       },
     );
 
-    it('a city change (the old city is unknown) reaches every list, other cities too', async () => {
-      const res = await send('updated', { updatedFields: ['city'] });
+    it("a move to another city reaches both cities' lists and sections (the old one from where the listing was shown), not a third city", async () => {
+      const body = twentyEvent('updated', '5', { updatedFields: ['city'], record: { id: '5', city: elsewhere.city } });
+      const res = await post(body, twentyHeaders(body));
+      expect(res.body.effects).toEqual(['relocation']);
+      const [from, to] = [subject.city.toLowerCase(), elsewhere.city.toLowerCase()];
+      expect(res.body.tags).toEqual(
+        expect.arrayContaining([`listings:city:${from}`, `listings:city:${to}`, `listings:sort:newest:${from}`, `listings:sort:newest:${to}`]),
+      );
+      expect(res.body.tags).not.toContain('listings:list');
+      // The other city's list and its detail page (its "more homes" now may hold listing 5) go too.
+      expect([...(await remaining())]).toEqual([]);
+    });
+
+    it('a city change of a listing no page was known to show (the old city unknown) reaches every list, other cities too', async () => {
+      const body = twentyEvent('updated', 'never-shown', { updatedFields: ['city'], record: { id: 'never-shown', city: subject.city } });
+      const res = await post(body, twentyHeaders(body));
       expect(res.body.effects).toEqual(['relocation']);
       expect(res.body.tags).toContain('listings:list');
-      expect([...(await remaining())]).toEqual([`/listings/${elsewhere.id}`]);
     });
 
     it('ignores other objects and unknown actions with 202, so the CRM sees no failure', async () => {
@@ -307,7 +328,7 @@ describe('Twenty webhooks', () => {
     );
     const changeArbitrary = fc.record({
       id: fc.integer({ min: 1, max: 60 }).map(String),
-      // Display-only changes are the ones that must reach exactly the pages showing the listing.
+      // Detail-only and display changes are the ones that must reach exactly the pages showing what changed.
       fields: fc.oneof(
         fc.subarray(['description', 'photos', 'title'], { minLength: 1 }),
         fc.subarray(['description', 'photos', 'price', 'featured', 'city', 'title'], { minLength: 1 }),
@@ -333,9 +354,12 @@ describe('Twenty webhooks', () => {
               const res = await inject(handle.app, { method: 'POST', url: ENDPOINT, headers: twentyHeaders(body), payload: body });
               expect(res.statusCode).toBe(200);
             }
-            const changed = new Set(changes.map((change) => change.id));
+            // A change of what only the detail page shows (description, photos) must reach that page; any other, every page showing the listing.
+            const detailOnly = (fields: string[]) => fields.every((field) => field === 'description' || field === 'photos');
+            const changed = new Set(changes.filter((change) => !detailOnly(change.fields)).map((change) => change.id));
+            const ownPages = new Set(changes.map((change) => `/listings/${change.id}`));
             for (const path of paths) {
-              if (![...shown.get(path)!].some((id) => changed.has(id))) continue;
+              if (!ownPages.has(path) && ![...shown.get(path)!].some((id) => changed.has(id))) continue;
               const res = await inject(handle.handler, { method: 'GET', url: path, headers: { 'user-agent': GOOGLEBOT } });
               expect({ path, cache: res.headers['x-cache'] }).toEqual({ path, cache: 'MISS' });
             }

@@ -115,8 +115,22 @@ describe('a real Twenty workspace (TWENTY_LISTING_OBJECT=properties and no other
     const moved = await request(handle.app).post('/api/cache/invalidate').set(twentyHeaders(move)).send(move);
     expect(moved.status).toBe(200);
     expect(moved.body.effects).toEqual(['relocation']);
-    // The old city is not in the webhook: every list goes (the new city's too).
-    expect(moved.body.tags).toEqual(expect.arrayContaining(['listings:list', 'listings:city:faro']));
+    // The old city is not in the webhook, but the page was shown under it: both cities' lists and sections go, not every list.
+    expect(moved.body.tags).toEqual(
+      expect.arrayContaining(['listings:city:porto', 'listings:city:faro', 'listings:sort:newest:porto', 'listings:sort:newest:faro']),
+    );
+    expect(moved.body.tags).not.toContain('listings:list');
+
+    // A street change in the same city renews its detail page alone.
+    const street = twentyEvent(
+      'updated',
+      'p-5',
+      { updatedFields: ['address'], record: { id: 'p-5', address: { addressStreet1: '9 New Street', addressCity: 'Faro' } } },
+      'property',
+    );
+    const renamed = await request(handle.app).post('/api/cache/invalidate').set(twentyHeaders(street)).send(street);
+    expect(renamed.body.effects).toEqual(['detail']);
+    expect(new Set(renamed.body.tags)).toEqual(new Set(['listing-page:p-5', 'sitemap']));
   });
 
   it('answers a get-one "no such record" as a 404 page in every Twenty version, and any other Twenty error as 503 that keeps the stored page', async () => {
@@ -176,7 +190,7 @@ describe('a cold crawl of a Twenty workspace under its rate limit', () => {
     twentyRecord(`c-${index + 1}`, { address: { addressCity: CITIES[index % 3] }, createdAt: new Date(Date.UTC(2026, 0, 1) + index * 60_000).toISOString() }),
   );
   // Twenty's default API-key limit: 100 calls a minute, shared by every integration.
-  const crawl = useWorkspace('crawl', many, { rateLimit: { requests: 100, windowMs: 60_000 } });
+  const crawl = useWorkspace('crawl', many, { rateLimit: { perSecond: 100, perMinute: 100 } });
   let stub: TwentyStub;
   let handle: TestAppHandle;
 

@@ -88,11 +88,14 @@ describe('loadConfig', () => {
       timeoutMs: 5000,
       objectNamePlural: 'listings',
       objectNameSingular: undefined,
-      // Twenty's standard fields: the city inside the Address, the price a Currency sorted by its amount.
-      cityField: 'address.addressCity',
-      priceField: 'price.amountMicros',
+      // The fields are found by type in Twenty's metadata: these settings only override.
+      cityField: undefined,
+      priceField: undefined,
+      rateLimit: { perMinute: 100, perSecond: 100 },
       dataCacheSeconds: 300,
     });
+    expect(() => loadConfig({ TWENTY_RATE_LIMIT_PER_MINUTE: '0' })).toThrow(/TWENTY_RATE_LIMIT_PER_MINUTE/);
+    expect(() => loadConfig({ SSR_CACHE_DEGRADED_TTL: 'soon' })).toThrow(/SSR_CACHE_DEGRADED_TTL/);
     expect(() => loadConfig({ TWENTY_PRICE_FIELD: 'price[amount]' })).toThrow(/TWENTY_PRICE_FIELD: must be a field name or field.subfield/);
     // The singular is Twenty's, given by TWENTY_LISTING_OBJECT_SINGULAR (or learnt from its metadata API), never derived.
     const properties = loadConfig({

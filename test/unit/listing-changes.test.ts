@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { LISTING_FIELD_EFFECTS } from '../../server/config';
-import { effectsOfUpdate, tagsForListingChange } from '../../server/listings/listing-changes';
+import { effectsOfUpdate, resolveAddressEffect, tagsForListingChange } from '../../server/listings/listing-changes';
+import { defaultFieldMapping, discoverFields } from '../../server/listings/twenty-fields';
 import { TwentyObjectName } from '../../server/listings/twenty-object';
 import { readTwentyEvent, signatureProblem } from '../../server/listings/twenty-webhook';
 
@@ -10,31 +10,62 @@ import { createHmac } from 'node:crypto';
 const lists = (city: string, sorts = ['newest', 'price_asc', 'price_desc']) =>
   sorts.flatMap((sort) => [`listings:sort:${sort}:all`, `listings:sort:${sort}:${city}`]);
 
+const defaults = defaultFieldMapping();
+/** The recorded workspace's mapping: a custom object whose "Address" Twenty named addressCustom. */
+const recorded = discoverFields([
+  { name: 'name', type: 'TEXT' },
+  { name: 'price', type: 'CURRENCY' },
+  { name: 'addressCustom', type: 'ADDRESS', label: 'Address' },
+  { name: 'description', type: 'RICH_TEXT' },
+  { name: 'photos', type: 'LINKS' },
+  { name: 'bedrooms', type: 'NUMBER' },
+  { name: 'agentNotes', type: 'TEXT', label: 'Agent notes' },
+  { name: 'createdAt', type: 'DATE_TIME', isSystem: true },
+]);
+
 describe('what a listing change invalidates', () => {
-  it('maps updated fields to their broadest effects, unknown fields to relocation', () => {
-    expect(effectsOfUpdate(['description', 'photos'])).toEqual(['display']);
-    expect(effectsOfUpdate(['description', 'price'])).toEqual(['display', 'price']);
-    expect(effectsOfUpdate(['someNewField'])).toEqual(['relocation']);
-    expect(effectsOfUpdate([])).toEqual(['relocation']);
-    expect(effectsOfUpdate(undefined)).toEqual(['relocation']);
+  it('maps updated fields by the role they play to their effects; a field the mapping does not know to relocation', () => {
+    expect(effectsOfUpdate(['description', 'photos'], defaults)).toEqual(['detail']);
+    expect(effectsOfUpdate(['description', 'price'], defaults)).toEqual(['detail', 'price']);
+    expect(effectsOfUpdate(['bedrooms', 'name'], defaults)).toEqual(['display']);
+    expect(effectsOfUpdate(['someNewField'], defaults)).toEqual(['relocation']);
+    expect(effectsOfUpdate([], defaults)).toEqual(['relocation']);
+    expect(effectsOfUpdate(undefined, defaults)).toEqual(['relocation']);
+  });
+
+  it('finds the Address field under the name the workspace has (addressCustom), and a field no page shows dates the detail page only', () => {
+    expect(effectsOfUpdate(['addressCustom'], recorded)).toEqual(['address']);
+    expect(effectsOfUpdate(['address'], recorded)).toEqual(['relocation']);
+    expect(effectsOfUpdate(['agentNotes'], recorded)).toEqual(['detail']);
+    expect(effectsOfUpdate(['createdAt'], recorded)).toEqual(['recency']);
+  });
+
+  it('tells a move from a street change by the cities the listing was shown under', () => {
+    expect(resolveAddressEffect(['address'], 'Porto', ['porto'])).toEqual(['detail']);
+    expect(resolveAddressEffect(['address', 'price'], 'Porto', ['lisbon'])).toEqual(['relocation', 'price']);
+    expect(resolveAddressEffect(['address'], 'Porto', ['porto', 'lisbon'])).toEqual(['relocation']);
+    // Not known where it was shown: a move from anywhere.
+    expect(resolveAddressEffect(['address'], 'Porto', undefined)).toEqual(['relocation']);
+    expect(resolveAddressEffect(['address'], undefined, ['porto'])).toEqual(['relocation']);
   });
 
   it("treats names from Object.prototype (constructor, __proto__, toString, ...) as unknown fields, never as the prototype's members", () => {
     for (const name of ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'isPrototypeOf']) {
-      expect([name, effectsOfUpdate([name])]).toEqual([name, ['relocation']]);
-      expect([name, effectsOfUpdate(['description', name])]).toEqual([name, ['display', 'relocation']]);
+      expect([name, effectsOfUpdate([name], defaults)]).toEqual([name, ['relocation']]);
+      expect([name, effectsOfUpdate(['description', name], defaults)]).toEqual([name, ['detail', 'relocation']]);
     }
   });
 
-  it('maps any field name to its own effect, or to relocation when the table has none (property test)', () => {
-    const known = Object.keys(LISTING_FIELD_EFFECTS);
+  it('maps any field name to a known effect, relocation for names the mapping does not know (property test)', () => {
+    const known = ['name', 'description', 'price', 'address', 'photos', 'features', 'bedrooms', 'featured', 'createdAt', 'deletedAt', 'updatedAt'];
     const prototypeNames = Object.getOwnPropertyNames(Object.prototype);
     const name = fc.oneof(fc.string(), fc.constantFrom(...known), fc.constantFrom(...prototypeNames, '__proto__'));
+    const effects = new Set(['detail', 'display', 'price', 'featured', 'recency', 'membership', 'relocation', 'address']);
     fc.assert(
       fc.property(fc.array(name, { minLength: 1, maxLength: 8 }), (fields) => {
-        const expected = new Set(fields.map((field) => (known.includes(field) ? LISTING_FIELD_EFFECTS[field] : 'relocation')));
-        expect(new Set(effectsOfUpdate(fields))).toEqual(expected);
-        for (const effect of effectsOfUpdate(fields)) expect(typeof effect).toBe('string');
+        const result = effectsOfUpdate(fields, defaults);
+        for (const effect of result) expect(effects.has(effect)).toBe(true);
+        if (fields.some((field) => !known.includes(field))) expect(result).toContain('relocation');
       }),
       { numRuns: 500 },
     );
@@ -42,18 +73,29 @@ describe('what a listing change invalidates', () => {
 
   // Every change moves the listing's lastmod in the sitemap (or adds or removes it there).
   it.each([
-    [['display'], ['listing:7', 'sitemap']],
-    [['price'], ['listing:7', 'sitemap', ...lists('porto', ['price_asc', 'price_desc'])]],
-    [['featured'], ['listing:7', 'sitemap', 'home']],
-    [['recency'], ['listing:7', 'sitemap', ...lists('porto', ['newest']), 'home', 'listings:city:porto']],
-    [['membership'], ['listing:7', 'sitemap', ...lists('porto'), 'home', 'listings:city:porto']],
-    [['relocation'], ['listing:7', 'sitemap', 'home', 'listings:city:porto', 'listings:list']],
+    [['detail'], ['listing-page:7', 'sitemap']],
+    [['display'], ['listing-page:7', 'listing:7', 'sitemap']],
+    [['price'], ['listing-page:7', 'listing:7', 'sitemap', ...lists('porto', ['price_asc', 'price_desc'])]],
+    [['featured'], ['listing-page:7', 'listing:7', 'sitemap', 'home']],
+    [['recency'], ['listing-page:7', 'listing:7', 'sitemap', ...lists('porto', ['newest']), 'home', 'listings:city:porto']],
+    [['membership'], ['listing-page:7', 'listing:7', 'sitemap', ...lists('porto'), 'home', 'listings:city:porto']],
+    [['relocation'], ['listing-page:7', 'listing:7', 'sitemap', 'home', 'listings:city:porto', 'listings:list']],
   ] as const)('%j in Porto -> %j', (effects, expected) => {
     expect(new Set(tagsForListingChange('7', effects, 'Porto'))).toEqual(new Set(expected));
   });
 
+  it('renews both cities\' lists and "more homes" sections on a move whose old city is known, and no other city\'s', () => {
+    const tags = new Set(tagsForListingChange('7', ['relocation'], 'Porto', ['lisbon']));
+    expect(tags).toEqual(
+      new Set(['listing-page:7', 'listing:7', 'sitemap', 'home', ...lists('porto'), ...lists('lisbon'), 'listings:city:porto', 'listings:city:lisbon']),
+    );
+    expect(tags.has('listings:list')).toBe(false);
+  });
+
   it('reaches every city when the record has none', () => {
-    expect(new Set(tagsForListingChange('7', ['price']))).toEqual(new Set(['listing:7', 'sitemap', 'listings:sort:price_asc', 'listings:sort:price_desc']));
+    expect(new Set(tagsForListingChange('7', ['price']))).toEqual(
+      new Set(['listing-page:7', 'listing:7', 'sitemap', 'listings:sort:price_asc', 'listings:sort:price_desc']),
+    );
     expect(tagsForListingChange('7', ['membership'])).toContain('listings:list');
   });
 });
@@ -93,8 +135,11 @@ describe('readTwentyEvent', () => {
     expect(readTwentyEvent(metadata, listing)).toMatchObject({ kind: 'ignored', reason: expect.stringContaining('metadata event') });
   });
 
-  it('treats an address change as a move: the city lives in the address', () => {
-    expect(effectsOfUpdate(['address'])).toEqual(['relocation']);
+  it("reads the city from the workspace's Address field (addressCustom) once the metadata named it", () => {
+    const properties = new TwentyObjectName('properties', 'property');
+    properties.learn('property', { labels: new Map(), fields: [{ name: 'addressCustom', type: 'ADDRESS' }] });
+    const event = { eventName: 'property.updated', record: { id: 'p1', addressCustom: { addressCity: ' Braga ' } }, updatedFields: ['addressCustom'] };
+    expect(readTwentyEvent(event, properties)).toMatchObject({ kind: 'change', city: 'Braga', effects: ['address'] });
   });
 
   it('ignores other objects and actions, and refuses malformed bodies', () => {

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultFieldMapping, discoverFields, roleOf, type MetadataField } from '../../server/listings/twenty-fields';
+import { learnObjectMetadata } from '../../server/listings/twenty-object';
+import { listingFromTwentyRecord } from '../../server/listings/twenty-source';
+
+const REST = join(__dirname, '../fixtures/twenty-2.21/rest');
+
+/** The JSON body of a recorded answer (status line and headers, a blank line, the body). */
+function recordedBody(file: string): unknown {
+  const text = readFileSync(join(REST, file), 'utf8');
+  return JSON.parse(text.slice(text.search(/\r?\n\r?\n/)).trim());
+}
+
+type MetadataObject = { namePlural: string; nameSingular: string; fields: MetadataField[]; labelIdentifierFieldMetadataId?: string };
+const objects = (recordedBody('06-metadata-objects.http') as { data: { objects: MetadataObject[] } }).data.objects;
+const properties = objects.find((object) => object.namePlural === 'properties') as MetadataObject;
+
+describe('the listing fields found in the metadata of a real Twenty 2.21 workspace', () => {
+  const mapping = discoverFields(properties.fields, {}, properties.labelIdentifierFieldMetadataId);
+
+  it('finds each role by type, whatever the workspace named it (the "Address" a user made is addressCustom)', () => {
+    expect(mapping.from).toBe('metadata');
+    expect(mapping.fields).toEqual({
+      title: 'name',
+      description: 'description',
+      price: 'price',
+      priceKind: 'currency',
+      address: 'addressCustom',
+      city: 'addressCustom.addressCity',
+      propertyType: 'propertyType',
+      features: 'features',
+      photos: 'photos',
+      bedrooms: 'bedrooms',
+      bathrooms: 'bathrooms',
+      areaSqm: 'areaSqm',
+      featured: 'featured',
+    });
+    expect(mapping.notes).toEqual([]);
+    expect(roleOf(mapping.fields, 'addressCustom')).toBe('address');
+    expect(roleOf(mapping.fields, 'address')).toBeUndefined();
+  });
+
+  it('reads a recorded record through it: the Address row, the currency amount and a null price', () => {
+    const list = recordedBody('13-all-limit-200-price-asc.http') as { data: { properties: Record<string, unknown>[] } };
+    const [first] = list.data.properties;
+    const listing = listingFromTwentyRecord(first as Record<string, unknown>, mapping.fields);
+    expect(listing).toMatchObject({
+      title: 'Listing 29 in Vila Nova de Gaia',
+      city: 'Vila Nova de Gaia',
+      street: '29 Rua das Flores, Apt 3',
+      postcode: '4000-029',
+      country: 'Portugal',
+      address: '29 Rua das Flores, Apt 3, 4000-029 Vila Nova de Gaia',
+      price: 160_000,
+      currency: 'EUR',
+    });
+    const unpriced = list.data.properties.filter((record) => (record.price as { amountMicros: unknown }).amountMicros === null);
+    expect(unpriced).toHaveLength(2);
+    for (const record of unpriced) expect(listingFromTwentyRecord(record, mapping.fields).price).toBeNull();
+    // With the names assumed before discovery, the city and address are lost (the bug this fixes).
+    expect(listingFromTwentyRecord(first as Record<string, unknown>).city).toBe('');
+  });
+
+  it('lets the settings override what it found, and says so', () => {
+    const overridden = discoverFields(properties.fields, { cityField: 'city', priceField: 'askingPrice' });
+    expect(overridden.fields).toMatchObject({ city: 'city', price: 'askingPrice', priceKind: 'number', address: 'addressCustom' });
+    expect(overridden.overrides).toEqual(['TWENTY_CITY_FIELD=city', 'TWENTY_PRICE_FIELD=askingPrice']);
+  });
+
+  it('finds fields named otherwise by their type and label, and names the roles it could not fill', () => {
+    const other = discoverFields([
+      { name: 'headline', type: 'TEXT', label: 'Title' },
+      { name: 'askingPrice', type: 'CURRENCY', label: 'Asking price' },
+      { name: 'location', type: 'ADDRESS', label: 'Location' },
+      { name: 'notes', type: 'RICH_TEXT', label: 'Notes' },
+      { name: 'beds', type: 'NUMBER', label: 'Beds' },
+      { name: 'floorArea', type: 'NUMBER', label: 'Floor area (m²)' },
+      { name: 'gallery', type: 'LINKS', label: 'Gallery' },
+      { name: 'oldAddress', type: 'TEXT', label: 'Old address', isActive: false },
+    ]);
+    expect(other.fields).toMatchObject({
+      title: 'headline',
+      price: 'askingPrice',
+      priceKind: 'currency',
+      address: 'location',
+      city: 'location.addressCity',
+      description: 'notes',
+      bedrooms: 'beds',
+      areaSqm: 'floorArea',
+      photos: 'gallery',
+    });
+    expect(other.fields.bathrooms).toBeUndefined();
+    expect(other.notes).toEqual(expect.arrayContaining(['no field found for bathrooms: left empty on the pages']));
+  });
+
+  it('falls back to the default names, saying so, without metadata', () => {
+    const fallback = defaultFieldMapping({ cityField: 'addressCustom.addressCity' });
+    expect(fallback.from).toBe('defaults');
+    expect(fallback.fields).toMatchObject({ address: 'addressCustom', city: 'addressCustom.addressCity', price: 'price' });
+    expect(fallback.notes[0]).toMatch(/metadata/);
+  });
+});
+
+describe("reading Twenty's metadata API to its last page", () => {
+  it('follows the cursor until the object is found', async () => {
+    const pages = [
+      { data: { objects: objects.slice(0, 5) }, pageInfo: { hasNextPage: true, endCursor: 'c1' }, totalCount: objects.length },
+      { data: { objects: objects.slice(5) }, pageInfo: { hasNextPage: false, endCursor: 'c2' }, totalCount: objects.length },
+    ];
+    const asked: string[] = [];
+    const get = async (path: string) => {
+      asked.push(path);
+      return new Response(JSON.stringify(pages[asked.length - 1]), { status: 200, headers: { 'Content-Type': 'application/json' } });
+    };
+    // `properties` is the 19th object: on the second page.
+    const metadata = await learnObjectMetadata(get, 'properties');
+    expect(asked).toEqual(['metadata/objects', 'metadata/objects?starting_after=c1']);
+    expect(metadata?.singular).toBe('property');
+    expect(metadata?.fields.map((field) => field.name)).toContain('addressCustom');
+    asked.length = 0;
+    expect(await learnObjectMetadata(get, 'listings')).toBeUndefined();
+    expect(asked).toHaveLength(2);
+  });
+});
