@@ -1,7 +1,8 @@
 import request from 'supertest';
 import type { TestAppHandle as AppHandle } from '../helpers/app';
 import { ListingSourceError } from '../../server/listings/listing';
-import { learnObjectMetadata } from '../../server/listings/twenty-object';
+import { learnObjectMetadata, TwentyObjectName } from '../../server/listings/twenty-object';
+import { recordedWorkspace } from '../../tools/twenty-workspace';
 import { createTwentyClient } from '../../server/listings/twenty-client';
 import { createTwentySource } from '../../server/listings/twenty-source';
 import { GOOGLEBOT, redisReady, testApp, waitForStored } from '../helpers/app';
@@ -164,5 +165,55 @@ describe('the SSR server on the Twenty source', () => {
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('30');
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('null-priced listings on the browse pages (Twenty 2.21 loses them past a cursor)', () => {
+  const workspace = recordedWorkspace();
+  const object = new TwentyObjectName('properties', 'property');
+  object.learn('property', {
+    labels: new Map(),
+    fields: Object.entries(workspace.fields).map(([name, spec]) => ({ name, type: typeof spec === 'string' ? spec : spec.type })),
+  });
+  type Row = { id: string; price: { amountMicros: number | null }; addressCustom: { addressCity: string } };
+  const rows = workspace.records as unknown as Row[];
+  const unpriced = rows.filter((row) => row.price.amountMicros === null);
+
+  it.each(['2.21', 'latest'] as const)('lists every record of every price ordering once, the unpriced last, on Twenty %s', async (version) => {
+    const stub = await startTwentyStub(workspace.records, { ...workspace, version });
+    try {
+      const source = createTwentySource({
+        client: createTwentyClient({ apiUrl: stub.url, apiKey: 'k', timeoutMs: 1000 }),
+        timeoutMs: 1000,
+        objectNamePlural: 'properties',
+        objectNameSingular: 'property',
+        object,
+      });
+      for (const sort of ['price_asc', 'price_desc'] as const) {
+        for (const pageSize of [24, 13, 7]) {
+          const seen: string[] = [];
+          for (let page = 1; page <= Math.ceil(30 / pageSize) + 1; page += 1) {
+            const { items, total } = await source.listListings({ page, pageSize, sort });
+            expect(total).toBe(30);
+            seen.push(...items.map((listing) => listing.id));
+          }
+          expect({ sort, pageSize, count: seen.length }).toEqual({ sort, pageSize, count: 30 });
+          expect(seen.slice(-2)).toEqual(unpriced.map((row) => row.id).sort());
+          source.forget?.();
+        }
+      }
+      // A city whose only unpriced listing sits after its priced ones.
+      const city = unpriced[0]!.addressCustom.addressCity;
+      const inCity = rows.filter((row) => row.addressCustom.addressCity === city);
+      const first = await source.listListings({ page: 1, pageSize: inCity.length - 1, sort: 'price_asc', city: city.toLowerCase() });
+      const second = await source.listListings({ page: 2, pageSize: inCity.length - 1, sort: 'price_asc', city: city.toLowerCase() });
+      expect([...first.items, ...second.items].map((listing) => listing.id).at(-1)).toBe(unpriced[0]!.id);
+      // Newer Twenty pages the nulls itself: no extra call for them.
+      const nullQueries = stub.requests.filter((request) => (request.query.get('filter') ?? '').includes('[is]:NULL'));
+      if (version === 'latest') expect(nullQueries).toEqual([]);
+      else expect(nullQueries.length).toBeGreaterThan(0);
+    } finally {
+      await stub.close();
+    }
   });
 });
