@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { pinoHttp } from 'pino-http';
-import type { Config } from './config';
+import { pageCacheRoutes, type Config } from './config';
 import { createHash } from 'node:crypto';
 import { createListingSource, type TwentyParts } from './listings';
 import { createCityMemory, withCityMemory } from './listings/city-memory';
@@ -86,14 +86,24 @@ export function createApp(deps: AppDeps): AppHandle {
       logger,
     });
     twentyParts = { object: listingObject, client };
-    learnListingObject(listingObject, (path) => client.get(path, 'page'), logger);
   }
   // Where listings were shown, so a webhook tells a move from a street change.
+  // Entries reads made are trusted once the memory is older than any stored page (and the 10 minutes an instance trusts its own writes).
+  const longestPage = Math.max(...Object.values(pageCacheRoutes(config.cache)).map((route) => (route.ttl ?? 0) + (route.grace ?? 0)));
   const cities = config.cache.twentyWebhookSecret
-    ? createCityMemory({ redis, key: `${config.redis.keyPrefix}twenty-cities`, onError: (error) => logger.debug({ err: error }, 'city memory: Redis refused') })
+    ? createCityMemory({
+        redis,
+        key: `${config.redis.keyPrefix}twenty-cities`,
+        trustAfterMs: (longestPage + config.cache.staleIfErrorSeconds) * 1000 + 10 * 60_000,
+        onError: (error) => logger.debug({ err: error }, 'city memory: Redis refused'),
+      })
     : undefined;
   const source = deps.listings ?? createListingSource(config.listings, twentyParts);
   const listings = cities ? withCityMemory(source, cities) : source;
+  // A field renamed or added in Twenty: what was read with the old fields goes.
+  const learning = twentyParts
+    ? learnListingObject(listingObject, (path, priority) => twentyParts.client.get(path, priority), logger, { onChange: () => listings.forget?.() })
+    : undefined;
 
   const app = express();
   app.disable('x-powered-by');
@@ -121,7 +131,7 @@ export function createApp(deps: AppDeps): AppHandle {
       listingObject,
       maxBodyBytes: config.cache.twentyWebhookMaxBodyBytes,
       cities,
-      onMetadataChange: twentyParts ? () => learnListingObject(listingObject, (path) => twentyParts.client.get(path, 'background'), logger) : undefined,
+      onMetadataChange: learning?.refresh,
     },
   });
   app.use(
@@ -158,6 +168,7 @@ export function createApp(deps: AppDeps): AppHandle {
     logger,
     async close() {
       await cache.close();
+      learning?.stop();
       twentyParts?.client.close();
       unlockJournal?.();
       if (!owned) return;

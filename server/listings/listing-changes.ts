@@ -70,16 +70,25 @@ export function effectsOfUpdate(updatedFields: readonly string[] | undefined, ma
 export const sameCity = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 /**
- * An address change is a move when the listing was shown under another city than its new one,
- * or when that is not known (no memory of it); else only its street or postcode changed.
+ * Resolves an Address change, and catches a move any event reveals, by where pages showed the
+ * listing before (`shownIn`, as shown): another city is a move (every event after it is too, so a
+ * move whose own webhook came second is still one); the same city spelt otherwise changes the
+ * cards (`display`); the same city, only the street or postcode (`detail`). When it is not known
+ * where pages showed it, an Address change is a move from anywhere.
  */
-export function resolveAddressEffect(
+export function resolveCityEffects(
   effects: readonly (ChangeEffect | 'address')[],
   city: string | undefined,
   shownIn: readonly string[] | undefined,
 ): ChangeEffect[] {
-  const moved = !city || !shownIn || shownIn.length === 0 || shownIn.some((old) => !sameCity(old, city));
-  return [...new Set(effects.map((effect) => (effect === 'address' ? (moved ? 'relocation' : 'detail') : effect)))];
+  const known = city !== undefined && shownIn !== undefined && shownIn.length > 0;
+  const moved = known && shownIn.some((old) => !sameCity(old, city));
+  const respelled = known && !moved && shownIn.some((old) => old.trim() !== city.trim());
+  const address: ChangeEffect = !known || moved ? 'relocation' : respelled ? 'display' : 'detail';
+  const resolved = effects.map((effect) => (effect === 'address' ? address : effect));
+  if (moved) resolved.push('relocation');
+  if (respelled) resolved.push('display');
+  return [...new Set(resolved)];
 }
 
 /** The orderings a change moves the listing in: every city's when its own is not known. */

@@ -178,7 +178,8 @@ export function discoverFields(metadataFields: readonly MetadataField[], overrid
 
 /** The role a field plays on the pages, if any (`addressCustom` -> `address`). */
 export function roleOf(fields: ListingFields, field: string): ListingFieldRole | undefined {
-  if (fieldOf(fields.city) === field && !fields.address) return 'city';
+  // A text city (TWENTY_CITY_FIELD=city) beside an Address field is still the city.
+  if (fieldOf(fields.city) === field && field !== fields.address) return 'city';
   for (const [role, name] of Object.entries(fields) as [keyof ListingFields, string | undefined][]) {
     if (role !== 'priceKind' && role !== 'city' && name === field) return role;
   }

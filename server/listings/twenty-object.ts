@@ -180,31 +180,84 @@ export function describeMapping(object: TwentyObjectName): object {
   return { object: object.plural, singular: object.singular ?? null, from, fields, overrides, notes, labelledFields: [...object.labelledFields()] };
 }
 
+export interface ObjectLearning {
+  /** Read the metadata again soon (a `metadata.fieldMetadata.*` webhook): one read at a time, a last one if asked meanwhile. */
+  refresh(): void;
+  stop(): void;
+}
+
 /**
  * Learns the object's singular name, option labels and fields from Twenty: until it answers,
  * events match by the plural's possible singulars, SELECT values are humanised and the default
  * field names are used (pages wait for the first answer, at most `waitMs`: see `whenKnown`). A
  * rate limit or an outage is asked again with backoff, 1 s to 32 s apart, six times, then every
- * 5 minutes; an answer without the object is logged as the operator's mistake it is.
+ * 5 minutes; an answer without the object is logged as the operator's mistake it is. Read again
+ * every `refreshMs` (10 minutes) and on `refresh()`, at background priority: a field renamed or
+ * added in Twenty reaches every instance, and `onChange` drops what was read with the old fields.
  */
-export function learnListingObject(listingObject: TwentyObjectName, get: TwentyGet, logger: LearnLogger): void {
+export function learnListingObject(
+  listingObject: TwentyObjectName,
+  get: (path: string, priority: 'page' | 'background') => Promise<Response>,
+  logger: LearnLogger,
+  options: { refreshMs?: number; onChange?(): void } = {},
+): ObjectLearning {
+  const { refreshMs = 600_000 } = options;
+  let reading = false;
+  let again = false;
+  let stopped = false;
+  let learnt: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (ms: number, attempt: number) => {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(() => ask(attempt), ms).unref();
+  };
   const ask = (attempt: number): void => {
-    learnObjectMetadata(get, listingObject.plural).then(
-      (metadata) => {
-        if (!metadata) {
-          listingObject.gaveUp(`Twenty has no object named "${listingObject.plural}" (TWENTY_LISTING_OBJECT): the default field names are used`);
-          logger.warn({ object: listingObject.plural }, 'twenty: no such object in the metadata API; check TWENTY_LISTING_OBJECT');
-          return;
+    if (stopped) return;
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = true;
+    const priority = learnt === undefined ? 'page' : 'background';
+    learnObjectMetadata((path) => get(path, priority), listingObject.plural)
+      .then(
+        (metadata) => {
+          if (stopped) return;
+          if (!metadata) {
+            listingObject.gaveUp(`Twenty has no object named "${listingObject.plural}" (TWENTY_LISTING_OBJECT): the default field names are used`);
+            logger.warn({ object: listingObject.plural }, 'twenty: no such object in the metadata API; check TWENTY_LISTING_OBJECT');
+            return schedule(refreshMs, 0);
+          }
+          listingObject.learn(listingObject.singular ?? metadata.singular, metadata);
+          const now = JSON.stringify([listingObject.mapping.fields, [...metadata.labels].map(([field, labels]) => [field, [...labels]])]);
+          if (now !== learnt) {
+            logger.info(describeMapping(listingObject), 'twenty: listing object fields');
+            if (learnt !== undefined) options.onChange?.();
+            learnt = now;
+          }
+          schedule(refreshMs, 0);
+        },
+        (error: unknown) => {
+          if (stopped) return;
+          listingObject.gaveUp(`metadata API did not answer (${(error as Error).message}): the default field names are used meanwhile`);
+          logger.warn({ err: error, object: listingObject.plural, attempt }, 'twenty: metadata API did not answer, default field names meanwhile');
+          schedule(attempt < 6 ? 1000 * 2 ** attempt : 300_000, attempt + 1);
+        },
+      )
+      .finally(() => {
+        reading = false;
+        if (again && !stopped) {
+          again = false;
+          ask(0);
         }
-        listingObject.learn(listingObject.singular ?? metadata.singular, metadata);
-        logger.info(describeMapping(listingObject), 'twenty: listing object fields');
-      },
-      (error: unknown) => {
-        listingObject.gaveUp(`metadata API did not answer (${(error as Error).message}): the default field names are used meanwhile`);
-        logger.warn({ err: error, object: listingObject.plural, attempt }, 'twenty: metadata API did not answer, default field names meanwhile');
-        setTimeout(() => ask(attempt + 1), attempt < 6 ? 1000 * 2 ** attempt : 300_000).unref();
-      },
-    );
+      });
   };
   ask(0);
+  return {
+    refresh: () => ask(0),
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -82,7 +82,7 @@ export type TwentyEvent =
       id: string;
       /** The city after the change, by the field mapping. */
       city?: string;
-      /** `address`: the Address field changed; a move or not, told by the city it was shown under (resolveAddressEffect). */
+      /** `address`: the Address field changed; a move or not, told by the city it was shown under (resolveCityEffects). */
       effects: (ChangeEffect | 'address')[];
     }
   | { kind: 'ignored'; reason: string; metadata?: boolean }

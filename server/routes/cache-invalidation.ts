@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { InvalidateResult, InvalidationModeName, PageCache, RedisClient } from 'ssr-page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import type { CityMemory } from '../listings/city-memory';
-import { resolveAddressEffect, tagsForListingChange } from '../listings/listing-changes';
+import { resolveCityEffects, tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
 import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } from '../listings/twenty-webhook';
 
@@ -229,8 +229,8 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     const gone = event.action === 'deleted' || event.action === 'destroyed';
     const mode = gone ? 'hard' : twenty.mode;
     // Where pages showed it before the change (Twenty sends only the record after it).
-    const shownIn = await twenty.cities?.recallAndReset(event.id, gone ? undefined : event.city);
-    const effects = resolveAddressEffect(event.effects, event.city, shownIn);
+    const shownIn = await twenty.cities?.recall(event.id);
+    const effects = resolveCityEffects(event.effects, event.city, shownIn);
     const tags = tagsForListingChange(event.id, effects, event.city, shownIn);
     const { ok, changed, ...result } = await cache.invalidate({ tags, mode, source: 'twenty' });
     const summary = {
@@ -243,6 +243,8 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
     };
     // Twenty never retries: while Redis is away the change is queued (202) and applied once it is back.
     logger.info({ source: 'twenty', event: event.event, ids: [event.id], effects, shownIn, tags, ok, queued: result.queued }, 'cache invalidation: webhook');
+    // Applied: from now on its pages show it under its new city only (a failed one is retried with what was known).
+    if (ok && !result.queued) await twenty.cities?.reset(event.id, gone ? undefined : event.city);
     if (result.queued) return void res.status(202).json(summary);
     if (!ok) {
       // "Retry later" must let the same delivery in again: it was not applied.

@@ -147,7 +147,7 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
     const mover = rows().find((row) => cityOf(row) === 'Braga') as Row;
     const stayer = rows().find((row) => cityOf(row) === 'Braga' && row.id !== mover.id) as Row;
     const inFaro = rows().find((row) => cityOf(row) === 'Faro') as Row;
-    const inPorto = rows().find((row) => cityOf(row) === 'Porto') as Row;
+    const [inPorto, portoOther] = rows().filter((row) => cityOf(row) === 'Porto') as [Row, Row];
     const pages = [
       `/listings/${mover.id}`,
       `/listings/${stayer.id}`,
@@ -155,7 +155,7 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
       '/listings?city=braga',
       '/listings?city=faro',
       '/listings?city=porto',
-      `/listings/${inPorto.id}`,
+      `/listings/${portoOther.id}`,
     ];
     const cacheAll = async () => {
       for (const path of pages) await bot(path);
@@ -168,6 +168,16 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
       return [...states].filter(([, cache]) => cache !== 'HIT').map(([path]) => path);
     };
 
+    // A young memory (just deployed) cannot vouch for pages rendered before it: the first move is renewed everywhere.
+    await cacheAll();
+    const first = stub.deliveries.length;
+    expect((await twenty('PATCH', `properties/${inPorto.id}`, { addressCustom: { ...inPorto.addressCustom, addressCity: 'Aveiro' } })).status).toBe(200);
+    await stub.waitForDeliveries(first + 1);
+    expect(await missed()).toEqual(expect.arrayContaining(['/listings?city=braga', '/listings?city=faro', '/listings?city=porto']));
+
+    // Once a webhook has reset its entry, the memory knows every city the listing is shown under.
+    expect((await twenty('PATCH', `properties/${mover.id}`, { bedrooms: 4 })).status).toBe(200);
+    await stub.waitForDeliveries(first + 2);
     await cacheAll();
     const before = stub.deliveries.length;
     const moved = await twenty('PATCH', `properties/${mover.id}`, { addressCustom: { ...mover.addressCustom, addressCity: 'Faro' } });

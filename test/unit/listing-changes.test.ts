@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { effectsOfUpdate, resolveAddressEffect, tagsForListingChange } from '../../server/listings/listing-changes';
+import { effectsOfUpdate, resolveCityEffects, tagsForListingChange } from '../../server/listings/listing-changes';
 import { defaultFieldMapping, discoverFields } from '../../server/listings/twenty-fields';
 import { TwentyObjectName } from '../../server/listings/twenty-object';
 import { readTwentyEvent, signatureProblem } from '../../server/listings/twenty-webhook';
@@ -41,12 +41,33 @@ describe('what a listing change invalidates', () => {
   });
 
   it('tells a move from a street change by the cities the listing was shown under', () => {
-    expect(resolveAddressEffect(['address'], 'Porto', ['porto'])).toEqual(['detail']);
-    expect(resolveAddressEffect(['address', 'price'], 'Porto', ['lisbon'])).toEqual(['relocation', 'price']);
-    expect(resolveAddressEffect(['address'], 'Porto', ['porto', 'lisbon'])).toEqual(['relocation']);
+    expect(resolveCityEffects(['address'], 'Porto', ['Porto'])).toEqual(['detail']);
+    expect(resolveCityEffects(['address', 'price'], 'Porto', ['Lisbon'])).toEqual(['relocation', 'price']);
+    expect(resolveCityEffects(['address'], 'Porto', ['Porto', 'Lisbon'])).toEqual(['relocation']);
     // Not known where it was shown: a move from anywhere.
-    expect(resolveAddressEffect(['address'], 'Porto', undefined)).toEqual(['relocation']);
-    expect(resolveAddressEffect(['address'], undefined, ['porto'])).toEqual(['relocation']);
+    expect(resolveCityEffects(['address'], 'Porto', undefined)).toEqual(['relocation']);
+    expect(resolveCityEffects(['address'], undefined, ['Porto'])).toEqual(['relocation']);
+    // The same city spelt otherwise: the cards show it, so the pages showing the listing.
+    expect(resolveCityEffects(['address'], 'Porto', ['porto'])).toEqual(['display']);
+  });
+
+  it("catches a move any event reveals (the move's own webhook may come second, or go to another instance)", () => {
+    expect(resolveCityEffects(['display'], 'Braga', ['Porto'])).toEqual(['display', 'relocation']);
+    expect(resolveCityEffects(['price'], 'Braga', ['Braga'])).toEqual(['price']);
+    expect(resolveCityEffects(['membership'], 'Braga', undefined)).toEqual(['membership']);
+  });
+
+  it('keeps a text city set by TWENTY_CITY_FIELD beside an Address field a city, never a detail', () => {
+    const both = discoverFields(
+      [
+        { name: 'addressCustom', type: 'ADDRESS' },
+        { name: 'city', type: 'TEXT' },
+        { name: 'price', type: 'CURRENCY' },
+      ],
+      { cityField: 'city' },
+    );
+    expect(effectsOfUpdate(['city'], both)).toEqual(['relocation']);
+    expect(effectsOfUpdate(['addressCustom'], both)).toEqual(['address']);
   });
 
   it("treats names from Object.prototype (constructor, __proto__, toString, ...) as unknown fields, never as the prototype's members", () => {

@@ -192,8 +192,8 @@ export async function entryForRendered(
   maxFresh?: number,
 ): Promise<{ entry: CacheEntry } | { skipped: StoreSkipReason }> {
   const found = lifetimeFor(res.statusCode, page, deps.lifetimes);
-  // The route's `cache.ttl`: fresh for less, then stale (served while it is re-rendered) as usual.
-  const lifetime = found && maxFresh !== undefined && maxFresh < found.freshTtl ? { ...found, freshTtl: maxFresh } : found;
+  // The route's `cache.ttl` (pages only: a 404 or redirect keeps its own): fresh for less, then stale (served while it is re-rendered) as usual.
+  const lifetime = found && res.statusCode === 200 && maxFresh !== undefined && maxFresh < found.freshTtl ? { ...found, freshTtl: maxFresh } : found;
   const reason = uncacheableReason(res, captured, lifetime, deps.rules, routeSaid);
   const identity = reason === undefined ? await decodeSentBody(captured.body as Buffer, captured.encoding) : undefined;
   if (!identity) {
