@@ -252,6 +252,10 @@ export function createTwentyClient(options: TwentyClientOptions): TwentyClient {
   /** This instance's bucket; in shared mode, Redis' bucket as last seen (and the fallback when Redis does not answer). */
   let bucket: TokenBucketState = { perSecond: 0, perMinute: 0 };
   let redisAnswers = true;
+  /** Redis answered this instance at least once (until then a fallback bucket starts empty). */
+  let redisSeen = false;
+  /** The bucket this instance paces by while Redis does not answer: empty when the client was made, and when Redis stopped answering. */
+  let startBucket: TokenBucketState = { perSecond: now() + SECOND_MS, perMinute: now() + MINUTE_MS };
   /** After a Redis timeout: no Redis call before this (this instance's clock). */
   let redisQuietUntil = -Infinity;
   const queues: Record<TwentyPriority, Waiter[]> = { page: [], background: [] };
@@ -279,6 +283,7 @@ export function createTwentyClient(options: TwentyClientOptions): TwentyClient {
     counts.redisFallbacks += 1;
     if (!redisAnswers) return;
     redisAnswers = false;
+    if (redisSeen) startBucket = { perSecond: now() + SECOND_MS, perMinute: now() + MINUTE_MS };
     logger?.warn(
       { key: shared?.key, err: errorMessage(error) },
       "twenty rate limit: Redis does not answer, Twenty calls are paced by this instance's own bucket until it does",
@@ -346,8 +351,20 @@ export function createTwentyClient(options: TwentyClientOptions): TwentyClient {
   /** Takes a token from both buckets: 0, or the ms until there may be one. */
   async function take(priority: TwentyPriority): Promise<number> {
     const answer = await script('take', reserveOf(priority));
-    if (answer) return answer[0];
+    if (answer) {
+      redisSeen = true;
+      return answer[0];
+    }
     const at = now();
+    if (shared) {
+      // Redis does not answer (never yet, or not lately): the other instances may be spending the
+      // shared bucket, so this one paces by a bucket of its own that was empty when Redis stopped
+      // answering (or when the client was made): the refill rate, never tokens they spent. Its
+      // projections stay on the shared bucket's side, so the next call asks Redis again.
+      const wait = tokenBucketWaitMs(startBucket, at, limits, reserveOf(priority));
+      if (wait === 0) startBucket = takeToken(startBucket, at, limits);
+      return wait;
+    }
     const wait = tokenBucketWaitMs(bucket, at, limits, reserveOf(priority));
     if (wait === 0) bucket = takeToken(bucket, at, limits);
     return wait;

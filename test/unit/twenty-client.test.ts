@@ -357,29 +357,42 @@ describe('TwentyClient with a slow shared bucket (a stand-in Redis, fake timers)
     return { redis: redis as unknown as import('ioredis').Redis, calls };
   }
 
-  it('a Redis slower than its bound: that call is paced locally, and Redis is asked again once its late answer came', async () => {
-    let delay = 150;
+  it('a Redis slower than its bound: the call is paced by a local bucket empty since Redis stopped answering (never tokens others may have spent), and Redis is asked again', async () => {
+    let delay = 1;
     const { redis, calls } = slowRedis(() => delay);
     const warnings: string[] = [];
     const twenty = fakeTwenty();
     const client = clientFor(twenty, { shared: { redis, key: 'bucket' }, logger: { warn: (_fields, msg) => warnings.push(msg) } });
+    const warm = settle(client.get('listings/0', 'page'));
+    await jest.advanceTimersByTimeAsync(1);
+    expect(warm.value?.status).toBe(200);
+    delay = 150;
     const first = settle(client.get('listings/1', 'page'));
     await jest.advanceTimersByTimeAsync(100);
-    expect(first.value?.status).toBe(200);
     expect(client.stats().mode).toBe('local (redis unavailable)');
-    // Until the late answer, no other call waits for Redis.
-    const second = settle(client.get('listings/2', 'page'));
-    await jest.advanceTimersByTimeAsync(0);
-    expect(second.value?.status).toBe(200);
-    expect(calls).toHaveLength(1);
-    await jest.advanceTimersByTimeAsync(50);
-    delay = 1;
-    const third = settle(client.get('listings/3', 'page'));
-    await jest.advanceTimersByTimeAsync(1);
-    expect(third.value?.status).toBe(200);
+    // Not at once: the local bucket is empty from the moment Redis stopped answering (a token every 600 ms).
+    expect(first.value).toBeUndefined();
     expect(calls).toHaveLength(2);
+    delay = 1;
+    await jest.advanceTimersByTimeAsync(700);
+    expect(first.value?.status).toBe(200);
+    // Its late answer ended the quiet spell: the next take asked Redis, which answered.
+    expect(calls.length).toBeGreaterThanOrEqual(3);
     expect(client.stats().mode).toBe('redis');
     expect(warnings).toEqual([expect.stringMatching(/Redis does not answer/), expect.stringMatching(/Redis answers again/)]);
+    client.close();
+  });
+
+  it('a client Redis never answered (an instance starting while Redis is slow) paces from an empty bucket of its own, never a full one on top of what the other instances spend', async () => {
+    const { redis } = slowRedis(() => 10_000);
+    const twenty = fakeTwenty();
+    const client = clientFor(twenty, { shared: { redis, key: 'bucket' } });
+    const first = settle(client.get('listings/1', 'page'));
+    await jest.advanceTimersByTimeAsync(300);
+    expect(first.value).toBeUndefined();
+    // The bucket is empty at creation: the first token comes 600 ms later (100 a minute).
+    await jest.advanceTimersByTimeAsync(400);
+    expect(first.value?.status).toBe(200);
     client.close();
   });
 });
