@@ -134,7 +134,7 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
       // The Address row: street, postcode and city; the JSON-LD address has them too.
       expect(res.text).toContain(`${addressStreet1}`);
       expect(res.text).toContain(`${addressPostcode} ${addressCity}`);
-      expect(res.text).toContain(`"addressLocality":"${addressCity}"`);
+      expect(res.text).toContain(`"addressLocality":"${addressCity}","postalCode":"${addressPostcode}","addressCountry":"Portugal"`);
       expect(res.text).toContain(`More homes in ${addressCity}`);
       if (row.price.amountMicros === null) {
         expect(res.text).toContain('Price on request');
