@@ -88,13 +88,13 @@ export function createApp(deps: AppDeps): AppHandle {
     twentyParts = { object: listingObject, client };
   }
   // Where listings were shown, so a webhook tells a move from a street change.
-  // Entries reads made are trusted once the memory is older than any stored page (and the 10 minutes an instance trusts its own writes).
+  // Entries reads made are trusted once the memory is older than any stored page.
   const longestPage = Math.max(...Object.values(pageCacheRoutes(config.cache)).map((route) => (route.ttl ?? 0) + (route.grace ?? 0)));
   const cities = config.cache.twentyWebhookSecret
     ? createCityMemory({
         redis,
         key: `${config.redis.keyPrefix}twenty-cities`,
-        trustAfterMs: (longestPage + config.cache.staleIfErrorSeconds) * 1000 + 10 * 60_000,
+        longestPageMs: (longestPage + config.cache.staleIfErrorSeconds) * 1000,
         onError: (error) => logger.debug({ err: error }, 'city memory: Redis refused'),
       })
     : undefined;
@@ -113,7 +113,8 @@ export function createApp(deps: AppDeps): AppHandle {
   }
   app.use(cache.middleware);
   // A stale page's background refresh and a warm-up request leave the CRM's last tokens to pages people wait for.
-  app.use((req, _res, next) => twentyPriority.run(cache.isRefresh(req) || req.headers['x-cache-warm'] !== undefined ? 'background' : 'page', next));
+  if (twentyParts)
+    app.use((req, _res, next) => twentyPriority.run(cache.isRefresh(req) || req.headers['x-cache-warm'] !== undefined ? 'background' : 'page', next));
   // Every invalidation, made here or on another instance, drops the listing data renders read
   // here before any page is re-rendered from it.
   const forget = listings.forget?.bind(listings);

@@ -341,7 +341,7 @@ const STANDARD_OPTIONS: Readonly<Record<string, [string | null, [string, string,
 // ---------------------------------------------------------------------------------------------
 
 /** A UUID that is always the same for the same parts (generated metadata ids). */
-export function stableUuid(...parts: string[]): string {
+function stableUuid(...parts: string[]): string {
   const hex = createHash('sha1').update(parts.join(':')).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
@@ -352,7 +352,7 @@ function titleCase(name: string): string {
 }
 
 /** The search vector Twenty keeps of a record's name: Postgres' `to_tsvector('simple', name)` as text. */
-export function searchVectorOf(text: unknown): string {
+function searchVectorOf(text: unknown): string {
   if (typeof text !== 'string' || text.trim() === '') return '';
   const positions = new Map<string, number[]>();
   (text.toLowerCase().match(/[\p{L}\p{N}]+(?:[.@][\p{L}\p{N}]+)*/gu) ?? []).forEach((word, index) => {
@@ -389,14 +389,14 @@ function inlineContent(text: string): InlineText[] {
 
 /**
  * Markdown as the BlockNote JSON Twenty makes of it when a write sends only `markdown`: a
- * paragraph block a paragraph, each with a fresh id (or the ids given).
+ * paragraph block a paragraph, each with a fresh id.
  */
-export function blocknoteFromMarkdown(markdown: string, ids: readonly string[] = []): string | null {
+export function blocknoteFromMarkdown(markdown: string): string | null {
   const paragraphs = markdown.split(/\n{2,}/).filter((paragraph) => paragraph.trim() !== '');
   if (paragraphs.length === 0) return null;
   return JSON.stringify(
-    paragraphs.map((paragraph, index) => ({
-      id: ids[index] ?? randomUUID(),
+    paragraphs.map((paragraph) => ({
+      id: randomUUID(),
       type: 'paragraph',
       props: { backgroundColor: 'default', textColor: 'default', textAlignment: 'left' },
       content: inlineContent(paragraph),

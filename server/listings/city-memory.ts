@@ -1,5 +1,6 @@
 import type { Redis, Cluster } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { withinMs } from '../utils/deadline';
 import type { Listing, ListingSource } from './listing';
 
 /**
@@ -10,8 +11,8 @@ import type { Listing, ListingSource } from './listing';
  * write each (listing, city) once, and keeps the writes Redis could not take until it can.
  *
  * An entry is known to be complete when a webhook's reset wrote it (every read adds to it after),
- * or when the hash is older than any stored page (`trustAfterMs`): then every page alive was
- * rendered while the hash recorded its reads. Otherwise (a new or lost hash) it may lack a city
+ * or when the hash is older than any stored page (`longestPageMs`, and the time an instance trusts
+ * its own writes): then every page alive was rendered while the hash recorded its reads. Otherwise (a new or lost hash) it may lack a city
  * an older page shows, and counts as unknown: the change then reaches every list. Unknown is
  * always the wider invalidation, never a narrower one.
  */
@@ -29,8 +30,8 @@ export interface CityMemory {
 export interface CityMemoryOptions {
   redis?: Redis | Cluster;
   key: string;
-  /** How old the hash must be for an entry reads made to count as complete: the longest a stored page lives, and more. */
-  trustAfterMs: number;
+  /** The longest a stored page lives (fresh, grace and stale-if-error): a hash older than that (and WRITTEN_TTL_MS) has seen every page alive rendered. */
+  longestPageMs: number;
   /** Bound on each Redis call (default 250 ms). */
   timeoutMs?: number;
   onError?(error: unknown): void;
@@ -87,7 +88,8 @@ type Scripted = (Redis | Cluster) & {
 const clean = (city: string) => city.trim();
 
 export function createCityMemory(options: CityMemoryOptions): CityMemory {
-  const { key, timeoutMs = 250, trustAfterMs } = options;
+  const { key, timeoutMs = 250 } = options;
+  const trustAfterMs = options.longestPageMs + WRITTEN_TTL_MS;
   const redis = options.redis as Scripted | undefined;
   if (redis && typeof redis.ssrAddCity !== 'function') {
     redis.defineCommand('ssrAddCity', { numberOfKeys: 1, lua: ADD_CITY });
@@ -98,8 +100,6 @@ export function createCityMemory(options: CityMemoryOptions): CityMemory {
   const written = new LRUCache<string, Set<string>>({ max: 100_000, ...(redis ? { ttl: WRITTEN_TTL_MS } : {}) });
   /** Reads Redis could not record yet: written as soon as it answers. */
   let pending: [string, string][] = [];
-  const bounded = <T>(promise: Promise<T>): Promise<T> =>
-    Promise.race([promise, new Promise<T>((_resolve, reject) => setTimeout(() => reject(new Error('city memory: Redis did not answer')), timeoutMs).unref())]);
   const usable = () => redis !== undefined && redis.status === 'ready';
 
   const write = (id: string, city: string) => {
@@ -139,7 +139,7 @@ export function createCityMemory(options: CityMemoryOptions): CityMemory {
       // A read not yet recorded: the entry may lack its city.
       if (!usable() || pending.some(([pendingId]) => pendingId === id)) return undefined;
       try {
-        const [entry, age] = await bounded(redis.ssrRecallCities(key, id));
+        const [entry, age] = await withinMs(redis.ssrRecallCities(key, id), timeoutMs, 'city memory: Redis');
         const complete = entry.startsWith(COMPLETE) || (entry.startsWith(PARTIAL) && age >= trustAfterMs);
         const cities = entry.slice(1).split(SEPARATOR).filter(Boolean);
         return complete && cities.length > 0 && cities.length <= MAX_CITIES ? cities : undefined;
@@ -158,7 +158,7 @@ export function createCityMemory(options: CityMemoryOptions): CityMemory {
       }
       if (!usable()) return;
       try {
-        await bounded(redis.ssrResetCity(key, id, after));
+        await withinMs(redis.ssrResetCity(key, id, after), timeoutMs, 'city memory: Redis');
         if (after !== '') written.set(id, new Set([after]));
       } catch (error) {
         // The entry may still hold the cities from before: a superset, never too little.

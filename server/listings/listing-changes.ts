@@ -67,7 +67,7 @@ export function effectsOfUpdate(updatedFields: readonly string[] | undefined, ma
 }
 
 /** Same city, ignoring case and spaces around it. */
-export const sameCity = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
+const sameCity = (a: string, b: string): boolean => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 /**
  * Resolves an Address change, and catches a move any event reveals, by where pages showed the
@@ -109,7 +109,8 @@ export function tagsForListingChange(id: string, effects: readonly ChangeEffect[
   const add = (list: Iterable<string>) => {
     for (const tag of list) tags.add(tag);
   };
-  const cities = [...new Map([...(city ? [city] : []), ...(shownIn ?? [])].map((name) => [name.trim().toLowerCase(), name])).values()];
+  // Tags normalise a city's case and spaces; the Set of tags drops the repeats.
+  const cities = [...(city ? [city] : []), ...(shownIn ?? [])];
   // A move with no old city known may have left any city's lists.
   const knowsMove = city !== undefined && shownIn !== undefined && shownIn.length > 0;
   for (const effect of effects) {

@@ -98,7 +98,7 @@ export interface TokenBucketState {
 const SECOND_MS = 1000;
 const MINUTE_MS = 60_000;
 
-export const DEFAULT_TWENTY_RATE_LIMIT: Readonly<TwentyRateLimit> = Object.freeze({ perMinute: 100, perSecond: 100 });
+const DEFAULT_TWENTY_RATE_LIMIT: Readonly<TwentyRateLimit> = Object.freeze({ perMinute: 100, perSecond: 100 });
 
 function intervals(limits: TwentyRateLimit): { second: number; minute: number } {
   return { second: SECOND_MS / limits.perSecond, minute: MINUTE_MS / limits.perMinute };
@@ -146,7 +146,7 @@ export function tokensAt(state: TokenBucketState, now: number, limits: TwentyRat
  * ms until the next token ('empty'); the key's least TTL in ms.
  * Returns {ms to wait (0: a token was taken from both), ms until each bucket is full again}.
  */
-export const TWENTY_TOKEN_BUCKET_LUA = `
+const TWENTY_TOKEN_BUCKET_LUA = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local second = 1000 / tonumber(ARGV[2])
@@ -216,7 +216,8 @@ function bucketReply(reply: unknown): [number, number, number] | undefined {
   return reply as [number, number, number];
 }
 
-function sourceError(error: unknown, message: string): ListingSourceError {
+/** A fetch that failed, as a source error: `timeout` for an abort (the call's own timeout), else `unavailable`. */
+export function sourceError(error: unknown, message: string): ListingSourceError {
   // fetch's abort errors are DOMExceptions, which need not be `instanceof Error` in every realm.
   const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
   const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unavailable';

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { ListingSourceError, type Listing, type ListingSort, type ListingSource } from './listing';
-import type { TwentyClient, TwentyPriority } from './twenty-client';
+import { sourceError, type TwentyClient, type TwentyPriority } from './twenty-client';
 import { DEFAULT_LISTING_FIELDS, type ListingFields } from './twenty-fields';
 import type { TwentyObjectName } from './twenty-object';
 
@@ -118,12 +118,6 @@ function richText(value: TwentyRecord): string {
   return typeof value.markdown === 'string' ? markdownText(value.markdown) : '';
 }
 
-function numberFrom(value: unknown): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
-  return 0;
-}
-
 /** A number, or null when the field is empty (null, absent, blank) or not a number. */
 function optionalNumber(value: unknown): number | null {
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
@@ -195,9 +189,9 @@ export function listingFromTwentyRecord(
     ...price(record[fields.price]),
     ...address(record, fields),
     propertyType: (fields.propertyType ? label(fields.propertyType, type) : humanise(type)).toLowerCase(),
-    bedrooms: numberFrom(valueOf(record, fields.bedrooms)),
-    bathrooms: numberFrom(valueOf(record, fields.bathrooms)),
-    areaSqm: numberFrom(valueOf(record, fields.areaSqm)),
+    bedrooms: optionalNumber(valueOf(record, fields.bedrooms)) ?? 0,
+    bathrooms: optionalNumber(valueOf(record, fields.bathrooms)) ?? 0,
+    areaSqm: optionalNumber(valueOf(record, fields.areaSqm)) ?? 0,
     photos: photos(valueOf(record, fields.photos)),
     features,
     featured: valueOf(record, fields.featured) === true,
@@ -247,8 +241,6 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
 
   /** The JSON of a call; undefined when a get-one says the record does not exist. */
   async function getJson(path: string, priority: TwentyPriority, getOne = false): Promise<unknown> {
-    // The first calls wait (briefly) for the field names Twenty's metadata gives.
-    if (object) await object.whenKnown(timeoutMs);
     const response = await client.get(path, priority);
     if (response.ok) {
       try {
@@ -258,7 +250,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
       }
     }
     const message = await messageOf(response);
-    if (response.status === 429 || (response.status === 400 && RATE_LIMIT_MESSAGE.test(message))) {
+    // The client waits out 429s itself; an older Twenty answered its limit with 400 "Limit reached".
+    if (response.status === 400 && RATE_LIMIT_MESSAGE.test(message)) {
       throw new ListingSourceError('rate-limited', `Twenty API rate limit (${response.status}) on GET /rest/${path}`);
     }
     // Only Twenty's own "no such record" answers: a 404 or 400 of anything else (a wrong plural, a proxy, a migration) is an outage, never a deletion.
@@ -316,6 +309,8 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
 
   return {
     async getListing(id) {
+      // The first calls of each kind wait (briefly) for the field names Twenty's metadata gives.
+      if (object) await object.whenKnown(timeoutMs);
       const body = (await getJson(`${objectNamePlural}/${encodeURIComponent(id)}`, priorityNow(), true)) as { data?: Record<string, unknown> } | undefined;
       // The one-record answer is keyed by the singular name (Twenty's own); without it, its only key.
       const data = body?.data ?? {};
@@ -396,11 +391,4 @@ export function createTwentySource(options: TwentySourceOptions): ListingSource 
       cursors.clear();
     },
   };
-}
-
-function sourceError(error: unknown, message: string): ListingSourceError {
-  // fetch's abort errors are DOMExceptions, which need not be `instanceof Error` in every realm.
-  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
-  const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'unavailable';
-  return new ListingSourceError(failure, failure === 'timeout' ? `${message}: timed out` : message, { cause: error });
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { InvalidateResult, InvalidationModeName, PageCache, RedisClient } from 'ssr-page-cache';
 import { listingInvalidation } from '../listings/listing-changes';
 import type { CityMemory } from '../listings/city-memory';
+import { withinMs } from '../utils/deadline';
 import { resolveCityEffects, tagsForListingChange } from '../listings/listing-changes';
 import type { TwentyObjectName } from '../listings/twenty-object';
 import { readTwentyEvent, replayKey, signatureHeaderProblem, signatureProblem } from '../listings/twenty-webhook';
@@ -170,16 +171,12 @@ export function createInvalidationRouter(options: InvalidationRouteOptions): { r
    */
   async function claimDelivery(delivery: string): Promise<boolean | undefined> {
     if (redis.status !== 'ready') return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), REPLAY_CHECK_TIMEOUT_MS);
-    });
     const now = Date.now();
-    const claim = redis.eval(CLAIM_DELIVERY, 1, deliveriesKey, delivery, now, now + twenty.toleranceMs * 2, MAX_REMEMBERED_DELIVERIES).then(
+    const claim = redis.eval(CLAIM_DELIVERY, 1, deliveriesKey, delivery, now, now + twenty.toleranceMs * 2, MAX_REMEMBERED_DELIVERIES);
+    return withinMs(claim, REPLAY_CHECK_TIMEOUT_MS, 'the replay check').then(
       (answer) => answer === 1,
       () => undefined,
     );
-    return Promise.race([claim, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Forgets a claimed delivery (its invalidation did not complete), so a retry of it is let in. */

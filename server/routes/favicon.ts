@@ -1,7 +1,7 @@
 import { Router } from 'express';
 
 /** The site's icon: a white house on the header's dark blue. Browsers ask for /favicon.ico whatever the page links. */
-export const FAVICON_SVG =
+const FAVICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32">' +
   '<rect width="32" height="32" rx="6" fill="#1d2430"/>' +
   '<path d="M16 6 L27 16 H24 V26 H19 V20 H13 V26 H8 V16 H5 Z" fill="#fff"/></svg>';
@@ -50,13 +50,13 @@ function faviconIco(): Buffer {
   return Buffer.concat([header, image]);
 }
 
-export const FAVICON_ICO = faviconIco();
+const FAVICON_ICO = faviconIco();
 
 /**
  * The icon never changes with the data: cacheable by browsers and CDNs for a week. Not a year and
  * `immutable` like the photos: /favicon.ico is asked for by that name, so a new icon must get through.
  */
-export const ICON_CACHE_CONTROL = 'public, max-age=604800';
+const ICON_CACHE_CONTROL = 'public, max-age=604800';
 
 export function createFaviconRouter(): Router {
   const router = Router();

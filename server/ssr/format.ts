@@ -1,21 +1,15 @@
 const priceFormats = new Map<string, Intl.NumberFormat>();
-const knownCodes = new Map<string, string | undefined>();
 
 /** What a listing without a price shows, in place of an amount (never 0). */
-export const PRICE_ON_REQUEST = 'Price on request';
+const PRICE_ON_REQUEST = 'Price on request';
 
-/** An ISO 4217 code Intl knows (`EUR`, `usd`), upper-cased; anything else: undefined. */
+/**
+ * A currency code (`EUR`, `usd`) upper-cased; anything but three letters: undefined. Intl takes
+ * any well-formed code (ECMA-402 checks only the shape; an unknown one is shown as its letters).
+ */
 function currencyCode(currency: string): string | undefined {
-  if (knownCodes.has(currency)) return knownCodes.get(currency);
-  let code: string | undefined = currency.trim().toUpperCase();
-  try {
-    if (!/^[A-Z]{3}$/.test(code)) throw new RangeError(`not a currency code: ${currency}`);
-    new Intl.NumberFormat('en-GB', { style: 'currency', currency: code });
-  } catch {
-    code = undefined;
-  }
-  if (knownCodes.size < 1000) knownCodes.set(currency, code);
-  return code;
+  const code = currency.trim().toUpperCase();
+  return /^[A-Z]{3}$/.test(code) ? code : undefined;
 }
 
 function priceFormat(currency: string, whole: boolean): Intl.NumberFormat {
@@ -37,7 +31,7 @@ function priceFormat(currency: string, whole: boolean): Intl.NumberFormat {
 export function formatPrice(amount: number | null, currency: string): string {
   if (amount === null || !Number.isFinite(amount)) return PRICE_ON_REQUEST;
   const text = priceFormat(currency, Number.isInteger(amount)).format(amount);
-  // A code Intl does not know is still said, after the number, rather than dropped.
+  // Text that is not a currency code is still said, after the number, rather than dropped.
   return currencyCode(currency) || currency.trim() === '' ? text : `${text} ${currency.trim()}`;
 }
 

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { globProblem } from './glob';
 import { CACHE_KEY_NAMESPACE, resolvePage, type ResolvedPage } from './key';
 import type { PolicyTable } from './policy';
-import { escapeGlob } from './redis/redis-tier';
 
 export const INVALIDATION_MODES = ['hard', 'soft', 'refresh'] as const;
 /** hard deletes; soft marks stale (served at once, re-rendered once); refresh also re-renders the exact pages now. */
@@ -68,7 +67,7 @@ export interface InvalidationPlan {
 
 const MAX_ITEMS = 1000;
 /** Each pattern is a SCAN over the whole keyspace (on every master), and a pass over the memory tier. */
-export const MAX_PATTERNS = 100;
+const MAX_PATTERNS = 100;
 const MAX_ITEM_LENGTH = 2048;
 const item = z.string().min(1, 'must not be empty').max(MAX_ITEM_LENGTH, `must be at most ${MAX_ITEM_LENGTH} characters`);
 const list = (rule: z.ZodType<string>, max = MAX_ITEMS) => z.array(rule).max(max, `must hold at most ${max} items`);
@@ -93,12 +92,6 @@ export const invalidateRequestSchema = z
 
 export function describeValidationError(error: z.ZodError): string {
   return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
-}
-
-/** A pattern that matches every query variant of a path's page (`/posts` -> `/posts?*`). */
-export function queryVariantsPattern(path: string, policies: PolicyTable): string | undefined {
-  const page = resolvePage(path, policies);
-  return page ? `${escapeGlob(page.key.slice(CACHE_KEY_NAMESPACE.length))}\\?*` : undefined;
 }
 
 export function planInvalidation(request: InvalidateRequest, policies: PolicyTable): InvalidationPlan {

@@ -150,7 +150,7 @@ export class PageCacheOptionsError extends Error {
 }
 
 /** Headers set per request (by a request-id or tracing middleware) that a hit must not replay from the stored render. */
-export const DEFAULT_LIVE_HEADERS: readonly string[] = ['x-request-id', 'x-correlation-id', 'request-id', 'traceparent', 'tracestate'];
+const DEFAULT_LIVE_HEADERS: readonly string[] = ['x-request-id', 'x-correlation-id', 'request-id', 'traceparent', 'tracestate'];
 
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 /** RFC 9110's token: the characters a header name may have. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CACHE_KEY_NAMESPACE } from '../key';
 import type { Logger } from '../logger';
 import type { RedisClient } from '../redis/connection';
 
@@ -12,6 +13,9 @@ export interface InvalidationMessage {
   seq?: number;
   mode?: 'hard' | 'soft';
 }
+
+/** Every page the cache holds: what an invalidation too large to keep, or a record lost, becomes. */
+export const EVERY_PAGE: Readonly<InvalidationMessage> = { keys: [], patterns: [`${CACHE_KEY_NAMESPACE}*`], tags: [] };
 
 interface Envelope extends InvalidationMessage {
   origin: string;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
-import type { InvalidationMessage } from './invalidation-bus';
+import { EVERY_PAGE, type InvalidationMessage } from './invalidation-bus';
 
 /** What a line keeps of an invalidation: what it names, keys and patterns in the key space (`ssr:/posts\?*`). */
 export type JournaledMessage = Pick<InvalidationMessage, 'keys' | 'patterns' | 'tags'>;
@@ -19,10 +19,9 @@ export interface InvalidationJournalOptions {
   logger: Logger;
 }
 
-export const DEFAULT_JOURNAL_MAX_BYTES = 4 * 1024 * 1024;
+const DEFAULT_JOURNAL_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Every page under the cache's namespace, hard: what a full journal collapses into (the cache refills). */
-const EVERY_PAGE: JournaledMessage = { keys: [], patterns: ['ssr:*'], tags: [] };
 
 function encodeRecord({ message, mode, acceptedAt }: JournalRecord): string {
   // Only the record's own fields, and tags always present, so every line reads back the same way.

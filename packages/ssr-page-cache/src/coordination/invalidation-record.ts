@@ -44,7 +44,7 @@ export interface Mark {
 export const RECORD_FIELD = { key: 'k:', tag: 't:', pattern: 'p:' } as const;
 
 /** A field's value in the Redis hash: `{seq}|{h|s}|{epoch ms}`. */
-export function parseMark(value: string): Mark | undefined {
+function parseMark(value: string): Mark | undefined {
   const [seq, mode, at] = value.split('|', 3);
   const number = Number(seq);
   if (!Number.isSafeInteger(number) || (mode !== 'h' && mode !== 's')) return undefined;
@@ -66,6 +66,8 @@ export function parseRecord(fields: Record<string, string>): RecordSnapshot | un
   return { seq, floor, marks };
 }
 
+const NO_MATCHERS: ReadonlyMap<string, GlobMatcher> = new Map();
+
 /** Patterns newer than an entry matched against its key on one read; more make it stale. */
 const MAX_PATTERNS_PER_VERDICT = 200;
 
@@ -77,11 +79,14 @@ export class InvalidationRecordCopy {
   private readonly keys = new Map<string, Mark>();
   private readonly tags = new Map<string, Mark>();
   private readonly patterns = new Map<string, Mark & { matcher: GlobMatcher }>();
+  /** The newest pattern mark's number: a read of an entry no newer pattern can touch skips the patterns. */
+  private newestPatternSeq = -Infinity;
   private advance(seq: number): void {
     if (seq > this.seq) this.seq = seq;
   }
 
-  private setMark(field: string, mark: Mark): void {
+  /** `matchers`: patterns compiled before (a pattern is compiled once, however many marks it gets). */
+  private setMark(field: string, mark: Mark, matchers: ReadonlyMap<string, GlobMatcher> = NO_MATCHERS): void {
     const name = field.slice(2);
     switch (field.slice(0, 2)) {
       case RECORD_FIELD.key:
@@ -90,9 +95,13 @@ export class InvalidationRecordCopy {
       case RECORD_FIELD.tag:
         if ((this.tags.get(name)?.seq ?? -1) < mark.seq) this.tags.set(name, mark);
         break;
-      case RECORD_FIELD.pattern:
-        if ((this.patterns.get(name)?.seq ?? -1) < mark.seq) this.patterns.set(name, { ...mark, matcher: compileGlob(name) });
+      case RECORD_FIELD.pattern: {
+        const held = this.patterns.get(name);
+        if ((held?.seq ?? -1) >= mark.seq) break;
+        this.patterns.set(name, { ...mark, matcher: held?.matcher ?? matchers.get(name) ?? compileGlob(name) });
+        if (mark.seq > this.newestPatternSeq) this.newestPatternSeq = mark.seq;
         break;
+      }
     }
   }
 
@@ -134,11 +143,13 @@ export class InvalidationRecordCopy {
     const wasKnown = this.known;
     // Marks announced while this read was under way are newer than it: they stay.
     const newer = [...this.marks()].filter(([, mark]) => mark.seq > snapshot.seq);
+    const matchers = new Map([...this.patterns].map(([name, mark]) => [name, mark.matcher]));
     this.keys.clear();
     this.tags.clear();
     this.patterns.clear();
-    for (const [field, mark] of snapshot.marks) this.setMark(field, mark);
-    for (const [field, mark] of newer) this.setMark(field, mark);
+    this.newestPatternSeq = -Infinity;
+    for (const [field, mark] of snapshot.marks) this.setMark(field, mark, matchers);
+    for (const [field, mark] of newer) this.setMark(field, mark, matchers);
     this.floor = snapshot.floor;
     this.known = true;
     // A record made anew starts above any number an earlier one gave (Redis's clock in
@@ -187,7 +198,7 @@ export class InvalidationRecordCopy {
     if (judge(this.keys.get(key))) return 'gone';
     for (const tag of tags) if (judge(this.tags.get(tag))) return 'gone';
     let matched = 0;
-    for (const mark of this.patterns.values()) {
+    for (const mark of this.newestPatternSeq > since ? this.patterns.values() : []) {
       if (mark.seq <= since) continue;
       // Past this many newer patterns the page is not judged fresh: one read never matches without bound.
       if ((matched += 1) > MAX_PATTERNS_PER_VERDICT) return 'stale';

@@ -1,4 +1,4 @@
-import type { InvalidationMessage } from './invalidation-bus';
+import { EVERY_PAGE, type InvalidationMessage } from './invalidation-bus';
 import type { InvalidationJournal } from './invalidation-journal';
 
 /** hard deletes; soft marks stale. */
@@ -14,7 +14,6 @@ export interface PendingInvalidation {
 export const MAX_PENDING = 10_000;
 
 /** Every page under the cache's namespace, as a pattern of the Redis tier. */
-const EVERY_PAGE: InvalidationMessage = { keys: [], patterns: ['ssr:*'], tags: [] };
 
 /**
  * Invalidations accepted while Redis could not take them, in order. While any wait, this

@@ -39,6 +39,8 @@ export function lastModifiedOf(entry: CacheEntry): number {
 export class PreparedPage {
   private readonly variants = new Map<BodyEncoding, PageVariant>();
   private readonly etags: Readonly<Record<BodyEncoding, string>>;
+  /** The same tags marked weak (`W/"x"`), which If-None-Match may send. */
+  private readonly weakEtags: Readonly<Record<BodyEncoding, string>>;
   /** The page's Last-Modified, as sent and as epoch ms (see lastModifiedOf). */
   readonly lastModified: string;
   readonly lastModifiedMs: number;
@@ -47,13 +49,13 @@ export class PreparedPage {
     this.lastModifiedMs = lastModifiedOf(entry);
     this.lastModified = new Date(this.lastModifiedMs).toUTCString();
     this.etags = { identity: variantEtag(entry.etag, 'identity'), br: variantEtag(entry.etag, 'br'), gzip: variantEtag(entry.etag, 'gzip') };
+    this.weakEtags = { identity: `W/${this.etags.identity}`, br: `W/${this.etags.br}`, gzip: `W/${this.etags.gzip}` };
     this.variants.set(entry.encoding, this.buildVariant(entry.encoding, entry.body));
   }
 
-  /** If-Modified-Since: not modified when the page is no newer than the date (HTTP dates have whole seconds). */
-  notModifiedSince(header: string): boolean {
-    const since = Date.parse(header);
-    return !Number.isNaN(since) && Math.floor(this.lastModifiedMs / 1000) * 1000 <= since;
+  /** If-Modified-Since (epoch ms of an HTTP-date): not modified when the page is no newer than it (HTTP dates have whole seconds). */
+  notModifiedSince(since: number): boolean {
+    return Math.floor(this.lastModifiedMs / 1000) * 1000 <= since;
   }
 
   /** Bytes held, for the in-process tier's size bound. */
@@ -86,7 +88,8 @@ export class PreparedPage {
   matchesIfNoneMatch(header: string, encoding: BodyEncoding): boolean {
     if (header.trim() === '*') return true;
     const etag = this.etags[encoding];
-    for (const [candidate] of header.matchAll(ENTITY_TAG)) if (candidate === etag || candidate === `W/${etag}`) return true;
+    const weak = this.weakEtags[encoding];
+    for (const [candidate] of header.matchAll(ENTITY_TAG)) if (candidate === etag || candidate === weak) return true;
     return false;
   }
 

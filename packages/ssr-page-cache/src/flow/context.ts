@@ -20,18 +20,21 @@ export type StaleCopyReason = 'stale' | 'soft-invalidated' | 'invalidated' | 'ot
  * CSP nonce on a page shared with people, or the route said so (`cache.noStore(res, reason)`:
  * `no-store-by-route` or the route's own word).
  */
-export type StoreSkipReason =
-  | 'status'
-  | 'set-cookie'
-  | 'cache-control'
-  | 'vary'
-  | 'too-large'
-  | 'empty'
-  | 'no-location'
-  | 'content-encoding'
-  | 'csp-nonce'
-  | 'no-store-by-route'
-  | (string & {});
+export type StoreSkipReason = (typeof BUILT_IN_STORE_SKIP_REASONS)[number] | (string & {});
+
+/** The cache's own store-skip reasons (a route's own, given to cache.noStore, come beside them). */
+export const BUILT_IN_STORE_SKIP_REASONS = [
+  'status',
+  'set-cookie',
+  'cache-control',
+  'vary',
+  'too-large',
+  'empty',
+  'no-location',
+  'content-encoding',
+  'csp-nonce',
+  'no-store-by-route',
+] as const;
 
 /**
  * What `X-Cache-Reason` says on every answer that is not a HIT. BYPASS: a `BypassReason`. MISS:

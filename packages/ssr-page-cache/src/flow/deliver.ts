@@ -32,7 +32,8 @@ function fullYear(digits: string, now: number): number {
  * reads far more, `9999` or `Tuesday 1` among them, and asctime in local time).
  */
 function parseHttpDate(value: string, now = Date.now()): number | undefined {
-  const date = HTTP_DATES.map((form) => form.exec(value)?.groups).find((groups) => groups !== undefined);
+  let date: Record<string, string> | undefined;
+  for (const form of HTTP_DATES) if ((date = form.exec(value)?.groups)) break;
   if (!date) return undefined;
   const month = MONTHS.indexOf(date.month as string);
   const [day, hours, minutes, seconds] = [date.day, date.h, date.m, date.s].map(Number) as [number, number, number, number];
@@ -45,7 +46,7 @@ function parseHttpDate(value: string, now = Date.now()): number | undefined {
 /** Not modified since an If-Modified-Since date; a value that is not an HTTP-date is ignored (RFC 9110 13.1.3). */
 function notModifiedSince(page: PreparedPage, header: string): boolean {
   const since = parseHttpDate(header);
-  return since !== undefined && page.notModifiedSince(new Date(since).toUTCString());
+  return since !== undefined && page.notModifiedSince(since);
 }
 
 /** The stored representation for this request's Accept-Encoding and validators, with its precomputed headers. */

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RedisTier } from '../redis/redis-tier';
 import type { BreakerState } from '../redis/circuit-breaker';
 import type { AgentFamily } from '../flow/recv';
+import { BUILT_IN_STORE_SKIP_REASONS } from '../flow/context';
 import type { CacheEvent, LookupResult, RenderTrigger, RequestOutcome } from './events';
 import { AGENT_FAMILIES, type CacheStats } from './stats';
 import { RollingWindow } from './rolling-window';
@@ -77,18 +78,7 @@ function byName<K extends string, V>(names: readonly K[], make: (name: K) => V):
  * prom-client children made once per route; the rest is read at scrape time.
  */
 /** The cache's own store-skip reasons; a route's own (cache.noStore) are bounded apart. */
-const BUILT_IN_REASONS = new Set([
-  'status',
-  'set-cookie',
-  'cache-control',
-  'vary',
-  'too-large',
-  'empty',
-  'no-location',
-  'content-encoding',
-  'csp-nonce',
-  'no-store-by-route',
-]);
+const BUILT_IN_REASONS: ReadonlySet<string> = new Set(BUILT_IN_STORE_SKIP_REASONS);
 const MAX_ROUTE_REASONS = 20;
 
 export class CacheMetrics {

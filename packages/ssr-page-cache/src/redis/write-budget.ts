@@ -37,7 +37,7 @@ export function parseInfoMemory(info: string): RedisMemory | undefined {
  * by design, and every page is written with a TTL, so `volatile-*` can evict it too. A policy
  * INFO does not name is taken for Redis's default, noeviction.
  */
-export function refusesWritesWhenFull(memory: RedisMemory): boolean {
+function refusesWritesWhenFull(memory: RedisMemory): boolean {
   return memory.policy === undefined || memory.policy === 'noeviction';
 }
 

@@ -65,7 +65,6 @@ export class MemoryTier {
     return deleted;
   }
 
-  /** Drops the pages whose keys match a Redis glob (an invalid pattern, or an undecidable key, drops them). */
   /**
    * Drops the pages whose keys match any of the patterns. Past a few milliseconds of matching
    * (pathological patterns over many long keys) it drops every page instead: the tier refills
@@ -87,10 +86,6 @@ export class MemoryTier {
       }
     }
     return this.delete(matching);
-  }
-
-  deletePattern(pattern: string): number {
-    return this.deletePatterns([pattern]);
   }
 
   clear(): void {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { carriesCspNonce, freshnessLeftMs, graceLeftMs, isNegative, keepLeftMs, type BodyEncoding, type CacheEntry } from '../entry/cache-entry';
 import type { RedisTier, DeleteResult, ScanBudget } from '../redis/redis-tier';
-import type { InvalidationBus, InvalidationMessage } from '../coordination/invalidation-bus';
+import { EVERY_PAGE, type InvalidationBus, type InvalidationMessage } from '../coordination/invalidation-bus';
 import { InvalidationRecordCopy, type Verdict } from '../coordination/invalidation-record';
 import type { InvalidationJournal } from '../coordination/invalidation-journal';
 import { PendingInvalidations, type PendingInvalidation } from '../coordination/pending-invalidations';
@@ -70,8 +70,6 @@ export interface TierStackOptions {
   onInvalidate?(origin: InvalidationOrigin, message: InvalidationMessage, everything: boolean): void;
   /** How long the invalidation record keeps a mark: at least the longest an entry lives. Default 1 day. */
   recordRetentionMs?: number;
-  /** At most this many marks in the record; more collapse into its floor. Default 50,000. */
-  maxRecordMarks?: number;
   /** SCAN calls one invalidation's patterns may make in Redis; default 200 (about 100,000 keys examined). */
   maxScanCalls?: number;
   /** Where invalidations Redis could not take are kept across a crash (the invalidationJournal option). */
@@ -92,7 +90,6 @@ const DEFAULT_MAX_RECORD_MARKS = 50_000;
 const MAX_SCAN_CALLS = 200;
 
 /** Every page under the cache's namespace, as an invalidation. */
-const EVERY_PAGE: InvalidationMessage = { keys: [], patterns: ['ssr:*'], tags: [] };
 
 /** Bytes of decoded Redis reads kept, so a page read again from Redis is not decoded, re-hashed or re-compressed again. */
 const DECODED_MEMO_BYTES = 8 * 1024 * 1024;
@@ -142,6 +139,8 @@ export class TierStack {
 
   /** Patterns invalidated here or announced, with when: a render of a matching page that overlapped one is not fresh. */
   private readonly patternsAt = new LRUCache<string, { at: number; matcher: GlobMatcher }>({ max: 10_000 });
+  /** When the newest of them was: a render that began after it needs no pattern matched. */
+  private latestPatternAt = -Infinity;
   /** This instance's copy of the shared invalidation record (see invalidation-record.ts). */
   readonly record = new InvalidationRecordCopy();
   private syncing: Promise<void> | undefined;
@@ -150,12 +149,14 @@ export class TierStack {
     for (const key of keys) this.invalidatedAt.set(`key ${key}`, at);
     for (const tag of tags ?? []) this.invalidatedAt.set(`tag ${tag}`, at);
     for (const pattern of patterns) this.patternsAt.set(pattern, { at, matcher: this.patternsAt.get(pattern)?.matcher ?? compileGlob(pattern) });
+    if (patterns.length > 0 && at > this.latestPatternAt) this.latestPatternAt = at;
   }
 
   /** Whether the page or anything it shows was invalidated after `since` (epoch ms). */
   private changedSince(key: string, tags: readonly string[], since: number): boolean {
     if ((this.invalidatedAt.get(`key ${key}`) ?? 0) >= since) return true;
     if (tags.some((tag) => (this.invalidatedAt.get(`tag ${tag}`) ?? 0) >= since)) return true;
+    if (this.latestPatternAt < since) return false;
     for (const { at, matcher } of this.patternsAt.values()) if (at >= since && matcher.matches(key)) return true;
     return false;
   }
@@ -475,7 +476,7 @@ export class TierStack {
       const recorded = await redis.recordInvalidation(
         { mode, keys: message.keys, tags, patterns: message.patterns },
         this.options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS,
-        this.options.maxRecordMarks ?? DEFAULT_MAX_RECORD_MARKS,
+        DEFAULT_MAX_RECORD_MARKS,
       );
       if (recorded && this.record.note({ seq: recorded.seq, mode, keys: message.keys, tags, patterns: message.patterns }).gap)
         void this.syncRecord().catch(() => undefined);

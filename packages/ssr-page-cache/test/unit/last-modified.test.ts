@@ -25,7 +25,7 @@ describe("a page's Last-Modified", () => {
     const prepared = new PreparedPage(kept);
     expect(prepared.lastModified).toBe('Sun, 01 Feb 2026 00:00:00 GMT');
     expect(prepared.variant('identity').headers.filter((value) => value === 'Last-Modified')).toHaveLength(1);
-    expect(prepared.notModifiedSince('Sun, 01 Feb 2026 00:00:00 GMT')).toBe(true);
+    expect(prepared.notModifiedSince(Date.parse('Sun, 01 Feb 2026 00:00:00 GMT'))).toBe(true);
   });
 
   it('is stored in the entry and read back; an entry without it (an earlier release) still reads', () => {

@@ -46,9 +46,9 @@ describe('MemoryTier', () => {
   it('deletes by key and by Redis glob pattern', () => {
     const tier = new MemoryTier(100_000);
     for (const key of ['ssr:/', 'ssr:/listings', 'ssr:/listings?page=2', 'ssr:/listings/1', 'ssr:/listingsX']) tier.set(key, page(10));
-    expect(tier.deletePattern('ssr:/listings\\?*')).toBe(1);
+    expect(tier.deletePatterns(['ssr:/listings\\?*'])).toBe(1);
     expect(tier.delete(['ssr:/', 'ssr:/missing'])).toBe(1);
-    expect(tier.deletePattern('ssr:/listings/*')).toBe(1);
+    expect(tier.deletePatterns(['ssr:/listings/*'])).toBe(1);
     expect(tier.get('ssr:/listings')).toBeDefined();
     expect(tier.get('ssr:/listingsX')).toBeDefined();
   });
@@ -56,7 +56,7 @@ describe('MemoryTier', () => {
   it('drops every page for a pattern Redis would misread, instead of throwing (the safe direction)', () => {
     const tier = new MemoryTier(100_000);
     for (const key of ['ssr:/', 'ssr:/listings/1', 'ssr:/listings/7']) tier.set(key, page(10));
-    expect(tier.deletePattern('ssr:/listings/[9-1]*')).toBe(3);
+    expect(tier.deletePatterns(['ssr:/listings/[9-1]*'])).toBe(3);
     expect(tier.size).toBe(0);
   });
 });
