@@ -76,7 +76,8 @@ describe.each(['allkeys-lru', 'volatile-lru'])('an LRU Redis full of pages (maxm
     await cacheAll();
     // What an LRU Redis does to keys written once and never read (a tag set), done here to all 50:
     // the pages stay, their indexes go (the eviction below does it at random).
-    await client.unlink(...PAGES.map((_path, index) => `ssr-tag:listing:${index + 1}`));
+    // (Both tags a detail page carries: its listing's and its own page's.)
+    await client.unlink(...PAGES.flatMap((_path, index) => [`ssr-tag:listing:${index + 1}`, `ssr-tag:listing-page:${index + 1}`]));
     const before = [];
     for (const path of PAGES) before.push((await bot(path)).headers['x-cache']);
     expect(before.filter((cache) => cache === 'HIT')).toHaveLength(50);

@@ -11,7 +11,7 @@ describe('the city memory (where listings were shown, for telling a move)', () =
   const key = `${prefix}twenty-cities`;
   let redis: Redis;
   let other: Redis;
-  const memory = (client: Redis, trustAfterMs = 3_600_000) => createCityMemory({ redis: client, key, trustAfterMs });
+  const memory = (client: Redis, longestPageMs = 3_600_000) => createCityMemory({ redis: client, key, longestPageMs });
   const settled = () => new Promise((resolve) => setTimeout(resolve, 50));
 
   beforeAll(async () => {
@@ -49,12 +49,15 @@ describe('the city memory (where listings were shown, for telling a move)', () =
     const a = memory(redis, 1000);
     a.saw([listing('L2', 'Faro')]);
     await settled();
-    await redis.hset(key, '~since', Date.now() - 5000);
+    // Older than the longest page (1 s) and the 10 minutes an instance trusts its own writes.
+    await redis.hset(key, '~since', Date.now() - 1000 - 10 * 60_000 - 5000);
     expect(await a.recall('L2')).toEqual(['Faro']);
-    // Evicted (allkeys-lru) or lost in a restart: young again, whatever this instance wrote before.
+    // Evicted (allkeys-lru) or lost in a restart: a new hash is young again, its entries made by reads untrusted.
     await redis.unlink(key);
+    a.forget();
     a.saw([listing('L2', 'Faro')]);
     await settled();
+    expect(await redis.hget(key, 'L2')).toBe('?Faro');
     expect(await a.recall('L2')).toBeUndefined();
   });
 
@@ -69,6 +72,23 @@ describe('the city memory (where listings were shown, for telling a move)', () =
     b.saw([listing('L3', 'Porto')]);
     await settled();
     expect((await a.recall('L3'))?.sort()).toEqual(['Braga', 'Porto']);
+  });
+
+  it('keeps the reads Redis could not take and writes them once it answers, unknown meanwhile', async () => {
+    const late = new Redis(realRedisUrl(), { lazyConnect: true });
+    try {
+      const [a, b] = [memory(late), memory(other)];
+      a.saw([listing('L5', 'Porto')]);
+      await b.reset('L5', 'Braga');
+      // Its read of Porto is not in Redis yet: what Redis holds cannot vouch.
+      await late.connect();
+      expect(await a.recall('L5')).toBeUndefined();
+      a.saw([]);
+      await settled();
+      expect((await b.recall('L5'))?.sort()).toEqual(['Braga', 'Porto']);
+    } finally {
+      late.disconnect();
+    }
   });
 
   it('is unknown, never narrower, while Redis does not answer', async () => {

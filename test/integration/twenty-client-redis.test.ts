@@ -187,7 +187,11 @@ describe('TwentyClient when Redis does not answer: its own bucket', () => {
 
   it('with a Redis that accepts but never answers, each Redis call is bounded (100 ms) and then skipped for a second', async () => {
     const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => sockets.push(socket));
+    let heard = '';
+    const silent: Server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('data', (chunk) => (heard += chunk.toString('latin1')));
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as { port: number };
     try {
@@ -205,6 +209,10 @@ describe('TwentyClient when Redis does not answer: its own bucket', () => {
       expect((times[7] as number) - (times[0] as number)).toBeGreaterThanOrEqual(7 * 200 - 250);
       expect(times[7]).toBeLessThan(2500);
       expect(local.stats().mode).toBe('local (redis unavailable)');
+      // Redis was asked once, then left alone for a second (asked again at most once more in the ~1.6 s), not once a call.
+      const asked = (heard.match(/evalsha|\r\neval\r\n/gi) ?? []).length;
+      expect(asked).toBeGreaterThanOrEqual(1);
+      expect(asked).toBeLessThanOrEqual(2);
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));

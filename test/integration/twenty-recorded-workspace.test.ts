@@ -1,4 +1,4 @@
-import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitForStored, type TestAppHandle } from '../helpers/app';
+import { GOOGLEBOT, TEST_TOKEN, redisReady, testApp, waitFor, waitForStored, type TestAppHandle } from '../helpers/app';
 import { listen } from '../helpers/raw-http';
 import { inspectionClient, realRedisUrl, removeKeys, uniquePrefix } from '../helpers/redis';
 import { startTwentyStub, type TwentyStub } from '../helpers/twenty-stub';
@@ -32,6 +32,9 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
       headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+
+  /** The server's Twenty rate-limit bucket, as /health shows it. */
+  const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { twenty: { rateLimit: { waits: { page: number } } } }).twenty.rateLimit;
 
   /** A bearer invalidation naming no page drops every record and list the server holds. */
   const forgetListingData = async () => {
@@ -201,6 +204,18 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
     expect((await bot(`/listings/${mover.id}`)).text).toContain('1 Rua Nova');
   });
 
+  it('reads the field mapping again when Twenty tells of a new field (a metadata.fieldMetadata webhook)', async () => {
+    // A background read, which leaves the last 20 tokens to pages: run before the refused-list test empties the bucket.
+    const metadataReads = () => stub.requests.filter((request) => request.path === '/rest/metadata/objects').length;
+    const before = metadataReads();
+    const delivered = stub.deliveries.length;
+    // Settings > Data model > a new field, as a user adds one.
+    stub.addField('agentNotes', 'TEXT');
+    const sent = await stub.waitForDeliveries(delivered + 1);
+    expect(sent.slice(delivered).map((delivery) => delivery.eventName)).toContain('metadata.fieldMetadata.created');
+    await waitFor(async () => (metadataReads() > before ? true : undefined), 5000, 20);
+  });
+
   it('answers 200 for a detail page whose "more homes" list Twenty refuses, and keeps that page only briefly', async () => {
     const row = rows().find((candidate) => cityOf(candidate) === 'Coimbra') as Row;
     const answer = stub.respond;
@@ -236,6 +251,16 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
     const client = inspectionClient();
     await removeKeys(client, `${prefix}ssr:`);
     client.disconnect();
+    // The tests before this one spent the bucket (and a 429 emptied it): the crawl must wait for
+    // tokens. Twenty refusing any of its calls would mean the server did not pace itself.
+    let refused = 0;
+    const answer = stub.respond;
+    stub.respond = (...args) => {
+      const reply = answer(...args);
+      if (reply.status === 429) refused += 1;
+      return reply;
+    };
+    const waitsBefore = (await health()).waits.page;
     const locs = (xml: string) => [...xml.matchAll(/<loc>([^<]+)<\/loc>/g)].map((match) => new URL(match[1] as string).pathname);
     const index = await bot('/sitemap.xml');
     expect(index.status).toBe(200);
@@ -252,5 +277,8 @@ describe('a Twenty 2.21 workspace as people set it up (LISTING_SOURCE, TWENTY_AP
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
     expect([...statuses]).toEqual([[200, urls.length]]);
+    stub.respond = answer;
+    expect(refused).toBe(0);
+    expect((await health()).waits.page).toBeGreaterThan(waitsBefore);
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultFieldMapping, discoverFields, roleOf, type MetadataField } from '../../server/listings/twenty-fields';
-import { learnObjectMetadata } from '../../server/listings/twenty-object';
+import { learnListingObject, learnObjectMetadata, TwentyObjectName } from '../../server/listings/twenty-object';
 import { listingFromTwentyRecord } from '../../server/listings/twenty-source';
 
 const REST = join(__dirname, '../fixtures/twenty-2.21/rest');
@@ -121,5 +121,62 @@ describe("reading Twenty's metadata API to its last page", () => {
     asked.length = 0;
     expect(await learnObjectMetadata(get, 'listings')).toBeUndefined();
     expect(asked).toHaveLength(2);
+  });
+});
+
+describe('learning the mapping again (a field renamed in Twenty)', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+  const logger = { info: () => undefined, warn: () => undefined };
+  const renamed = objects.map((object) =>
+    object === properties
+      ? { ...object, fields: object.fields.map((field) => (field.name === 'bedrooms' ? { ...field, name: 'beds', label: 'Beds' } : field)) }
+      : object,
+  );
+  const answer = (list: MetadataObject[]) =>
+    new Response(JSON.stringify({ data: { objects: list }, pageInfo: { hasNextPage: false } }), {
+      status: 200,
+      headers: { 'Content-Type': 'application/json' },
+    });
+
+  it('reads the metadata again every 10 minutes and on refresh(), one read at a time, tells of a change once, and stops', async () => {
+    const object = new TwentyObjectName('properties');
+    const asked: string[] = [];
+    let served = objects;
+    let release: (() => void) | undefined;
+    const get = (_path: string, priority: 'page' | 'background') => {
+      asked.push(priority);
+      const held = served;
+      return new Promise<Response>((resolve) => {
+        release = () => resolve(answer(held));
+      });
+    };
+    const changes: number[] = [];
+    const learning = learnListingObject(object, get, logger, { refreshMs: 600_000, onChange: () => changes.push(Date.now()) });
+    expect(asked).toEqual(['page']);
+    // A refresh asked while the first read is under way makes one more read after it, not a second at once.
+    learning.refresh();
+    learning.refresh();
+    expect(asked).toHaveLength(1);
+    release?.();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(object.fields.bedrooms).toBe('bedrooms');
+    expect(asked).toEqual(['page', 'background']);
+    release?.();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(changes).toEqual([]);
+
+    // Ten minutes later, at background priority: the field renamed in Twenty is found, the host told once.
+    served = renamed;
+    await jest.advanceTimersByTimeAsync(600_000);
+    expect(asked).toHaveLength(3);
+    release?.();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(object.fields.bedrooms).toBe('beds');
+    expect(changes).toHaveLength(1);
+
+    learning.stop();
+    await jest.advanceTimersByTimeAsync(3_600_000);
+    expect(asked).toHaveLength(3);
   });
 });
